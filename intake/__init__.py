@@ -1,0 +1,1 @@
+"""Meld intake: the service every door (Slack, Teams, web, API, CLI) calls."""

@@ -1,0 +1,364 @@
+"""JSON API under /api/v1: translates HTTP to one service call and renders the answer."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import text
+
+from intake import services
+from intake.domain import Actor, Kind, Party, PermissionDenied, RedirectTarget, Role, Severity
+from intake.i18n import Translator
+from intake.texts import receipt_lines
+
+TEXT = 20000  # hard cap at the door; the service applies the configured limit
+
+
+def ctx_of(request: Request) -> services.Context:
+    return request.app.state.ctx
+
+
+def translator_of(request: Request) -> Translator:
+    ctx = ctx_of(request)
+    lang = request.headers.get("accept-language") or ctx.settings.locale
+    return Translator(lang.split(",")[0], ctx.settings.timezone)
+
+
+_bearer = HTTPBearer(auto_error=False, description="Token from `meld token create`")
+
+
+def group_actor(
+    request: Request,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    """The working-group member behind the bearer token."""
+    if creds is None:
+        raise PermissionDenied("invalid_token")
+    actor = services.authenticate_token(ctx=ctx_of(request), token=creds.credentials)
+    if not actor.is_group:
+        raise PermissionDenied("group_only")
+    return actor
+
+
+Ctx = Annotated[services.Context, Depends(ctx_of)]
+Group = Annotated[Actor, Depends(group_actor)]
+Tr = Annotated[Translator, Depends(translator_of)]
+
+
+class ReportIn(BaseModel):
+    """A new report. Texts must hold no patient identifiers."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Kind
+    category: str = Field(max_length=64, examples=["discharge_summary"])
+    subcategory: str | None = Field(None, max_length=64, examples=["missing"])
+    description: str = Field(max_length=TEXT)
+    occurred_on: date
+    severity: Severity
+    no_patient_identifiers: bool = Field(
+        description="The reporter confirms the text identifies no patient; must be true"
+    )
+    confirm_warnings: bool = Field(
+        False, description="Send despite warnings (phone, e-mail or name-like text)"
+    )
+    reporter_party: Party | None = None
+    concerned_party: Party | None = None
+    place: str | None = Field(None, max_length=64, examples=["trondheim"])
+    place_text: str | None = Field(None, max_length=TEXT)
+    locale: str | None = Field(None, max_length=10, examples=["nb"])
+
+
+class ReceiptOut(BaseModel):
+    reference: str
+    status: str
+    status_url: str
+    feedback_by: date
+    formal_guidance: bool
+    messages: list[str]
+
+
+class MessageOut(BaseModel):
+    direction: str
+    purpose: str
+    body: str | None
+    created_at: str
+
+
+class ReportOut(BaseModel):
+    reference: str
+    kind: str
+    category: str
+    subcategory: str | None
+    description: str | None
+    occurred_on: date
+    reported_at: str
+    reported_severity: str
+    assessed_severity: str | None
+    status: str
+    reporter_party: str | None
+    concerned_party: str | None
+    direction: str | None
+    place: str | None
+    place_text: str | None
+    agreement_reference: str | None
+    guideline_breached: bool | None
+    assignee: str | None
+    learning_point: str | None
+    measure: str | None
+    redirect_target: str | None
+    redirect_reference: str | None
+    duplicate_of: str | None
+    channel: str
+    reporter_id: str | None
+    plus_ones: int
+    messages: list[MessageOut]
+
+
+class ReportPage(BaseModel):
+    items: list[ReportOut]
+    next_cursor: int | None
+
+
+class AssessIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: str | None = Field(None, max_length=64)
+    subcategory: str | None = Field(None, max_length=64)
+    assessed_severity: Severity | None = None
+    agreement_reference: str | None = Field(None, max_length=TEXT)
+    guideline_breached: bool | None = None
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    assignee: str | None = Field(None, max_length=TEXT)
+
+
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str = Field(max_length=20, examples=["in_progress"])
+    message: str | None = Field(None, max_length=TEXT)
+
+
+class TextIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(max_length=TEXT)
+
+
+class AnswerIn(TextIn):
+    confirm_warnings: bool = False
+
+
+class QuestionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(max_length=TEXT)
+
+
+class RedirectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    target: RedirectTarget
+    external_reference: str | None = Field(None, max_length=TEXT)
+
+
+class DuplicateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    duplicate_of: str = Field(max_length=40, examples=["MELD-2026-0042"])
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    learning_point: str = Field(max_length=TEXT)
+    measure: str = Field(max_length=TEXT)
+
+
+class PlusOneOut(BaseModel):
+    reference: str
+    plus_ones: int
+
+
+def report_out(view: services.ReportView) -> ReportOut:
+    data: dict[str, Any] = {
+        f: getattr(view, f) for f in ReportOut.model_fields if f not in ("messages",)
+    }
+    data["reported_at"] = view.reported_at.isoformat()
+    data["messages"] = [
+        MessageOut(direction=x.direction, purpose=x.purpose, body=x.body,
+                   created_at=x.created_at.isoformat())
+        for x in view.messages
+    ]
+    return ReportOut(**data)
+
+
+def status_url(ctx: services.Context, token: str) -> str:
+    return f"{ctx.settings.base_url.rstrip('/')}/status/{token}"
+
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.post("/reports", status_code=201, response_model=ReceiptOut, tags=["reporters"])
+def submit(
+    body: ReportIn,
+    response: Response,
+    ctx: Ctx,
+    tr: Tr,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> ReceiptOut:
+    """File a report. Repeat with the same Idempotency-Key to get the same receipt."""
+    draft = services.ReportDraft(**body.model_dump(mode="json"))
+    draft.occurred_on = body.occurred_on
+    draft.locale = body.locale or tr.locale
+    actor = Actor(identity=services.ANONYMOUS_WEB, role=Role.REPORTER)
+    receipt = services.submit_report(
+        ctx=ctx, actor=actor, draft=draft, idempotency_key=idempotency_key
+    )
+    url = status_url(ctx, receipt.status_token)
+    response.headers["Location"] = url
+    if not receipt.created:
+        response.headers["Idempotency-Replayed"] = "true"
+    return ReceiptOut(
+        reference=receipt.reference,
+        status=receipt.status.value,
+        status_url=url,
+        feedback_by=receipt.feedback_by,
+        formal_guidance=receipt.formal_guidance,
+        messages=receipt_lines(receipt, Translator(draft.locale, ctx.settings.timezone)),
+    )
+
+
+@router.get("/reports", response_model=ReportPage, tags=["working group"])
+def list_reports(
+    ctx: Ctx,
+    actor: Group,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    kind: Annotated[str | None, Query(max_length=20)] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    occurred_from: date | None = None,
+    occurred_to: date | None = None,
+    after: Annotated[int | None, Query(ge=0, description="next_cursor of the previous page")]
+    = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ReportPage:
+    """The queue, newest first; follow next_cursor for the next page."""
+    page = services.list_reports(
+        ctx=ctx, actor=actor,
+        filters=services.ReportFilter(status=status, kind=kind, category=category,
+                                      occurred_from=occurred_from, occurred_to=occurred_to),
+        after=after, limit=limit,
+    )
+    return ReportPage(items=[report_out(v) for v in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/reports/{reference}", response_model=ReportOut, tags=["working group"])
+def get_report(reference: str, ctx: Ctx, actor: Group) -> ReportOut:
+    """One report with its dialog and internal notes (the read is audited)."""
+    return report_out(services.get_report(ctx=ctx, actor=actor, reference=reference))
+
+
+@router.post("/reports/{reference}/assess", response_model=ReportOut, tags=["working group"])
+def assess(reference: str, body: AssessIn, ctx: Ctx, actor: Group) -> ReportOut:
+    return report_out(services.assess(ctx=ctx, actor=actor, reference=reference,
+                                      **body.model_dump(mode="json")))
+
+
+@router.post("/reports/{reference}/assign", response_model=ReportOut, tags=["working group"])
+def assign(reference: str, body: AssignIn, ctx: Ctx, actor: Group) -> ReportOut:
+    return report_out(services.assign(ctx=ctx, actor=actor, reference=reference,
+                                      assignee=body.assignee))
+
+
+@router.post("/reports/{reference}/status", response_model=ReportOut, tags=["working group"])
+def move_status(reference: str, body: StatusIn, ctx: Ctx, actor: Group) -> ReportOut:
+    """Move to triage, in_progress or rejected (other moves have their own endpoint)."""
+    return report_out(services.move_status(ctx=ctx, actor=actor, reference=reference,
+                                           status=body.status, message=body.message))
+
+
+@router.post("/reports/{reference}/notes", response_model=ReportOut, tags=["working group"])
+def add_note(reference: str, body: TextIn, ctx: Ctx, actor: Group) -> ReportOut:
+    return report_out(services.add_note(ctx=ctx, actor=actor, reference=reference,
+                                        text=body.text))
+
+
+@router.post("/reports/{reference}/replies", response_model=ReportOut, tags=["working group"])
+def reply(reference: str, body: TextIn, ctx: Ctx, actor: Group) -> ReportOut:
+    return report_out(services.reply(ctx=ctx, actor=actor, reference=reference, text=body.text))
+
+
+@router.post("/reports/{reference}/request-info", response_model=ReportOut,
+             tags=["working group"])
+def request_info(reference: str, body: QuestionIn, ctx: Ctx, actor: Group) -> ReportOut:
+    return report_out(services.request_info(ctx=ctx, actor=actor, reference=reference,
+                                            question=body.question))
+
+
+@router.post("/reports/{reference}/redirect", response_model=ReportOut, tags=["working group"])
+def redirect(reference: str, body: RedirectIn, ctx: Ctx, actor: Group) -> ReportOut:
+    return report_out(services.redirect(ctx=ctx, actor=actor, reference=reference,
+                                        target=body.target.value,
+                                        external_reference=body.external_reference))
+
+
+@router.post("/reports/{reference}/duplicate", response_model=ReportOut,
+             tags=["working group"])
+def duplicate(reference: str, body: DuplicateIn, ctx: Ctx, actor: Group) -> ReportOut:
+    return report_out(services.mark_duplicate(ctx=ctx, actor=actor, reference=reference,
+                                              duplicate_of=body.duplicate_of))
+
+
+@router.post("/reports/{reference}/close", response_model=ReportOut, tags=["working group"])
+def close(reference: str, body: CloseIn, ctx: Ctx, actor: Group) -> ReportOut:
+    return report_out(services.close(ctx=ctx, actor=actor, reference=reference,
+                                     learning_point=body.learning_point, measure=body.measure))
+
+
+@router.post("/reports/{reference}/reopen", response_model=ReportOut, tags=["working group"])
+def reopen(reference: str, ctx: Ctx, actor: Group) -> ReportOut:
+    return report_out(services.reopen(ctx=ctx, actor=actor, reference=reference))
+
+
+@router.post("/reports/{reference}/plus-one", response_model=PlusOneOut,
+             tags=["working group"])
+def plus_one(reference: str, ctx: Ctx, actor: Group) -> PlusOneOut:
+    count = services.plus_one(ctx=ctx, actor=actor, reference=reference)
+    return PlusOneOut(reference=reference.upper(), plus_ones=count)
+
+
+@router.get("/status/{token}", response_model=ReportOut, tags=["reporters"])
+def reporter_status(token: str, ctx: Ctx) -> ReportOut:
+    """The reporter's own view through the private status link."""
+    _actor, view = services.find_by_status_token(ctx=ctx, token=token)
+    return report_out(view)
+
+
+@router.post("/status/{token}/answers", response_model=ReportOut, tags=["reporters"])
+def reporter_answer(token: str, body: AnswerIn, ctx: Ctx) -> ReportOut:
+    """The reporter answers the group."""
+    actor, view = services.find_by_status_token(ctx=ctx, token=token)
+    return report_out(services.reporter_answer(ctx=ctx, actor=actor, reference=view.reference,
+                                               text=body.text,
+                                               confirm_warnings=body.confirm_warnings))
+
+
+health = APIRouter()
+
+
+@health.get("/healthz", tags=["operations"])
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@health.get("/readyz", tags=["operations"])
+def readyz(ctx: Ctx, response: Response) -> dict[str, str]:
+    """The database answers."""
+    try:
+        with ctx.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure means not ready; say which kind, not the details
+        response.status_code = 503
+        return {"status": "unavailable", "database": type(exc).__name__}
+    return {"status": "ok", "database": "ok"}

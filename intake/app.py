@@ -1,0 +1,247 @@
+"""create_app(settings): the FastAPI application with the API, the web form and the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from intake import api, services
+from intake.context import build_context
+from intake.domain import DomainError, PermissionDenied, ValidationFailed
+from intake.i18n import Translator
+from intake.notify import Notifier, OutboxWorker, WebStatusNotifier
+from intake.settings import Settings
+from intake.texts import error_text, field_error_text
+from intake.web import routes as web_routes
+from intake.web.routes import STATIC_DIR
+
+log = logging.getLogger("meld.app")
+
+MAX_BODY_BYTES = 1_000_000
+
+# pydantic error types -> our codes (the door's translation of shape errors)
+_PYDANTIC_CODES = {
+    "missing": "required",
+    "enum": "invalid_choice",
+    "literal_error": "invalid_choice",
+    "string_too_long": "too_long",
+    "date_from_datetime_parsing": "invalid_date",
+    "date_parsing": "invalid_date",
+    "date_type": "invalid_date",
+    "date_from_datetime_inexact": "invalid_date",
+}
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit with 413, before anything parses them."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLarge:
+            await _too_large(send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send) -> None:
+    body = b'{"code":"body_too_large","message":"The request body is larger than 1 MB."}'
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class SecurityHeaders:
+    """A strict CSP and friends on every response; no-store unless a route says otherwise."""
+
+    HEADERS = [
+        (b"content-security-policy",
+         b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+         b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-frame-options", b"DENY"),
+    ]
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        is_docs = scope["path"] in ("/docs", "/redoc")
+
+        async def add_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                for name, value in self.HEADERS:
+                    if name not in names and not (is_docs and name == b"content-security-policy"):
+                        headers.append((name, value))
+                if b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, add_headers)
+
+
+def _error_body(request: Request, code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, **extra}
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ValidationFailed)
+    async def _validation(request: Request, exc: ValidationFailed) -> JSONResponse:
+        tr = api.translator_of(request)
+        errors = [
+            {"field": e.field, "code": e.code, "warning": e.warning,
+             "message": field_error_text(e, tr)}
+            for e in exc.errors
+        ]
+        return JSONResponse(
+            _error_body(request, "validation_failed", error_text("validation_failed", tr),
+                        errors=errors, only_warnings=exc.only_warnings),
+            status_code=422,
+        )
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        tr = api.translator_of(request)
+        if isinstance(exc, PermissionDenied) and exc.code == "invalid_token":
+            status = 401
+        else:
+            status = exc.http_status
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(
+            _error_body(request, exc.code, error_text(exc.code, tr, **exc.params)),
+            status_code=status, headers=headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _shape(request: Request, exc: RequestValidationError) -> JSONResponse:
+        tr = api.translator_of(request)
+        errors = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            code = _PYDANTIC_CODES.get(err.get("type", ""), "invalid_value")
+            ctx = err.get("ctx") or {}
+            params = {"max": ctx["max_length"]} if "max_length" in ctx else {}
+            message = (error_text(code, tr, **params) if code != "invalid_value"
+                       else tr("This value is not valid here."))
+            errors.append({"field": ".".join(loc) or "body", "code": code, "warning": False,
+                           "message": message})
+        return JSONResponse(
+            jsonable_encoder(_error_body(request, "validation_failed",
+                                         error_text("validation_failed", tr), errors=errors,
+                                         only_warnings=False)),
+            status_code=422,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable on %s %s", request.method, request.url.path)
+        tr = api.translator_of(request)
+        return JSONResponse(
+            _error_body(request, "database_unavailable", error_text("database_unavailable", tr)),
+            status_code=503, headers={"Retry-After": "10"},
+        )
+
+    app.add_exception_handler(PoolTimeout, _db_down)  # type: ignore[arg-type]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Any:
+        if request.url.path.startswith("/api/") or exc.status_code == 405:
+            return JSONResponse({"code": f"http_{exc.status_code}", "message": str(exc.detail)},
+                                status_code=exc.status_code, headers=exc.headers)
+        return web_routes.render_http_error(request, exc.status_code)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    ctx: services.Context | None = None,
+    notifiers: Mapping[str, Notifier] | None = None,
+) -> FastAPI:
+    """Build the ASGI app; the outbox worker runs inside it unless settings turn it off."""
+    context = ctx or build_context(settings)
+    all_notifiers: dict[str, Notifier] = {"web": WebStatusNotifier()}
+    all_notifiers.update(notifiers or {})
+    worker = OutboxWorker(
+        db=context.db, notifiers=all_notifiers,
+        max_attempts=settings.outbox_max_attempts,
+        backoff_base=settings.outbox_backoff_base_seconds,
+        backoff_max=settings.outbox_backoff_max_seconds,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = None
+        if settings.run_outbox_worker:
+            task = asyncio.create_task(worker.run_forever(stop, settings.outbox_poll_seconds))
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+            if ctx is None:
+                context.db.dispose()
+
+    app = FastAPI(
+        title="Meld",
+        version="0.1.0",
+        summary="Samhandlingsavvik og forbedringsforslag: report, triage, feedback.",
+        lifespan=lifespan,
+    )
+    app.state.ctx = context
+    app.state.worker = worker
+    app.state.translator = Translator(settings.locale, settings.timezone)
+    _install_error_handlers(app)
+    app.include_router(api.router)
+    app.include_router(api.health)
+    app.include_router(web_routes.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
+    return app

@@ -1,0 +1,253 @@
+"""The `meld` command: serve, migrate, tokens, reports, triage and export."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import getpass
+import logging
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from intake import services
+from intake.domain import Actor, DomainError, Role
+from intake.i18n import Translator
+from intake.settings import Settings
+from intake.texts import KIND_LABELS, STATUS_LABELS, domain_error_text, label
+
+_TOKEN_IN_PATH = re.compile(r"/status/[0-9a-f]{16,}")
+
+
+class RedactStatusTokens(logging.Filter):
+    """Access logs must not carry the reporters' private status tokens."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_PATH.sub("/status/<token>", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        return True
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("uvicorn.access").addFilter(RedactStatusTokens())
+
+
+def _ctx(settings: Settings) -> services.Context:
+    from intake.context import build_context
+
+    return build_context(settings)
+
+
+def _cli_actor() -> Actor:
+    return Actor(identity=f"cli:{getpass.getuser()}", role=Role.ADMIN)
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print("Database is up to date.")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from intake.app import create_app
+
+    if args.migrate:
+        cmd_migrate(settings, args)
+    configure_logging(settings.log_level)
+    app = create_app(settings)
+    print(f"Meld is running on http://{settings.host}:{settings.port}/ "
+          f"(database: {settings.database_url.split('://')[0]}). Slack: off. Teams: off.")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
+                proxy_headers=False, server_header=False)
+    return 0
+
+
+def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
+    token = services.create_token(ctx=_ctx(settings), name=args.name, role=args.role,
+                                  valid_days=args.days)
+    print(token)
+    print(f"Token for {args.name} ({args.role}). Shown once; store it safely.",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    count = services.revoke_token(ctx=_ctx(settings), name=args.name)
+    print(f"Revoked {count} token(s) named {args.name}.")
+    return 0 if count else 1
+
+
+def cmd_reports_list(settings: Settings, args: argparse.Namespace) -> int:
+    ctx = _ctx(settings)
+    tr = Translator(settings.locale, settings.timezone)
+    page = services.list_reports(
+        ctx=ctx, actor=_cli_actor(),
+        filters=services.ReportFilter(status=args.status, kind=args.kind,
+                                      category=args.category),
+        limit=args.limit,
+    )
+    if not page.items:
+        print(tr("No reports."))
+        return 0
+    for v in page.items:
+        print(f"{v.reference}  {tr.date(tr.local_date(v.reported_at), 'short'):>10}  "
+              f"{label(STATUS_LABELS, v.status, tr):<24} {label(KIND_LABELS, v.kind, tr):<24} "
+              f"{ctx.taxonomy.category_label(v.category, tr.locale)}")
+    return 0
+
+
+def cmd_reports_show(settings: Settings, args: argparse.Namespace) -> int:
+    ctx = _ctx(settings)
+    tr = Translator(settings.locale, settings.timezone)
+    v = services.get_report(ctx=ctx, actor=_cli_actor(), reference=args.reference)
+    rows = [
+        (tr("Reference"), v.reference),
+        (tr("Status"), label(STATUS_LABELS, v.status, tr)),
+        (tr("Kind"), label(KIND_LABELS, v.kind, tr)),
+        (tr("Category"), ctx.taxonomy.category_label(v.category, tr.locale)),
+        (tr("When"), tr.date(v.occurred_on)),
+        (tr("Where"), ctx.taxonomy.place_label(v.place, tr.locale) or v.place_text or "-"),
+        (tr("Reporter"), v.reporter_id or "-"),
+    ]
+    for name, value in rows:
+        print(f"{name:<14} {value}")
+    print()
+    print(v.description or "")
+    for msg in v.messages:
+        print(f"\n[{tr.datetime(msg.created_at)}] {msg.direction}: {msg.body}")
+    return 0
+
+
+def _triage(settings: Settings, op: Callable[..., Any], **kwargs: Any) -> int:
+    ctx = _ctx(settings)
+    view = op(ctx=ctx, actor=_cli_actor(), **kwargs)
+    tr = Translator(settings.locale, settings.timezone)
+    if isinstance(view, services.ReportView):
+        print(f"{view.reference}: {label(STATUS_LABELS, view.status, tr)}")
+    else:
+        print(view)
+    return 0
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    ctx = _ctx(settings)
+    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    try:
+        writer = csv.writer(out)
+        writer.writerow(services.EXPORT_COLUMNS)
+        for row in services.export_rows(ctx=ctx, actor=_cli_actor()):
+            writer.writerow(["" if v is None else v for v in row])
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def cmd_outbox(settings: Settings, args: argparse.Namespace) -> int:
+    from intake.notify import OutboxWorker, WebStatusNotifier
+
+    ctx = _ctx(settings)
+    worker = OutboxWorker(db=ctx.db, notifiers={"web": WebStatusNotifier()})
+    delivered = asyncio.run(worker.drain())
+    print(f"Delivered {delivered} notification(s).")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="meld", description="Meld: report, triage, feedback.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="start the web form, the API and the notifier")
+    s.add_argument("--no-migrate", dest="migrate", action="store_false",
+                   help="do not apply migrations first")
+    s.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    t = sub.add_parser("token", help="API tokens for the working group")
+    tsub = t.add_subparsers(dest="token_command", required=True)
+    tc = tsub.add_parser("create", help="create a bearer token (printed once)")
+    tc.add_argument("--name", required=True)
+    tc.add_argument("--role", required=True, choices=["triager", "admin"])
+    tc.add_argument("--days", type=int, default=None, help="expire after this many days")
+    tc.set_defaults(func=cmd_token_create)
+    tr_ = tsub.add_parser("revoke", help="revoke tokens by name")
+    tr_.add_argument("--name", required=True)
+    tr_.set_defaults(func=cmd_token_revoke)
+
+    r = sub.add_parser("reports", help="list or show reports")
+    rsub = r.add_subparsers(dest="reports_command", required=True)
+    rl = rsub.add_parser("list")
+    rl.add_argument("--status")
+    rl.add_argument("--kind")
+    rl.add_argument("--category")
+    rl.add_argument("--limit", type=int, default=50)
+    rl.set_defaults(func=cmd_reports_list)
+    rs = rsub.add_parser("show")
+    rs.add_argument("reference")
+    rs.set_defaults(func=cmd_reports_show)
+
+    tg = sub.add_parser("triage", help="the working group's operations")
+    tgs = tg.add_subparsers(dest="triage_command", required=True)
+
+    def op(name: str, help_: str, fn: Callable[..., Any], *params: str,
+           optional: Sequence[str] = ()) -> None:
+        sp = tgs.add_parser(name, help=help_)
+        sp.add_argument("reference")
+        for param in params:
+            sp.add_argument(param)
+        for param in optional:
+            sp.add_argument(f"--{param.replace('_', '-')}", dest=param)
+        sp.set_defaults(func=lambda st, a: _triage(
+            st, fn, reference=a.reference,
+            **{k: getattr(a, k) for k in (*params, *optional)}))
+
+    op("assess", "set category, assessed severity, breached guideline", services.assess,
+       optional=("category", "subcategory", "assessed_severity", "agreement_reference"))
+    op("assign", "give the report to a group member", services.assign, "assignee")
+    op("status", "move to triage, in_progress or rejected", services.move_status, "status",
+       optional=("message",))
+    op("note", "internal note (group only)", services.add_note, "text")
+    op("reply", "message to the reporter", services.reply, "text")
+    op("ask", "ask the reporter for more information", services.request_info, "question")
+    op("redirect", "forward to eqs|compilo|tqm|melde_no|other", services.redirect, "target",
+       optional=("external_reference",))
+    op("duplicate", "mark as duplicate of another report", services.mark_duplicate,
+       "duplicate_of")
+    op("close", "close with learning point and measure", services.close, "learning_point",
+       "measure")
+    op("reopen", "reopen a closed report", services.reopen)
+
+    e = sub.add_parser("export", help="coded fields of all reports (no free text)")
+    e.add_argument("--format", choices=["csv"], default="csv")
+    e.add_argument("--out", help="file (default: standard output)")
+    e.set_defaults(func=cmd_export)
+
+    o = sub.add_parser("outbox", help="deliver pending notifications once")
+    o.set_defaults(func=cmd_outbox)
+    return p
+
+
+def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = settings or Settings()
+    try:
+        return int(args.func(settings, args) or 0)
+    except DomainError as exc:
+        tr = Translator(settings.locale, settings.timezone)
+        print(f"meld: {domain_error_text(exc, tr)}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

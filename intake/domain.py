@@ -1,0 +1,167 @@
+"""Kinds, severities, parties, statuses, roles and the one status transition table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Kind(StrEnum):
+    DEVIATION = "deviation"
+    SUGGESTION = "suggestion"
+    INPUT = "input"
+
+
+class Severity(StrEnum):
+    NONE = "none"
+    MINOR = "minor"
+    MODERATE = "moderate"
+    SIGNIFICANT = "significant"
+    SEVERE = "severe"
+    UNKNOWN = "unknown"
+
+
+SERIOUS_SEVERITIES = frozenset({Severity.SIGNIFICANT, Severity.SEVERE})
+
+
+class Party(StrEnum):
+    HOSPITAL = "hospital"
+    MUNICIPALITY = "municipality"
+    GP = "gp"
+    OUT_OF_HOURS = "out_of_hours"
+    OTHER = "other"
+
+
+class Status(StrEnum):
+    RECEIVED = "received"
+    TRIAGE = "triage"
+    NEEDS_INFO = "needs_info"
+    IN_PROGRESS = "in_progress"
+    REDIRECTED = "redirected"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    CLOSED = "closed"
+
+
+class RedirectTarget(StrEnum):
+    EQS = "eqs"
+    COMPILO = "compilo"
+    TQM = "tqm"
+    MELDE_NO = "melde_no"
+    OTHER = "other"
+
+
+class Role(StrEnum):
+    REPORTER = "reporter"
+    TRIAGER = "triager"
+    ADMIN = "admin"
+
+
+class Channel(StrEnum):
+    SLACK = "slack"
+    TEAMS = "teams"
+    WEB = "web"
+
+
+# The one transition table. Every move not listed here is refused.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.RECEIVED: frozenset({Status.TRIAGE}),
+    Status.TRIAGE: frozenset(
+        {
+            Status.NEEDS_INFO,
+            Status.IN_PROGRESS,
+            Status.REDIRECTED,
+            Status.REJECTED,
+            Status.DUPLICATE,
+        }
+    ),
+    Status.NEEDS_INFO: frozenset({Status.TRIAGE}),
+    Status.IN_PROGRESS: frozenset({Status.CLOSED}),
+    Status.REDIRECTED: frozenset({Status.CLOSED}),
+    Status.REJECTED: frozenset({Status.CLOSED}),
+    Status.DUPLICATE: frozenset({Status.CLOSED}),
+    Status.CLOSED: frozenset({Status.TRIAGE}),
+}
+
+OPEN_STATUSES = frozenset(Status) - {Status.CLOSED}
+
+
+def direction(reporter_party: Party | None, concerned_party: Party | None) -> str | None:
+    """Derived direction such as 'gp->hospital'; None when either party is unknown."""
+    if reporter_party is None or concerned_party is None:
+        return None
+    return f"{Party(reporter_party).value}->{Party(concerned_party).value}"
+
+
+class DomainError(Exception):
+    """A refused operation. `code` selects the user-facing text in the message catalogue."""
+
+    http_status = 400
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+class InvalidTransition(DomainError):
+    http_status = 409
+
+    def __init__(self, current: Status, target: Status) -> None:
+        super().__init__("invalid_transition", current=current.value, target=target.value)
+        self.current = current
+        self.target = target
+
+
+class NotFound(DomainError):
+    http_status = 404
+
+
+class PermissionDenied(DomainError):
+    http_status = 403
+
+
+class Conflict(DomainError):
+    http_status = 409
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One problem with one input field; warnings can be confirmed away, errors cannot."""
+
+    field: str
+    code: str
+    warning: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class ValidationFailed(DomainError):
+    http_status = 422
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("validation_failed")
+        self.errors = errors
+
+    @property
+    def only_warnings(self) -> bool:
+        return all(e.warning for e in self.errors)
+
+
+def check_transition(current: Status, target: Status) -> None:
+    """Raise InvalidTransition unless the table allows current -> target."""
+    if target not in TRANSITIONS[Status(current)]:
+        raise InvalidTransition(Status(current), Status(target))
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who performs an operation: identity like 'slack:U123' and a role."""
+
+    identity: str
+    role: Role
+    display_name: str | None = None
+
+    @property
+    def is_group(self) -> bool:
+        return self.role in (Role.TRIAGER, Role.ADMIN)

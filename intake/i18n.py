@@ -1,0 +1,79 @@
+"""The one message catalogue (gettext via Babel): bokmål by default, English available.
+
+Source strings (msgids) are English; `intake/locale/nb/LC_MESSAGES/messages.po` holds the
+bokmål texts and is compiled in memory at first use, so no build step is needed.
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+import io
+from datetime import date, datetime
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+SUPPORTED_LOCALES = ("nb", "en")
+DEFAULT_LOCALE = "nb"
+
+
+def N_(msgid: str) -> str:  # noqa: N802 - gettext convention
+    """Mark a string for extraction without translating it here."""
+    return msgid
+
+
+def normalize_locale(value: str | None) -> str:
+    """Map 'nb_NO', 'no', 'en-GB', ... to a supported locale; default bokmål."""
+    if not value:
+        return DEFAULT_LOCALE
+    lang = value.replace("-", "_").split("_")[0].lower()
+    if lang in ("nb", "no", "nn"):
+        return "nb"
+    return "en" if lang == "en" else DEFAULT_LOCALE
+
+
+@lru_cache(maxsize=None)
+def _catalog(locale: str) -> _gettext.NullTranslations:
+    if locale == "en":
+        return _gettext.NullTranslations()
+    po = resources.files("intake").joinpath("locale", locale, "LC_MESSAGES", "messages.po")
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=locale)
+    buf = io.BytesIO()
+    write_mo(buf, catalog, use_fuzzy=False)
+    buf.seek(0)
+    return _gettext.GNUTranslations(buf)
+
+
+class Translator:
+    """Texts, dates and times for one locale; times are shown in the configured zone."""
+
+    def __init__(self, locale: str | None = None, timezone: str = "Europe/Oslo") -> None:
+        self.locale = normalize_locale(locale)
+        self.tz = ZoneInfo(timezone)
+        self._t = _catalog(self.locale)
+
+    def __call__(self, msgid: str, **params: Any) -> str:
+        text = self._t.gettext(msgid)
+        return text.format(**params) if params else text
+
+    def ngettext(self, singular: str, plural: str, n: int, **params: Any) -> str:
+        return self._t.ngettext(singular, plural, n).format(n=n, **params)
+
+    @property
+    def babel_locale(self) -> str:
+        return "nb_NO" if self.locale == "nb" else "en_GB"
+
+    def date(self, value: date, fmt: str = "long") -> str:
+        return format_date(value, format=fmt, locale=self.babel_locale)
+
+    def datetime(self, value: datetime, fmt: str = "medium") -> str:
+        return format_datetime(value, format=fmt, tzinfo=self.tz, locale=self.babel_locale)
+
+    def local_date(self, value: datetime) -> date:
+        return value.astimezone(self.tz).date()

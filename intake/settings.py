@@ -1,0 +1,48 @@
+"""One Settings object, read from MELD_* environment variables and passed in explicitly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; build with Settings() or Settings(field=value) in tests."""
+
+    model_config = SettingsConfigDict(env_prefix="MELD_", env_file=None, extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///./var/meld.db",
+        description="SQLAlchemy URL; sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Signs status links and form tokens; required unless the database is a "
+        "SQLite file (then a key is created beside it)",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str = Field(
+        "http://127.0.0.1:8000", description="Public URL used in links sent to reporters"
+    )
+    locale: str = Field("nb", description="Default language: nb (bokmål) or en")
+    timezone: str = "Europe/Oslo"
+    feedback_days: int = Field(
+        14, ge=1, le=365, description="Promised time to first feedback, in days"
+    )
+    taxonomy_dir: Path | None = Field(
+        None, description="Folder with categories.toml/places.toml overriding the defaults"
+    )
+    max_text_chars: int = Field(3000, ge=100, le=20000)
+    outbox_poll_seconds: float = Field(2.0, gt=0)
+    outbox_max_attempts: int = Field(12, ge=1)
+    outbox_backoff_base_seconds: float = Field(5.0, gt=0)
+    outbox_backoff_max_seconds: float = Field(3600.0, gt=0)
+    run_outbox_worker: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,239 @@
+"""Every user-facing word about the domain, shared by all doors (labels, errors, notices)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from intake.domain import (
+    DomainError,
+    FieldError,
+    Kind,
+    Party,
+    RedirectTarget,
+    Severity,
+    Status,
+    ValidationFailed,
+)
+from intake.i18n import N_, Translator
+
+if TYPE_CHECKING:
+    from intake.services import Receipt
+
+KIND_LABELS = {
+    Kind.DEVIATION: N_("Deviation"),
+    Kind.SUGGESTION: N_("Improvement suggestion"),
+    Kind.INPUT: N_("Input or question"),
+}
+
+SEVERITY_LABELS = {
+    Severity.NONE: N_("None or insignificant consequence"),
+    Severity.MINOR: N_("Minor"),
+    Severity.MODERATE: N_("Moderate harm"),
+    Severity.SIGNIFICANT: N_("Significant harm"),
+    Severity.SEVERE: N_("Severe harm or death"),
+    Severity.UNKNOWN: N_("Unknown"),
+}
+
+PARTY_LABELS = {
+    Party.HOSPITAL: N_("Hospital"),
+    Party.MUNICIPALITY: N_("Municipality"),
+    Party.GP: N_("GP (fastlege)"),
+    Party.OUT_OF_HOURS: N_("Out-of-hours service (legevakt)"),
+    Party.OTHER: N_("Other"),
+}
+
+STATUS_LABELS = {
+    Status.RECEIVED: N_("Received"),
+    Status.TRIAGE: N_("Being assessed"),
+    Status.NEEDS_INFO: N_("Needs more information"),
+    Status.IN_PROGRESS: N_("Measures in progress"),
+    Status.REDIRECTED: N_("Forwarded"),
+    Status.REJECTED: N_("Rejected (outside our mandate)"),
+    Status.DUPLICATE: N_("Duplicate"),
+    Status.CLOSED: N_("Closed"),
+}
+
+REDIRECT_LABELS = {
+    RedirectTarget.EQS: N_("EQS (St. Olavs quality system)"),
+    RedirectTarget.COMPILO: N_("Compilo (municipal quality system)"),
+    RedirectTarget.TQM: N_("TQM (Trondheim municipality)"),
+    RedirectTarget.MELDE_NO: N_("melde.no (Helsetilsynet)"),
+    RedirectTarget.OTHER: N_("another body"),
+}
+
+# What the reporter is told when their report moves to a status: what happened and what next.
+STATUS_NOTICES = {
+    Status.TRIAGE: N_(
+        "Your report {reference} is now being assessed by Forbedringsgruppen. "
+        "We will tell you what happens next."
+    ),
+    Status.NEEDS_INFO: N_(
+        "Forbedringsgruppen needs more information about {reference}. "
+        "Please answer the question below; the report waits for your answer."
+    ),
+    Status.IN_PROGRESS: N_(
+        "Forbedringsgruppen has started measures after your report {reference}. "
+        "You will hear from us when it is closed."
+    ),
+    Status.REDIRECTED: N_(
+        "Your report {reference} has been forwarded to {target}, which handles this kind "
+        "of matter. Their reference: {external_reference}."
+    ),
+    Status.REJECTED: N_(
+        "Your report {reference} lies outside what Forbedringsgruppen can follow up. "
+        "See the group's explanation below."
+    ),
+    Status.DUPLICATE: N_(
+        "Your report {reference} concerns the same matter as {other_reference}, which is "
+        "being followed up. Thank you: it counts as one more confirmation."
+    ),
+    Status.CLOSED: N_(
+        "Your report {reference} is closed. What we learned: {learning_point} "
+        "Measure: {measure}"
+    ),
+}
+REOPENED_NOTICE = N_("Your report {reference} has been reopened and is being assessed again.")
+REPLY_NOTICE = N_("Forbedringsgruppen has answered on {reference}:")
+
+ERROR_TEXTS = {
+    "required": N_("This field is required."),
+    "too_long": N_("Too long: at most {max} characters."),
+    "invalid_choice": N_("Choose one of the options."),
+    "unknown_category": N_("Unknown category. Choose one from the list."),
+    "unknown_subcategory": N_("This subcategory does not belong to the chosen category."),
+    "unknown_place": N_("Unknown place. Choose one from the list or write it in the text field."),
+    "invalid_date": N_("Write the date as YYYY-MM-DD."),
+    "date_in_future": N_("The date cannot be in the future."),
+    "date_too_old": N_("The date is more than {years} years ago."),
+    "must_confirm_no_identifiers": N_(
+        "Confirm that the text contains no patient-identifying information."
+    ),
+    "patient_identifier": N_(
+        "The text seems to contain a national identity number (fødselsnummer, D-number or "
+        "similar). Remove it: Meld must never hold information that identifies a patient. "
+        "Nothing has been stored."
+    ),
+    "possible_phone": N_(
+        "The text seems to contain a phone number. If it could identify a patient, remove "
+        "it; otherwise confirm and send again."
+    ),
+    "possible_email": N_(
+        "The text seems to contain an e-mail address. If it could identify a patient, remove "
+        "it; otherwise confirm and send again."
+    ),
+    "possible_name": N_(
+        "The text seems to contain a patient's name or date of birth. Remove it, or confirm "
+        "that it identifies no patient and send again."
+    ),
+    "control_characters": N_("The text contains invisible control characters. Remove them."),
+    "validation_failed": N_("Some fields need attention."),
+    "invalid_transition": N_(
+        "A report with status \u201c{current_label}\u201d cannot be moved to "
+        "\u201c{target_label}\u201d."
+    ),
+    "status_needs_details": N_(
+        "Use the dedicated action for \u201c{target_label}\u201d: it needs more details."
+    ),
+    "report_not_found": N_("No report with reference {reference}."),
+    "not_your_report": N_("You can only see your own reports."),
+    "group_only": N_("Only Forbedringsgruppen can do this."),
+    "admin_only": N_("Only an administrator can do this."),
+    "idempotency_key_reused": N_(
+        "This idempotency key was already used for a different report."
+    ),
+    "invalid_reference": N_("A reference looks like MELD-2026-0042."),
+    "duplicate_of_itself": N_("A report cannot be a duplicate of itself."),
+    "already_plus_one": N_("You have already said this happened to you too."),
+    "invalid_token": N_("Unknown, expired or revoked token."),
+    "database_unavailable": N_(
+        "Meld cannot reach its database right now. Nothing was stored; try again in a minute."
+    ),
+    "nothing_to_change": N_("Nothing to change: give at least one field."),
+}
+
+
+def label(mapping: dict[Any, str], value: str | None, tr: Translator) -> str:
+    """Translated label for an enum value; unknown values are shown as they are."""
+    if value is None:
+        return ""
+    try:
+        return tr(mapping[type(next(iter(mapping)))(value)])
+    except (KeyError, ValueError):
+        return value
+
+
+def error_text(code: str, tr: Translator, **params: Any) -> str:
+    """The sentence for a domain error code, with its parameters filled in."""
+    msgid = ERROR_TEXTS.get(code)
+    if msgid is None:
+        return code
+    if "current" in params:
+        params.setdefault("current_label", label(STATUS_LABELS, params["current"], tr))
+    if "target" in params:
+        params.setdefault("target_label", label(STATUS_LABELS, params["target"], tr))
+    try:
+        return tr(msgid, **params)
+    except (KeyError, IndexError):
+        return tr(msgid)
+
+
+def field_error_text(err: FieldError, tr: Translator) -> str:
+    return error_text(err.code, tr, **err.params)
+
+
+def domain_error_text(err: DomainError, tr: Translator) -> str:
+    if isinstance(err, ValidationFailed):
+        return "; ".join(field_error_text(e, tr) for e in err.errors)
+    return error_text(err.code, tr, **err.params)
+
+
+FORMAL_GUIDANCE = N_(
+    "This sounds serious. Meld does not replace formal reporting: report it in your own "
+    "organisation's quality system as well (St. Olavs: EQS; most municipalities: Compilo; "
+    "Trondheim: TQM). If a patient died or was seriously harmed, the event must also be "
+    "reported to Helsetilsynet through melde.no. Forbedringsgruppen has been alerted."
+)
+
+
+def receipt_lines(receipt: Receipt, tr: Translator) -> list[str]:
+    """The receipt in a few sentences: reference, what happens next, when to expect an answer."""
+    lines = [
+        tr("Thank you! Your report has been received with reference {reference}.",
+           reference=receipt.reference),
+        tr(
+            "Forbedringsgruppen reads every report. You will hear from us here when it has "
+            "been assessed, at the latest by {date}.",
+            date=tr.date(receipt.feedback_by),
+        ),
+    ]
+    if receipt.formal_guidance:
+        lines.append(tr(FORMAL_GUIDANCE))
+    return lines
+
+
+def notification_text(event: str, payload: dict[str, Any], tr: Translator) -> str:
+    """Plain words for one outbox notification; a dialog message it carries comes after."""
+    params = dict(payload)
+    if event == "status_changed":
+        status = Status(payload["status"])
+        if payload.get("reopened"):
+            return tr(REOPENED_NOTICE, **params)
+        if status == Status.REDIRECTED:
+            params["target"] = label(REDIRECT_LABELS, payload.get("target"), tr)
+            params.setdefault("external_reference", "-")
+            params["external_reference"] = params["external_reference"] or "-"
+        params.setdefault("learning_point", "")
+        params.setdefault("measure", "")
+        params.setdefault("other_reference", "")
+        return tr(STATUS_NOTICES[status], **params)
+    if event == "reply":
+        return tr(REPLY_NOTICE, **params)
+    if event == "receipt":
+        lines = [
+            tr("Thank you! Your report has been received with reference {reference}.",
+               **params),
+        ]
+        if payload.get("formal_guidance"):
+            lines.append(tr(FORMAL_GUIDANCE))
+        return "\n\n".join(lines)
+    return event

@@ -1,0 +1,1 @@
+"""Meld storage: SQLAlchemy models, engine/session setup and Alembic migrations."""
