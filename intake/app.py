@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -92,7 +92,7 @@ async def _too_large(send: Send) -> None:
 class SecurityHeaders:
     """A strict CSP and friends on every response; no-store unless a route says otherwise."""
 
-    HEADERS = [
+    HEADERS: ClassVar[list[tuple[bytes, bytes]]] = [
         (b"content-security-policy",
          b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
          b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),

@@ -142,7 +142,7 @@ def _triage(settings: Settings, op: Callable[..., Any], **kwargs: Any) -> int:
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     ctx = _ctx(settings)
-    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
     try:
         writer = csv.writer(out)
         writer.writerow(services.EXPORT_COLUMNS)

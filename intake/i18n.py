@@ -9,7 +9,7 @@ from __future__ import annotations
 import gettext as _gettext
 import io
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ SUPPORTED_LOCALES = ("nb", "en")
 DEFAULT_LOCALE = "nb"
 
 
-def N_(msgid: str) -> str:  # noqa: N802 - gettext convention
+def N_(msgid: str) -> str:
     """Mark a string for extraction without translating it here."""
     return msgid
 
@@ -37,7 +37,7 @@ def normalize_locale(value: str | None) -> str:
     return "en" if lang == "en" else DEFAULT_LOCALE
 
 
-@lru_cache(maxsize=None)
+@cache
 def _catalog(locale: str) -> _gettext.NullTranslations:
     if locale == "en":
         return _gettext.NullTranslations()

@@ -13,6 +13,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -164,6 +165,18 @@ def _now(ctx: Context) -> datetime:
     return ctx.clock()
 
 
+@contextmanager
+def _tx(ctx: Context) -> Iterator[Session]:
+    """A write transaction whose rows are stamped with the context's clock."""
+    with ctx.db.transaction() as session:
+        session.info["now"] = ctx.clock()
+        yield session
+
+
+def _stamp(session: Session) -> datetime:
+    return session.info.get("now") or datetime.now(UTC)
+
+
 def _require_group(actor: Actor) -> None:
     if not actor.is_group:
         raise PermissionDenied("group_only")
@@ -174,6 +187,7 @@ def _audit(
 ) -> None:
     session.add(
         m.AuditEvent(
+            at=_stamp(session),
             actor_id=actor.identity,
             actor_role=actor.role.value,
             action=action,
@@ -394,8 +408,11 @@ def _notify_reporter(
     if not report.reporter_id:
         return
     payload.setdefault("reference", report.reference)
+    now = _stamp(session)
     session.add(
         m.OutboxMessage(
+            created_at=now,
+            next_attempt_at=now,
             report_id=report.id,
             channel=report.channel,
             recipient=report.reporter_id,
@@ -420,7 +437,7 @@ def submit_report(
         if replay is not None:
             return replay
     try:
-        with ctx.db.transaction() as session:
+        with _tx(ctx) as session:
             now = _now(ctx)
             year = now.astimezone(ZoneInfo(ctx.settings.timezone)).year
             reference = _next_reference(session, year)
@@ -551,7 +568,7 @@ def _view(session: Session, report: m.Report, *, for_group: bool) -> ReportView:
 
 def get_report(*, ctx: Context, actor: Actor, reference: str) -> ReportView:
     """One report: the group sees everything (and the read is audited); a reporter only own."""
-    with ctx.db.transaction() as session:
+    with _tx(ctx) as session:
         report = _load(session, reference)
         if actor.is_group:
             _audit(session, actor, "read", report)
@@ -605,7 +622,7 @@ def list_reports(
         stmt = stmt.where(m.Report.occurred_on <= filters.occurred_to)
     if after is not None:
         stmt = stmt.where(m.Report.id < after)
-    with ctx.db.transaction() as session:
+    with _tx(ctx) as session:
         rows = session.scalars(stmt).all()
         more = len(rows) > limit
         rows = rows[:limit]
@@ -683,7 +700,7 @@ EXPORT_COLUMNS = (
 def export_rows(*, ctx: Context, actor: Actor, batch: int = 1000) -> Iterator[tuple[Any, ...]]:
     """Coded fields of every report (no free text, no reporter), streamed in id order."""
     _require_group(actor)
-    with ctx.db.transaction() as session:
+    with _tx(ctx) as session:
         _audit(session, actor, "export", None, format="csv")
     cols = [getattr(m.Report, c) for c in EXPORT_COLUMNS]
     last_id = 0
@@ -710,24 +727,24 @@ def _move(
     ctx: Context,
     actor: Actor,
     report: m.Report,
-    target: Status,
+    to: Status,
     *,
     notify: bool = True,
     **payload: Any,
 ) -> None:
     """Apply one allowed status move: audit it and tell the reporter."""
     current = Status(report.status)
-    domain.check_transition(current, target)
-    report.status = target.value
+    domain.check_transition(current, to)
+    report.status = to.value
     now = _now(ctx)
     report.updated_at = now
-    if target == Status.CLOSED:
+    if to == Status.CLOSED:
         report.closed_at = now
-    _audit(session, actor, "status_changed", report, previous=current.value, status=target.value)
+    _audit(session, actor, "status_changed", report, previous=current.value, status=to.value)
     if notify:
         if actor.is_group and report.first_feedback_at is None:
             report.first_feedback_at = now
-        _notify_reporter(session, report, "status_changed", status=target.value, **payload)
+        _notify_reporter(session, report, "status_changed", status=to.value, **payload)
 
 
 def _ensure_triage(session: Session, ctx: Context, actor: Actor, report: m.Report) -> None:
@@ -739,7 +756,8 @@ def _ensure_triage(session: Session, ctx: Context, actor: Actor, report: m.Repor
 def _add_message(
     session: Session, actor: Actor, report: m.Report, direction: str, purpose: str, body: str
 ) -> m.Message:
-    msg = m.Message(report_id=report.id, author_id=actor.identity, direction=direction,
+    msg = m.Message(report_id=report.id, author_id=actor.identity, created_at=_stamp(session),
+                    direction=direction,
                     purpose=purpose, body=body)
     session.add(msg)
     session.flush()
@@ -772,7 +790,7 @@ def assess(
                               warn=False)
     if errors:
         raise ValidationFailed(errors)
-    with ctx.db.transaction() as session:
+    with _tx(ctx) as session:
         report = _load(session, reference, for_update=True)
         _ensure_triage(session, ctx, actor, report)
         changed: list[str] = []
@@ -800,7 +818,7 @@ def assign(*, ctx: Context, actor: Actor, reference: str, assignee: str | None) 
     """Give the report to one member of the group (None to unassign)."""
     _require_group(actor)
     value = _guard_text("assignee", assignee, MAX_SHORT_TEXT)
-    with ctx.db.transaction() as session:
+    with _tx(ctx) as session:
         report = _load(session, reference, for_update=True)
         report.assignee = value
         report.updated_at = _now(ctx)
@@ -826,7 +844,7 @@ def move_status(
         raise ValidationFailed(errors)
     if target not in _SIMPLE_TARGETS:
         raise DomainError("status_needs_details", target=target.value)
-    with ctx.db.transaction() as session:
+    with _tx(ctx) as session:
         report = _load(session, reference, for_update=True)
         if target == Status.TRIAGE and report.status == Status.CLOSED:
             raise DomainError("status_needs_details", target=target.value)
@@ -846,7 +864,7 @@ def add_note(*, ctx: Context, actor: Actor, reference: str, text: str) -> Report
     body = _guard_text("text", text, ctx.settings.max_text_chars)
     if body is None:
         raise ValidationFailed([FieldError("text", "required")])
-    with ctx.db.transaction() as session:
+    with _tx(ctx) as session:
         report = _load(session, reference, for_update=True)
         _add_message(session, actor, report, "internal", "note", body)
         _audit(session, actor, "note_added", report)
@@ -859,7 +877,7 @@ def reply(*, ctx: Context, actor: Actor, reference: str, text: str) -> ReportVie
     body = _guard_text("text", text, ctx.settings.max_text_chars)
     if body is None:
         raise ValidationFailed([FieldError("text", "required")])
-    with ctx.db.transaction() as session:
+    with _tx(ctx) as session:
         report = _load(session, reference, for_update=True)
         _ensure_triage(session, ctx, actor, report)
         msg = _add_message(session, actor, report, "group", "reply", body)
@@ -877,7 +895,7 @@ def request_info(*, ctx: Context, actor: Actor, reference: str, question: str) -
     body = _guard_text("question", question, ctx.settings.max_text_chars)
     if body is None:
         raise ValidationFailed([FieldError("question", "required")])
-    with ctx.db.transaction() as session:
+    with _tx(ctx) as session:
         report = _load(session, reference, for_update=True)
         _ensure_triage(session, ctx, actor, report)
         msg = _add_message(session, actor, report, "group", "question", body)
@@ -898,7 +916,7 @@ def reporter_answer(
     if errors:
         raise ValidationFailed(errors)
     assert body is not None
-    with ctx.db.transaction() as session:
+    with _tx(ctx) as session:
         report = _load(session, reference, for_update=True)
         if report.reporter_id != actor.identity:
             _audit(session, actor, "answer_denied", report)
@@ -929,7 +947,7 @@ def redirect(
     errors += check_free_text("external_reference", ext, max_chars=MAX_SHORT_TEXT, warn=False)
     if errors:
         raise ValidationFailed(errors)
-    with ctx.db.transaction() as session:
+    with _tx(ctx) as session:
         report = _load(session, reference, for_update=True)
         _ensure_triage(session, ctx, actor, report)
         report.redirect_target = redirect_to.value
@@ -944,7 +962,7 @@ def mark_duplicate(
 ) -> ReportView:
     """Point a report at the one that already covers the same matter."""
     _require_group(actor)
-    with ctx.db.transaction() as session:
+    with _tx(ctx) as session:
         report = _load(session, reference, for_update=True)
         original = _load(session, duplicate_of)
         if original.id == report.id:
@@ -973,7 +991,7 @@ def close(
     errors += check_free_text("measure", me, max_chars=limit, warn=False)
     if errors:
         raise ValidationFailed(errors)
-    with ctx.db.transaction() as session:
+    with _tx(ctx) as session:
         report = _load(session, reference, for_update=True)
         domain.check_transition(Status(report.status), Status.CLOSED)
         report.learning_point = lp
@@ -985,7 +1003,7 @@ def close(
 def reopen(*, ctx: Context, actor: Actor, reference: str) -> ReportView:
     """Take a closed report back into assessment."""
     _require_group(actor)
-    with ctx.db.transaction() as session:
+    with _tx(ctx) as session:
         report = _load(session, reference, for_update=True)
         if report.status != Status.CLOSED:
             raise domain.InvalidTransition(Status(report.status), Status.TRIAGE)
@@ -996,7 +1014,7 @@ def reopen(*, ctx: Context, actor: Actor, reference: str) -> ReportView:
 
 def plus_one(*, ctx: Context, actor: Actor, reference: str) -> int:
     """'This happened to me too': one per person; returns the new count."""
-    with ctx.db.transaction() as session:
+    with _tx(ctx) as session:
         report = _load(session, reference)
         already = session.scalar(
             select(exists().where(m.PlusOne.report_id == report.id,
@@ -1004,7 +1022,8 @@ def plus_one(*, ctx: Context, actor: Actor, reference: str) -> int:
         )
         if already:
             raise Conflict("already_plus_one")
-        session.add(m.PlusOne(report_id=report.id, actor_id=actor.identity))
+        session.add(m.PlusOne(report_id=report.id, actor_id=actor.identity,
+                              created_at=_stamp(session)))
         _audit(session, actor, "plus_one", report)
         session.flush()
         return session.scalar(
@@ -1032,14 +1051,14 @@ def create_token(
         raise ValidationFailed(errors)
     token = "meld_" + secrets.token_urlsafe(32)
     now = _now(ctx)
-    with ctx.db.transaction() as session:
+    with _tx(ctx) as session:
         row = m.ApiToken(
             name=clean, role=token_role.value, token_hash=_hash_token(token), created_at=now,
             expires_at=now + timedelta(days=valid_days) if valid_days else None,
         )
         session.add(row)
         session.flush()
-        session.add(m.AuditEvent(actor_id="cli", actor_role=Role.ADMIN.value,
+        session.add(m.AuditEvent(at=_stamp(session), actor_id="cli", actor_role=Role.ADMIN.value,
                                  action="token_created", details={"token_id": row.id,
                                                                   "role": row.role}))
     return token
@@ -1047,14 +1066,15 @@ def create_token(
 
 def revoke_token(*, ctx: Context, name: str) -> int:
     """Revoke every active token with this name; returns how many."""
-    with ctx.db.transaction() as session:
+    with _tx(ctx) as session:
         rows = session.scalars(
             select(m.ApiToken).where(m.ApiToken.name == name, m.ApiToken.revoked_at.is_(None))
         ).all()
         for row in rows:
             row.revoked_at = _now(ctx)
-            session.add(m.AuditEvent(actor_id="cli", actor_role=Role.ADMIN.value,
-                                     action="token_revoked", details={"token_id": row.id}))
+            session.add(m.AuditEvent(at=_stamp(session), actor_id="cli",
+                                     actor_role=Role.ADMIN.value, action="token_revoked",
+                                     details={"token_id": row.id}))
         return len(rows)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     # WAL for concurrent readers; FULL sync so a commit is durable before we say "stored".
     cur.execute("PRAGMA journal_mode=WAL")
@@ -38,11 +38,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         # pysqlite's own transaction handling defers BEGIN; issue it ourselves so a write
         # transaction takes the lock up front (BEGIN IMMEDIATE) and cannot deadlock-upgrade.
         @event.listens_for(engine, "connect")
-        def _no_autobegin(dbapi_conn, _record) -> None:  # noqa: ANN001
+        def _no_autobegin(dbapi_conn, _record) -> None:
             dbapi_conn.isolation_level = None
 
         @event.listens_for(engine, "begin")
-        def _begin(conn) -> None:  # noqa: ANN001
+        def _begin(conn) -> None:
             immediate = conn.get_execution_options().get("sqlite_immediate", False)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 

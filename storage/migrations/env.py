@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from storage.db import make_engine
 from storage.models import Base
 
@@ -33,7 +34,7 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
-def _run(connection) -> None:  # noqa: ANN001
+def _run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -1,0 +1,402 @@
+"""The intake service on SQLite and PostgreSQL: rules, workflow, roles, audit and outbox rows."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+
+import pytest
+from faker import Faker
+from sqlalchemy import func, select
+
+from intake import services
+from intake.domain import (
+    Actor,
+    Conflict,
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    Role,
+    Status,
+    ValidationFailed,
+)
+from storage import models as m
+from tests.integration.helpers import draft
+
+REPORTER = Actor("slack:U123", Role.REPORTER)
+OTHER = Actor("teams:aad-456", Role.REPORTER)
+GROUP = Actor("slack:UGROUP", Role.TRIAGER)
+
+
+def count(ctx: services.Context, model: type) -> int:
+    with ctx.db.reading() as s:
+        return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+def codes(err: ValidationFailed) -> dict[str, str]:
+    return {e.field: e.code for e in err.errors}
+
+
+def outbox(ctx: services.Context) -> list[tuple[str, str, str, dict]]:
+    with ctx.db.reading() as s:
+        rows = s.scalars(select(m.OutboxMessage).order_by(m.OutboxMessage.id)).all()
+        return [(r.channel, r.recipient, r.event, dict(r.payload)) for r in rows]
+
+
+# ---------------------------------------------------------------- submit
+
+
+def test_submit_stores_report_audit_and_receipt_notice(ctx: services.Context) -> None:
+    receipt = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft())
+    assert receipt.reference == "MELD-2026-0001"
+    assert receipt.status == Status.RECEIVED
+    assert receipt.created
+    assert receipt.feedback_by == date(2026, 3, 16)  # 14 days after 2 March
+    assert not receipt.formal_guidance
+    view = services.get_report(ctx=ctx, actor=REPORTER, reference=receipt.reference)
+    assert view.direction == "gp->hospital"
+    assert view.channel == "slack"
+    with ctx.db.reading() as s:
+        events = s.scalars(select(m.AuditEvent.action)).all()
+    assert events == ["submitted"]
+    assert outbox(ctx) == [("slack", "slack:U123", "receipt",
+                            {"formal_guidance": False, "reference": "MELD-2026-0001"})]
+
+
+def test_references_count_per_year(ctx: services.Context, clock) -> None:
+    first = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft()).reference
+    second = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft()).reference
+    clock.now = clock.now.replace(year=2027, month=1, day=1, hour=0)  # 01:00 in Oslo
+    third = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft()).reference
+    assert (first, second, third) == ("MELD-2026-0001", "MELD-2026-0002", "MELD-2027-0001")
+
+
+@pytest.mark.parametrize("severity", ["significant", "severe"])
+def test_serious_reports_get_formal_reporting_guidance(ctx: services.Context,
+                                                       severity: str) -> None:
+    receipt = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft(severity=severity))
+    assert receipt.formal_guidance
+
+
+def test_idempotent_on_client_key(ctx: services.Context) -> None:
+    a = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft(), idempotency_key="k1")
+    b = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft(), idempotency_key="k1")
+    assert a.reference == b.reference
+    assert a.status_token == b.status_token
+    assert not b.created
+    assert count(ctx, m.Report) == 1
+    assert count(ctx, m.OutboxMessage) == 1
+    with pytest.raises(Conflict) as err:
+        services.submit_report(ctx=ctx, actor=REPORTER, draft=draft(description="Annen tekst"),
+                               idempotency_key="k1")
+    assert err.value.code == "idempotency_key_reused"
+
+
+def test_concurrent_submits_with_one_key_make_one_report(ctx: services.Context) -> None:
+    def submit(_: int) -> str:
+        return services.submit_report(ctx=ctx, actor=REPORTER, draft=draft(),
+                                      idempotency_key="same").reference
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        refs = set(pool.map(submit, range(16)))
+    assert len(refs) == 1
+    assert count(ctx, m.Report) == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "code"),
+    [
+        ({"kind": None}, "kind", "required"),
+        ({"kind": "complaint"}, "kind", "invalid_choice"),
+        ({"category": "nope"}, "category", "unknown_category"),
+        ({"category": None}, "category", "required"),
+        ({"subcategory": "late_x"}, "subcategory", "unknown_subcategory"),
+        ({"place": "oslo"}, "place", "unknown_place"),
+        ({"description": "   "}, "description", "required"),
+        ({"description": "x" * 3001}, "description", "too_long"),
+        ({"description": "tekst\x00med nul"}, "description", "control_characters"),
+        ({"description": "RTL \u202e overstyring"}, "description", "control_characters"),
+        ({"occurred_on": "2026-03-03"}, "occurred_on", "date_in_future"),
+        ({"occurred_on": "03.02.2026"}, "occurred_on", "invalid_date"),
+        ({"occurred_on": "2019-01-01"}, "occurred_on", "date_too_old"),
+        ({"severity": "catastrophic"}, "severity", "invalid_choice"),
+        ({"no_patient_identifiers": False}, "no_patient_identifiers",
+         "must_confirm_no_identifiers"),
+        ({"reporter_party": "nav"}, "reporter_party", "invalid_choice"),
+    ],
+)
+def test_invalid_drafts_are_refused_per_field(ctx: services.Context, overrides: dict,
+                                             field: str, code: str) -> None:
+    with pytest.raises(ValidationFailed) as err:
+        services.submit_report(ctx=ctx, actor=REPORTER, draft=draft(**overrides))
+    assert codes(err.value)[field] == code
+    assert count(ctx, m.Report) == 0
+
+
+def test_every_problem_is_reported_at_once(ctx: services.Context) -> None:
+    with pytest.raises(ValidationFailed) as err:
+        services.submit_report(ctx=ctx, actor=REPORTER, draft=services.ReportDraft())
+    assert set(codes(err.value)) == {"kind", "severity", "category", "description",
+                                     "occurred_on", "no_patient_identifiers"}
+
+
+def test_national_identity_numbers_are_refused_and_nothing_is_stored(
+    ctx: services.Context,
+) -> None:
+    fnr = Faker("no_NO").ssn()
+    for text in (f"Pasient med fnr {fnr} fikk ikke epikrise",
+                 f"gjelder {fnr[:6]} {fnr[6:]}", f"{fnr[:6]}-{fnr[6:]}"):
+        with pytest.raises(ValidationFailed) as err:
+            services.submit_report(ctx=ctx, actor=REPORTER, draft=draft(description=text),
+                                   idempotency_key=text)
+        assert codes(err.value) == {"description": "patient_identifier"}
+        assert not err.value.only_warnings
+        # confirming warnings does not let an identity number through
+        with pytest.raises(ValidationFailed):
+            services.submit_report(ctx=ctx, actor=REPORTER,
+                                   draft=draft(description=text, confirm_warnings=True))
+    with pytest.raises(ValidationFailed):
+        services.submit_report(ctx=ctx, actor=REPORTER, draft=draft(place_text=fnr))
+    assert count(ctx, m.Report) == 0
+    assert count(ctx, m.AuditEvent) == 0
+
+
+def test_warnings_must_be_confirmed(ctx: services.Context) -> None:
+    text = "Ring avdelingen på 73 86 80 00 eller skriv til post@stolav.no"
+    with pytest.raises(ValidationFailed) as err:
+        services.submit_report(ctx=ctx, actor=REPORTER, draft=draft(description=text))
+    assert err.value.only_warnings
+    assert {e.code for e in err.value.errors} == {"possible_phone", "possible_email"}
+    receipt = services.submit_report(ctx=ctx, actor=REPORTER,
+                                     draft=draft(description=text, confirm_warnings=True))
+    assert receipt.created
+
+
+def test_group_texts_are_guarded_too(ctx: services.Context) -> None:
+    ref = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft()).reference
+    fnr = Faker("no_NO").ssn()
+    with pytest.raises(ValidationFailed) as err:
+        services.reply(ctx=ctx, actor=GROUP, reference=ref, text=f"Gjelder {fnr}?")
+    assert codes(err.value) == {"text": "patient_identifier"}
+    with pytest.raises(ValidationFailed):
+        services.close(ctx=ctx, actor=GROUP, reference=ref, learning_point=fnr, measure="x")
+
+
+# ---------------------------------------------------------------- reads and roles
+
+
+def test_reporters_see_only_their_own_and_denials_are_audited(ctx: services.Context) -> None:
+    ref = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft()).reference
+    with pytest.raises(PermissionDenied) as err:
+        services.get_report(ctx=ctx, actor=OTHER, reference=ref)
+    assert err.value.code == "not_your_report"
+    with pytest.raises(PermissionDenied):
+        services.list_reports(ctx=ctx, actor=REPORTER)
+    with pytest.raises(PermissionDenied):
+        services.reply(ctx=ctx, actor=REPORTER, reference=ref, text="hei")
+    with ctx.db.reading() as s:
+        actions = s.scalars(select(m.AuditEvent.action).order_by(m.AuditEvent.id)).all()
+    assert actions == ["submitted", "read_denied"]
+    assert [v.reference for v in services.list_my_reports(ctx=ctx, actor=REPORTER)] == [ref]
+    assert services.list_my_reports(ctx=ctx, actor=OTHER) == ()
+
+
+def test_group_reads_are_audited_and_show_reporter_identity(ctx: services.Context) -> None:
+    ref = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft()).reference
+    view = services.get_report(ctx=ctx, actor=GROUP, reference=ref)
+    assert view.reporter_id == "slack:U123"
+    mine = services.get_report(ctx=ctx, actor=REPORTER, reference=ref)
+    assert mine.reporter_id is None
+    with ctx.db.reading() as s:
+        read = s.scalars(select(m.AuditEvent).where(m.AuditEvent.action == "read")).one()
+    assert (read.actor_id, read.actor_role) == ("slack:UGROUP", "triager")
+
+
+def test_unknown_and_malformed_references(ctx: services.Context) -> None:
+    with pytest.raises(NotFound):
+        services.get_report(ctx=ctx, actor=GROUP, reference="MELD-2026-0999")
+    with pytest.raises(ValidationFailed):
+        services.get_report(ctx=ctx, actor=GROUP, reference="'; DROP TABLE reports;--")
+    # references are case-insensitive at the door
+    ref = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft()).reference
+    assert services.get_report(ctx=ctx, actor=GROUP, reference=ref.lower()).reference == ref
+
+
+def test_keyset_pagination_returns_every_report_once(ctx: services.Context) -> None:
+    refs = {services.submit_report(ctx=ctx, actor=REPORTER, draft=draft()).reference
+            for _ in range(7)}
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = services.list_reports(ctx=ctx, actor=GROUP, after=cursor, limit=3)
+        seen += [v.reference for v in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert sorted(seen) == sorted(refs)
+    assert len(seen) == len(set(seen))
+    assert seen == sorted(seen, reverse=True)
+
+
+def test_list_filters(ctx: services.Context) -> None:
+    services.submit_report(ctx=ctx, actor=REPORTER, draft=draft())
+    services.submit_report(ctx=ctx, actor=REPORTER,
+                           draft=draft(kind="suggestion", category="routines", subcategory=None,
+                                       occurred_on="2026-01-10"))
+    f = services.ReportFilter
+    assert len(services.list_reports(ctx=ctx, actor=GROUP,
+                                     filters=f(kind="suggestion")).items) == 1
+    assert len(services.list_reports(ctx=ctx, actor=GROUP,
+                                     filters=f(category="discharge_summary")).items) == 1
+    assert len(services.list_reports(ctx=ctx, actor=GROUP,
+                                     filters=f(occurred_from=date(2026, 2, 1))).items) == 1
+    assert len(services.list_reports(ctx=ctx, actor=GROUP,
+                                     filters=f(status="received")).items) == 2
+    assert services.list_reports(ctx=ctx, actor=GROUP, filters=f(status="closed")).items == ()
+
+
+# ---------------------------------------------------------------- workflow
+
+
+def test_full_workflow_notifies_the_reporter_at_every_step(ctx: services.Context,
+                                                           clock) -> None:
+    ref = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft()).reference
+    clock.advance(days=2)
+    services.assess(ctx=ctx, actor=GROUP, reference=ref, assessed_severity="moderate",
+                    agreement_reference="Retningslinje 3: utskrivning")
+    services.assign(ctx=ctx, actor=GROUP, reference=ref, assignee="Kari (fastlege)")
+    services.request_info(ctx=ctx, actor=GROUP, reference=ref, question="Hvilken avdeling?")
+    view = services.reporter_answer(ctx=ctx, actor=REPORTER, reference=ref,
+                                    text="Medisinsk avdeling")
+    assert view.status == "triage"
+    services.add_note(ctx=ctx, actor=GROUP, reference=ref, text="Internt: ta opp i ASU")
+    services.move_status(ctx=ctx, actor=GROUP, reference=ref, status="in_progress",
+                         message="Vi tar dette opp med klinikken.")
+    services.reply(ctx=ctx, actor=GROUP, reference=ref, text="Klinikken har svart.")
+    closed = services.close(ctx=ctx, actor=GROUP, reference=ref,
+                            learning_point="Epikrise må sendes samme dag.",
+                            measure="Ny sjekkliste ved utskriving.")
+    assert closed.status == "closed"
+    assert closed.assessed_severity == "moderate"
+    assert closed.guideline_breached is True
+    reopened = services.reopen(ctx=ctx, actor=GROUP, reference=ref)
+    assert reopened.status == "triage"
+
+    events = [(e, p.get("status")) for _c, _r, e, p in outbox(ctx)]
+    assert events == [
+        ("receipt", None), ("status_changed", "triage"), ("status_changed", "needs_info"),
+        ("status_changed", "in_progress"), ("reply", None), ("status_changed", "closed"),
+        ("status_changed", "triage"),
+    ]
+    assert all(r == "slack:U123" for _c, r, _e, _p in outbox(ctx))
+    mine = services.get_report(ctx=ctx, actor=REPORTER, reference=ref)
+    assert "Internt: ta opp i ASU" not in [x.body for x in mine.messages]
+    group = services.get_report(ctx=ctx, actor=GROUP, reference=ref)
+    assert [x.direction for x in group.messages] == [
+        "group", "reporter", "internal", "group", "group"]
+    with ctx.db.reading() as s:
+        report = s.scalars(select(m.Report)).one()
+    # first feedback is the assessment two days after the report, not the later reply
+    assert report.first_feedback_at == datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+
+
+def test_invalid_moves_are_refused_in_words(ctx: services.Context) -> None:
+    ref = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft()).reference
+    with pytest.raises(InvalidTransition) as err:
+        services.close(ctx=ctx, actor=GROUP, reference=ref, learning_point="a", measure="b")
+    assert (err.value.current, err.value.target) == (Status.RECEIVED, Status.CLOSED)
+    with pytest.raises(InvalidTransition):
+        services.reopen(ctx=ctx, actor=GROUP, reference=ref)
+    with pytest.raises(DomainError) as detail:
+        services.move_status(ctx=ctx, actor=GROUP, reference=ref, status="closed")
+    assert detail.value.code == "status_needs_details"
+    with pytest.raises(ValidationFailed) as missing:
+        services.close(ctx=ctx, actor=GROUP, reference=ref, learning_point=" ", measure="")
+    assert codes(missing.value) == {"learning_point": "required", "measure": "required"}
+    assert count(ctx, m.OutboxMessage) == 1  # only the receipt: refusals change nothing
+
+
+def test_redirect_duplicate_and_plus_one(ctx: services.Context) -> None:
+    first = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft()).reference
+    second = services.submit_report(ctx=ctx, actor=OTHER, draft=draft()).reference
+    view = services.redirect(ctx=ctx, actor=GROUP, reference=first, target="eqs",
+                             external_reference="EQS-12345")
+    assert (view.status, view.redirect_target, view.redirect_reference) == (
+        "redirected", "eqs", "EQS-12345")
+    dup = services.mark_duplicate(ctx=ctx, actor=GROUP, reference=second, duplicate_of=first)
+    assert (dup.status, dup.duplicate_of) == ("duplicate", first)
+    with pytest.raises(ValidationFailed):
+        services.mark_duplicate(ctx=ctx, actor=GROUP, reference=first, duplicate_of=first)
+    with pytest.raises(ValidationFailed):
+        services.redirect(ctx=ctx, actor=GROUP, reference=first, target="email")
+    assert services.plus_one(ctx=ctx, actor=OTHER, reference=first) == 1
+    assert services.plus_one(ctx=ctx, actor=GROUP, reference=first) == 2
+    with pytest.raises(Conflict):
+        services.plus_one(ctx=ctx, actor=OTHER, reference=first)
+    last = [p for _c, r, e, p in outbox(ctx) if r == "teams:aad-456"][-1]
+    assert last == {"status": "duplicate", "other_reference": first, "reference": second}
+
+
+def test_reporter_answer_is_only_for_the_reporter(ctx: services.Context) -> None:
+    ref = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft()).reference
+    with pytest.raises(PermissionDenied):
+        services.reporter_answer(ctx=ctx, actor=OTHER, reference=ref, text="hei")
+    with pytest.raises(ValidationFailed) as err:
+        services.reporter_answer(ctx=ctx, actor=REPORTER, reference=ref,
+                                 text="Ring meg på 91234567")
+    assert err.value.only_warnings
+    services.reporter_answer(ctx=ctx, actor=REPORTER, reference=ref,
+                             text="Ring meg på 91234567", confirm_warnings=True)
+
+
+def test_status_token_finds_the_report_and_nothing_else(ctx: services.Context) -> None:
+    receipt = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft())
+    actor, view = services.find_by_status_token(ctx=ctx, token=receipt.status_token)
+    assert (actor.identity, view.reference) == ("slack:U123", receipt.reference)
+    for bad in ("", "0" * 48, receipt.status_token[:-1] + "x", "x" * 500):
+        with pytest.raises(NotFound):
+            services.find_by_status_token(ctx=ctx, token=bad)
+
+
+def test_anonymous_web_reporters_get_distinct_pseudonyms(ctx: services.Context) -> None:
+    anon = Actor(services.ANONYMOUS_WEB, Role.REPORTER)
+    a = services.submit_report(ctx=ctx, actor=anon, draft=draft())
+    b = services.submit_report(ctx=ctx, actor=anon, draft=draft())
+    id_a, _ = services.find_by_status_token(ctx=ctx, token=a.status_token)
+    id_b, _ = services.find_by_status_token(ctx=ctx, token=b.status_token)
+    assert id_a.identity.startswith("web:") and id_b.identity.startswith("web:")
+    assert id_a.identity != id_b.identity
+
+
+# ---------------------------------------------------------------- tokens and export
+
+
+def test_tokens_are_hashed_expire_and_revoke(ctx: services.Context, clock) -> None:
+    token = services.create_token(ctx=ctx, name="kari", role="triager", valid_days=30)
+    with ctx.db.reading() as s:
+        stored = s.scalars(select(m.ApiToken.token_hash)).one()
+    assert token not in stored
+    actor = services.authenticate_token(ctx=ctx, token=token)
+    assert actor.role == Role.TRIAGER
+    clock.advance(days=31)
+    with pytest.raises(PermissionDenied):
+        services.authenticate_token(ctx=ctx, token=token)
+    clock.advance(days=-31)
+    assert services.revoke_token(ctx=ctx, name="kari") == 1
+    with pytest.raises(PermissionDenied):
+        services.authenticate_token(ctx=ctx, token=token)
+    with pytest.raises(ValidationFailed):
+        services.create_token(ctx=ctx, name="x", role="reporter")
+
+
+def test_export_streams_coded_fields_only(ctx: services.Context) -> None:
+    for _ in range(5):
+        services.submit_report(ctx=ctx, actor=REPORTER, draft=draft())
+    rows = list(services.export_rows(ctx=ctx, actor=GROUP, batch=2))
+    assert len(rows) == 5
+    flat = " ".join(str(v) for row in rows for v in row)
+    assert "Epikrise manglet" not in flat
+    assert "slack:U123" not in flat
+    with pytest.raises(PermissionDenied):
+        list(services.export_rows(ctx=ctx, actor=REPORTER))
