@@ -39,31 +39,50 @@ def configure_logging(level: str) -> None:
     logging.getLogger("uvicorn.access").addFilter(RedactStatusTokens())
 
 
-def _ctx(settings: Settings) -> services.Context:
-    from intake.context import build_context
+class Cli:
+    """What a command needs: settings, and a service context built on first use."""
 
-    return build_context(settings)
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._ctx: services.Context | None = None
+
+    @property
+    def ctx(self) -> services.Context:
+        if self._ctx is None:
+            from intake.context import build_context
+
+            self._ctx = build_context(self.settings)
+        return self._ctx
+
+    @property
+    def tr(self) -> Translator:
+        return Translator(self.settings.locale, self.settings.timezone)
+
+    def close(self) -> None:
+        if self._ctx is not None:
+            self._ctx.db.dispose()
 
 
 def _cli_actor() -> Actor:
     return Actor(identity=f"cli:{getpass.getuser()}", role=Role.ADMIN)
 
 
-def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+def cmd_migrate(cli: Cli, args: argparse.Namespace) -> int:
     from storage.migrate import upgrade
 
-    upgrade(settings.database_url)
+    upgrade(cli.settings.database_url)
     print("Database is up to date.")
     return 0
 
 
-def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+def cmd_serve(cli: Cli, args: argparse.Namespace) -> int:
     import uvicorn
 
     from intake.app import create_app
 
+    settings = cli.settings
     if args.migrate:
-        cmd_migrate(settings, args)
+        cmd_migrate(cli, args)
     configure_logging(settings.log_level)
     app = create_app(settings)
     print(f"Meld is running on http://{settings.host}:{settings.port}/ "
@@ -73,8 +92,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
-    token = services.create_token(ctx=_ctx(settings), name=args.name, role=args.role,
+def cmd_token_create(cli: Cli, args: argparse.Namespace) -> int:
+    token = services.create_token(ctx=cli.ctx, name=args.name, role=args.role,
                                   valid_days=args.days)
     print(token)
     print(f"Token for {args.name} ({args.role}). Shown once; store it safely.",
@@ -82,15 +101,15 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
-    count = services.revoke_token(ctx=_ctx(settings), name=args.name)
+def cmd_token_revoke(cli: Cli, args: argparse.Namespace) -> int:
+    count = services.revoke_token(ctx=cli.ctx, name=args.name)
     print(f"Revoked {count} token(s) named {args.name}.")
     return 0 if count else 1
 
 
-def cmd_reports_list(settings: Settings, args: argparse.Namespace) -> int:
-    ctx = _ctx(settings)
-    tr = Translator(settings.locale, settings.timezone)
+def cmd_reports_list(cli: Cli, args: argparse.Namespace) -> int:
+    ctx = cli.ctx
+    tr = cli.tr
     page = services.list_reports(
         ctx=ctx, actor=_cli_actor(),
         filters=services.ReportFilter(status=args.status, kind=args.kind,
@@ -107,9 +126,9 @@ def cmd_reports_list(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_reports_show(settings: Settings, args: argparse.Namespace) -> int:
-    ctx = _ctx(settings)
-    tr = Translator(settings.locale, settings.timezone)
+def cmd_reports_show(cli: Cli, args: argparse.Namespace) -> int:
+    ctx = cli.ctx
+    tr = cli.tr
     v = services.get_report(ctx=ctx, actor=_cli_actor(), reference=args.reference)
     rows = [
         (tr("Reference"), v.reference),
@@ -129,10 +148,10 @@ def cmd_reports_show(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _triage(settings: Settings, op: Callable[..., Any], **kwargs: Any) -> int:
-    ctx = _ctx(settings)
+def _triage(cli: Cli, op: Callable[..., Any], **kwargs: Any) -> int:
+    ctx = cli.ctx
     view = op(ctx=ctx, actor=_cli_actor(), **kwargs)
-    tr = Translator(settings.locale, settings.timezone)
+    tr = cli.tr
     if isinstance(view, services.ReportView):
         print(f"{view.reference}: {label(STATUS_LABELS, view.status, tr)}")
     else:
@@ -140,8 +159,8 @@ def _triage(settings: Settings, op: Callable[..., Any], **kwargs: Any) -> int:
     return 0
 
 
-def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
-    ctx = _ctx(settings)
+def cmd_export(cli: Cli, args: argparse.Namespace) -> int:
+    ctx = cli.ctx
     out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
     try:
         writer = csv.writer(out)
@@ -154,10 +173,10 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_outbox(settings: Settings, args: argparse.Namespace) -> int:
+def cmd_outbox(cli: Cli, args: argparse.Namespace) -> int:
     from intake.notify import OutboxWorker, WebStatusNotifier
 
-    ctx = _ctx(settings)
+    ctx = cli.ctx
     worker = OutboxWorker(db=ctx.db, notifiers={"web": WebStatusNotifier()})
     delivered = asyncio.run(worker.drain())
     print(f"Delivered {delivered} notification(s).")
@@ -240,13 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = settings or Settings()
+    cli = Cli(settings or Settings())
     try:
-        return int(args.func(settings, args) or 0)
+        return int(args.func(cli, args) or 0)
     except DomainError as exc:
-        tr = Translator(settings.locale, settings.timezone)
-        print(f"meld: {domain_error_text(exc, tr)}", file=sys.stderr)
+        print(f"meld: {domain_error_text(exc, cli.tr)}", file=sys.stderr)
         return 2
+    finally:
+        cli.close()
 
 
 if __name__ == "__main__":
