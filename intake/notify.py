@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
 from storage import models as m
 from storage.db import Database
@@ -217,9 +217,8 @@ class OutboxWorker:
         while not stop.is_set():
             try:
                 busy = await self.run_once()
-            except OperationalError as exc:
-                log.warning("outbox: database unavailable (%s); retrying",
-                            type(exc.orig).__name__ if exc.orig else "error")
+            except SQLAlchemyError as exc:
+                log.warning("outbox: database error (%s); retrying", type(exc).__name__)
                 busy = 0
             if not busy:
                 try:

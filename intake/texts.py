@@ -191,7 +191,7 @@ FORMAL_GUIDANCE = N_(
     "This sounds serious. Meld does not replace formal reporting: report it in your own "
     "organisation's quality system as well (St. Olavs: EQS; most municipalities: Compilo; "
     "Trondheim: TQM). If a patient died or was seriously harmed, the event must also be "
-    "reported to Helsetilsynet through melde.no. Forbedringsgruppen has been alerted."
+    "reported to Helsetilsynet through melde.no."
 )
 
 
