@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from intake import services
 from intake.domain import Actor, Kind, Party, PermissionDenied, RedirectTarget, Role, Severity
-from intake.i18n import Translator
+from intake.i18n import Translator, from_accept_language
 from intake.texts import receipt_lines
 
 TEXT = 20000  # hard cap at the door; the service applies the configured limit
@@ -24,8 +24,8 @@ def ctx_of(request: Request) -> services.Context:
 
 def translator_of(request: Request) -> Translator:
     ctx = ctx_of(request)
-    lang = request.headers.get("accept-language") or ctx.settings.locale
-    return Translator(lang.split(",")[0], ctx.settings.timezone)
+    lang = from_accept_language(request.headers.get("accept-language"), ctx.settings.locale)
+    return Translator(lang, ctx.settings.timezone)
 
 
 _bearer = HTTPBearer(auto_error=False, description="Token from `meld token create`")

@@ -68,7 +68,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge()
             return message
 
         try:
@@ -77,8 +77,11 @@ class BodyLimit:
             await _too_large(send)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised from receive(); an HTTPException so FastAPI's body reader lets it through."""
+
+    def __init__(self) -> None:
+        super().__init__(413, "The request body is larger than 1 MB.")
 
 
 async def _too_large(send: Send) -> None:
@@ -163,11 +166,19 @@ def _install_error_handlers(app: FastAPI) -> None:
         errors = []
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            if err.get("type") == "json_invalid":
+                loc = []
             code = _PYDANTIC_CODES.get(err.get("type", ""), "invalid_value")
+            if err.get("type") == "json_invalid":
+                code = "invalid_json"
             ctx = err.get("ctx") or {}
             params = {"max": ctx["max_length"]} if "max_length" in ctx else {}
-            message = (error_text(code, tr, **params) if code != "invalid_value"
-                       else tr("This value is not valid here."))
+            if code == "invalid_value":
+                message = tr("This value is not valid here.")
+            elif code == "invalid_json":
+                message = tr("The request body is not valid JSON.")
+            else:
+                message = error_text(code, tr, **params)
             errors.append({"field": ".".join(loc) or "body", "code": code, "warning": False,
                            "message": message})
         return JSONResponse(
@@ -179,7 +190,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
-        log.warning("database unavailable on %s %s", request.method, request.url.path)
+        route = request.scope.get("route")
+        # the route template, never the path: paths can hold a reporter's status token
+        log.warning("database unavailable on %s %s", request.method,
+                    getattr(route, "path", "?"))
+        if not request.url.path.startswith("/api/"):
+            return web_routes.render_http_error(request, 503)
         tr = api.translator_of(request)
         return JSONResponse(
             _error_body(request, "database_unavailable", error_text("database_unavailable", tr)),
@@ -190,6 +206,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Any:
+        if exc.status_code == 413:
+            return JSONResponse({"code": "body_too_large", "message": str(exc.detail)},
+                                status_code=413)
         if request.url.path.startswith("/api/") or exc.status_code == 405:
             return JSONResponse({"code": f"http_{exc.status_code}", "message": str(exc.detail)},
                                 status_code=exc.status_code, headers=exc.headers)

@@ -37,6 +37,29 @@ def normalize_locale(value: str | None) -> str:
     return "en" if lang == "en" else DEFAULT_LOCALE
 
 
+def from_accept_language(header: str | None, default: str = DEFAULT_LOCALE) -> str:
+    """The supported locale the client prefers most (q-values respected), else default."""
+    if not header:
+        return normalize_locale(default)
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header.split(",")[:20]):
+        lang, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        lang = lang.strip().replace("-", "_").split("_")[0].lower()
+        if quality > 0 and lang in ("nb", "no", "nn", "en"):
+            ranked.append((-quality, position, lang))
+    if not ranked:
+        return normalize_locale(default)
+    return normalize_locale(min(ranked)[2])
+
+
 @cache
 def _catalog(locale: str) -> _gettext.NullTranslations:
     if locale == "en":

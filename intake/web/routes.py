@@ -287,6 +287,12 @@ def render_http_error(request: Request, status_code: int) -> HTMLResponse:
     tr = _tr(request)
     if status_code == 404:
         title, text = tr("Not found"), tr("There is nothing here. Check the link you were given.")
+    elif status_code == 503:
+        title, text = tr("Meld is unavailable"), error_text("database_unavailable", tr)
     else:
         title, text = tr("Something went wrong"), tr("The request could not be handled.")
-    return _page(request, "error.html", status_code=status_code, tr=tr, title=title, text=text)
+    response = _page(request, "error.html", status_code=status_code, tr=tr, title=title,
+                     text=text)
+    if status_code == 503:
+        response.headers["Retry-After"] = "10"
+    return response

@@ -62,3 +62,15 @@ def test_times_are_shown_in_oslo_time_across_dst() -> None:
     assert "08:00" in tr.datetime(summer)
     assert tr.local_date(datetime(2026, 4, 30, 22, 30, tzinfo=UTC)) == date(2026, 5, 1)
     assert tr.date(date(2026, 5, 17)) == "17. mai 2026"
+
+
+def test_accept_language_respects_quality_values() -> None:
+    from intake.i18n import from_accept_language
+
+    assert from_accept_language("en;q=0.8") == "en"
+    assert from_accept_language("de-DE,en;q=0.5,nb;q=0.9") == "nb"
+    assert from_accept_language("en-GB,en;q=0.9,nb;q=0.8") == "en"
+    assert from_accept_language("fr, de;q=0.5") == "nb"
+    assert from_accept_language("en;q=0, nb") == "nb"
+    assert from_accept_language("en;q=abc") == "nb"
+    assert from_accept_language(None, default="en") == "en"
