@@ -1,0 +1,135 @@
+"""`python -m bench`: Meld's durable submits/s over HTTP against the raw driver, per backend."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench.baseline import postgres_client, sqlite_client
+from bench.databases import (
+    PG_ENV_VARS,
+    BenchDatabase,
+    postgres_databases,
+    postgres_server_url,
+    sqlite_databases,
+)
+from bench.load import BenchFailed, Client, run_load
+from bench.report import BackendResult, print_table, print_targets, write_json
+from bench.server import REPO, cpu_seconds, memory_mb, running_server
+from bench.submit import http_client, probe
+
+WORK_DIR = REPO / "var" / "bench"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--seconds", type=float, default=10.0,
+                   help="length of each load phase (default: 10)")
+    # A bound, not the usual stop: with 3000 the raw SQLite phase lasts ~1.5 s, and one
+    # writer starved by SQLite's busy handler for a second or two then halves its figure.
+    p.add_argument("--requests", type=int, default=50_000,
+                   help="stop a load phase after this many requests (default: 50000)")
+    p.add_argument("--clients", type=int, default=20, help="concurrent clients (default: 20)")
+    p.add_argument("--idle-seconds", type=float, default=3.0,
+                   help="idle time after the load before reading the server's RSS (default: 3)")
+    p.add_argument("--backend", choices=["all", "sqlite", "postgresql"], default="all")
+    p.add_argument("--out", type=Path, default=WORK_DIR / "submit.json")
+    return p.parse_args(argv)
+
+
+def _say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def bench_backend(
+    backend: str, dbs: AbstractContextManager[list[BenchDatabase]], args: argparse.Namespace
+) -> BackendResult:
+    load = {"clients": args.clients, "seconds": args.seconds, "max_ops": args.requests}
+    with dbs as (app_db, raw_db):
+        _say(f"{backend}: starting the server")
+        with running_server(app_db.url, WORK_DIR / f"server-{backend}.log") as server:
+            rss_before = memory_mb(server.pid)["VmRSS"]
+            probe(server.base_url)
+            _say(f"{backend}: Meld over HTTP, {args.clients} clients, "
+                 f"{args.seconds:g} s or {args.requests} requests")
+            cpu_before = cpu_seconds(server.pid)
+            meld = run_load(http_client(server.base_url), **load)
+            server_cpu_s = cpu_seconds(server.pid) - cpu_before
+            _say(f"{backend}: idle {args.idle_seconds:g} s")
+            time.sleep(args.idle_seconds)
+            after = memory_mb(server.pid)
+        raw_client: Client
+        if backend == "sqlite":
+            assert raw_db.path is not None
+            raw_client = sqlite_client(raw_db.path)
+        else:
+            assert raw_db.conninfo is not None
+            raw_client = postgres_client(raw_db.conninfo)
+        _say(f"{backend}: raw driver baseline")
+        raw = run_load(raw_client, **load)
+    return BackendResult(backend=backend, meld=meld, raw=raw, rss_before_mb=rss_before,
+                         rss_idle_mb=after["VmRSS"], rss_peak_mb=after["VmHWM"],
+                         server_cpu_s=server_cpu_s)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plans: dict[str, AbstractContextManager[list[BenchDatabase]]] = {}
+    skipped: dict[str, str] = {}
+    if args.backend in ("all", "sqlite"):
+        plans["sqlite"] = sqlite_databases(WORK_DIR, 2)
+    if args.backend in ("all", "postgresql"):
+        server_url = postgres_server_url()
+        if server_url:
+            plans["postgresql"] = postgres_databases(server_url, 2)
+        else:
+            skipped["postgresql"] = f"set {' or '.join(PG_ENV_VARS)}"
+
+    results: list[BackendResult] = []
+    failures: dict[str, str] = {}
+    for backend, dbs in plans.items():
+        try:
+            results.append(bench_backend(backend, dbs, args))
+        except (BenchFailed, psycopg.Error) as exc:
+            failures[backend] = f"{type(exc).__name__}: {exc}"
+            _say(f"{backend}: {exc}")
+
+    for result in results:
+        print_table(result)
+    targets = [t for r in results for t in r.targets()]
+    print_targets(targets, {**skipped, **{b: "failed (see above)" for b in failures}})
+
+    document: dict[str, Any] = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "settings": {"clients": args.clients, "seconds": args.seconds,
+                     "max_requests": args.requests, "idle_seconds": args.idle_seconds},
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                    "platform": platform.platform()},
+        "backends": {r.backend: r.as_json() for r in results},
+        "targets": targets,
+        "skipped": skipped,
+        "failures": failures,
+    }
+    write_json(args.out, document)
+    print(f"\nFigures written to {args.out}")
+
+    if failures:
+        return 2
+    dominated = [r.backend for r in results if r.errors_dominate]
+    if dominated:
+        _say(f"errors dominate on {', '.join(dominated)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

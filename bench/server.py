@@ -1,0 +1,120 @@
+"""The real server as a subprocess (`python -m intake.cli serve`), and its memory use."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench.load import BenchFailed
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class ServerFailed(BenchFailed):
+    """The server did not come up, or died."""
+
+
+@dataclass(frozen=True)
+class Server:
+    pid: int
+    base_url: str
+    log_path: Path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS (resident now) and VmHWM (peak resident) of a process, in MB."""
+    out: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) / 1024  # kB -> MB
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+@contextmanager
+def running_server(database_url: str, log_path: Path, timeout_s: float = 60.0) -> Iterator[Server]:
+    """Start `serve` (it migrates first), wait for GET /readyz 200, stop it on exit."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "MELD_DATABASE_URL": database_url,
+        "MELD_HOST": "127.0.0.1",
+        "MELD_PORT": str(port),
+        "MELD_BASE_URL": base_url,
+        "MELD_SECRET_KEY": "bench",
+        "MELD_LOG_LEVEL": "WARNING",
+    }
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "intake.cli", "serve"],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+    try:
+        _wait_ready(proc, base_url, log_path, timeout_s)
+        yield Server(pid=proc.pid, base_url=base_url, log_path=log_path)
+        if proc.poll() is not None:
+            raise ServerFailed(f"server exited with {proc.returncode} during the bench:\n"
+                               f"{_tail(log_path)}")
+    finally:
+        _stop(proc)
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], base_url: str, log_path: Path,
+                timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(base_url=base_url, timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise ServerFailed(f"server exited with {proc.returncode} before it was ready:"
+                                   f"\n{_tail(log_path)}")
+            try:
+                if client.get("/readyz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+    raise ServerFailed(f"server not ready after {timeout_s:.0f} s:\n{_tail(log_path)}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)  # uvicorn shuts down gracefully (stops the outbox worker)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
