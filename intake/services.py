@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import exists, func, insert, select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -371,25 +371,50 @@ def _request_hash(valid: _Valid) -> str:
     return hashlib.sha256(material).hexdigest()
 
 
+def _ensure_reference_sequence(ctx: Context, year: int) -> None:
+    """PostgreSQL: one sequence per year, created once, outside the submit transaction."""
+    db = ctx.db
+    if db.dialect != "postgresql" or year in db.known_sequences:
+        return
+    try:
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f"CREATE SEQUENCE IF NOT EXISTS meld_reference_{int(year)}"))
+    except IntegrityError:
+        pass  # another process created it at the same moment
+    db.known_sequences.add(year)
+
+
 def _next_reference(session: Session, year: int) -> str:
-    """Allocate MELD-YYYY-NNNN; the upsert row-locks the year's counter until commit."""
-    dialect = session.get_bind().dialect.name
-    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = ins(m.ReferenceCounter).values(year=year, last=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[m.ReferenceCounter.year],
-        set_={"last": m.ReferenceCounter.last + 1},
-    ).returning(m.ReferenceCounter.last)
-    number = session.execute(stmt).scalar_one()
+    """Allocate MELD-YYYY-NNNN.
+
+    PostgreSQL takes the number from the year's sequence: no lock is held, so concurrent
+    submits never wait on each other, and a rolled-back submit leaves a gap (tolerated).
+    SQLite has one writer at a time anyway and bumps a counter row.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        number = session.execute(
+            text(f"SELECT nextval('meld_reference_{int(year)}')")
+        ).scalar_one()
+    else:
+        stmt = sqlite.insert(m.ReferenceCounter).values(year=year, last=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[m.ReferenceCounter.year],
+            set_={"last": m.ReferenceCounter.last + 1},
+        ).returning(m.ReferenceCounter.last)
+        number = session.execute(stmt).scalar_one()
     return f"MELD-{year}-{number:04d}"
 
 
+def _feedback_by(ctx: Context, reported_at: datetime) -> date:
+    local = reported_at.astimezone(ZoneInfo(ctx.settings.timezone)).date()
+    return local + timedelta(days=ctx.settings.feedback_days)
+
+
 def _receipt(ctx: Context, report: m.Report, created: bool) -> Receipt:
-    local = report.reported_at.astimezone(ZoneInfo(ctx.settings.timezone)).date()
     return Receipt(
         reference=report.reference,
         status=Status(report.status),
-        feedback_by=local + timedelta(days=ctx.settings.feedback_days),
+        feedback_by=_feedback_by(ctx, report.reported_at),
         formal_guidance=report.reported_severity in domain.SERIOUS_SEVERITIES,
         status_token=status_token_for(ctx, report.reference),
         created=created,
@@ -432,65 +457,88 @@ def submit_report(
     valid = validate_draft(ctx, draft)
     req_hash = _request_hash(valid)
     key = idempotency_key.strip()[:200] if idempotency_key and idempotency_key.strip() else None
-    if key is not None:
-        replay = _replay(ctx, key, req_hash)
-        if replay is not None:
-            return replay
+    formal = valid.severity in domain.SERIOUS_SEVERITIES
+    channel = _channel_of(actor.identity)
+    reporter_id = (
+        f"web:{secrets.token_hex(12)}" if actor.identity == ANONYMOUS_WEB else actor.identity
+    )
+    now = _now(ctx)
+    year = now.astimezone(ZoneInfo(ctx.settings.timezone)).year
+    _ensure_reference_sequence(ctx, year)
     try:
-        with _tx(ctx) as session:
-            now = _now(ctx)
-            year = now.astimezone(ZoneInfo(ctx.settings.timezone)).year
+        with ctx.db.transaction() as session:
+            if key is not None:
+                existing = _by_key(session, key)
+                if existing is not None:
+                    return _replayed(ctx, existing, req_hash)
             reference = _next_reference(session, year)
-            report = m.Report(
-                reference=reference,
-                kind=valid.kind.value,
-                category_id=valid.category,
-                subcategory_id=valid.subcategory,
-                description=valid.description,
-                reporter_party=valid.reporter_party.value if valid.reporter_party else None,
-                concerned_party=valid.concerned_party.value if valid.concerned_party else None,
-                direction=domain.direction(valid.reporter_party, valid.concerned_party),
-                place_id=valid.place,
-                place_text=valid.place_text,
-                occurred_on=valid.occurred_on,
-                reported_at=now,
-                updated_at=now,
-                reported_severity=valid.severity.value,
-                status=Status.RECEIVED.value,
-                reporter_id=(
-                    f"web:{secrets.token_hex(12)}"
-                    if actor.identity == ANONYMOUS_WEB else actor.identity
-                ),
-                channel=_channel_of(actor.identity),
-                locale=draft.locale or ctx.settings.locale,
-                source_link=valid.source_link,
-                idempotency_key=key,
-                request_hash=req_hash,
-                status_token_hash=_hash_token(status_token_for(ctx, reference)),
+            # Core inserts: the hot path of every door, three rows in one transaction.
+            report_id = session.execute(
+                insert(m.Report).returning(m.Report.id),
+                {
+                    "reference": reference,
+                    "kind": valid.kind.value,
+                    "category_id": valid.category,
+                    "subcategory_id": valid.subcategory,
+                    "description": valid.description,
+                    "reporter_party": valid.reporter_party.value if valid.reporter_party
+                    else None,
+                    "concerned_party": valid.concerned_party.value if valid.concerned_party
+                    else None,
+                    "direction": domain.direction(valid.reporter_party, valid.concerned_party),
+                    "place_id": valid.place,
+                    "place_text": valid.place_text,
+                    "occurred_on": valid.occurred_on,
+                    "reported_at": now,
+                    "updated_at": now,
+                    "reported_severity": valid.severity.value,
+                    "status": Status.RECEIVED.value,
+                    "reporter_id": reporter_id,
+                    "channel": channel,
+                    "locale": draft.locale or ctx.settings.locale,
+                    "source_link": valid.source_link,
+                    "idempotency_key": key,
+                    "request_hash": req_hash,
+                    "status_token_hash": _hash_token(status_token_for(ctx, reference)),
+                },
+            ).scalar_one()
+            session.execute(
+                insert(m.AuditEvent),
+                {"at": now, "actor_id": actor.identity, "actor_role": actor.role.value,
+                 "action": "submitted", "report_id": report_id,
+                 "details": {"kind": valid.kind.value, "severity": valid.severity.value,
+                             "channel": channel}},
             )
-            session.add(report)
-            session.flush()
-            _audit(session, actor, "submitted", report, kind=report.kind,
-                   severity=report.reported_severity, channel=report.channel)
-            formal = valid.severity in domain.SERIOUS_SEVERITIES
-            _notify_reporter(session, report, "receipt", formal_guidance=formal)
-        return _receipt(ctx, report, created=True)
+            session.execute(
+                insert(m.OutboxMessage),
+                {"report_id": report_id, "channel": channel, "recipient": reporter_id,
+                 "event": "receipt", "created_at": now, "next_attempt_at": now,
+                 "attempts": 0,
+                 "payload": {"formal_guidance": formal, "reference": reference}},
+            )
+        return Receipt(
+            reference=reference,
+            status=Status.RECEIVED,
+            feedback_by=_feedback_by(ctx, now),
+            formal_guidance=formal,
+            status_token=status_token_for(ctx, reference),
+            created=True,
+        )
     except IntegrityError:
         # A concurrent submit with the same idempotency key won the race: return its receipt.
         if key is not None:
-            replay = _replay(ctx, key, req_hash)
-            if replay is not None:
-                return replay
+            with ctx.db.reading() as session:
+                existing = _by_key(session, key)
+            if existing is not None:
+                return _replayed(ctx, existing, req_hash)
         raise
 
 
-def _replay(ctx: Context, key: str, req_hash: str) -> Receipt | None:
-    with ctx.db.reading() as session:
-        existing = session.scalars(
-            select(m.Report).where(m.Report.idempotency_key == key)
-        ).one_or_none()
-    if existing is None:
-        return None
+def _by_key(session: Session, key: str) -> m.Report | None:
+    return session.scalars(select(m.Report).where(m.Report.idempotency_key == key)).one_or_none()
+
+
+def _replayed(ctx: Context, existing: m.Report, req_hash: str) -> Receipt:
     if existing.request_hash != req_hash:
         raise Conflict("idempotency_key_reused")
     return _receipt(ctx, existing, created=False)

@@ -62,6 +62,7 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.known_sequences: set[int] = set()  # PostgreSQL reference sequences seen to exist
         self.read = sessionmaker(engine, expire_on_commit=False)
         self.write = sessionmaker(
             engine.execution_options(sqlite_immediate=True), expire_on_commit=False

@@ -77,6 +77,11 @@ def _truncate_all(url: str) -> None:
     names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        sequences = conn.execute(text(
+            "SELECT sequence_name FROM information_schema.sequences "
+            "WHERE sequence_name LIKE 'meld_reference_%'")).scalars().all()
+        for name in sequences:
+            conn.execute(text(f'DROP SEQUENCE "{name}"'))
     engine.dispose()
 
 
