@@ -37,22 +37,35 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (MELD_WORKERS > 1 runs worker processes)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            found += process_tree(int(child))
+    return found
+
+
 def memory_mb(pid: int) -> dict[str, float]:
-    """VmRSS (resident now) and VmHWM (peak resident) of a process, in MB."""
-    out: dict[str, float] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            out[key] = int(value.split()[0]) / 1024  # kB -> MB
+    """VmRSS (resident now) and VmHWM (peak resident) of a process tree, in MB (summed)."""
+    out: dict[str, float] = {"VmRSS": 0.0, "VmHWM": 0.0}
+    for member in process_tree(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in out:
+                out[key] += int(value.split()[0]) / 1024  # kB -> MB
     return out
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time the process has used so far."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
-    utime, stime = int(fields[11]), int(fields[12])
-    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+    """User plus system CPU time the process tree has used so far."""
+    total = 0.0
+    for member in process_tree(pid):
+        stat = Path(f"/proc/{member}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+        utime, stime = int(fields[11]), int(fields[12])
+        total += (utime + stime) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _tail(path: Path, lines: int = 20) -> str:

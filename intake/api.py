@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool as call
 
 from intake import services
 from intake.domain import Actor, Kind, Party, PermissionDenied, RedirectTarget, Role, Severity
@@ -31,22 +32,30 @@ def translator_of(request: Request) -> Translator:
 _bearer = HTTPBearer(auto_error=False, description="Token from `meld token create`")
 
 
-def group_actor(
+async def group_actor(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     """The working-group member behind the bearer token."""
     if creds is None:
         raise PermissionDenied("invalid_token")
-    actor = services.authenticate_token(ctx=ctx_of(request), token=creds.credentials)
+    actor = await call(services.authenticate_token, ctx=ctx_of(request), token=creds.credentials)
     if not actor.is_group:
         raise PermissionDenied("group_only")
     return actor
 
 
-Ctx = Annotated[services.Context, Depends(ctx_of)]
+async def _ctx_dep(request: Request) -> services.Context:
+    return ctx_of(request)
+
+
+async def _tr_dep(request: Request) -> Translator:
+    return translator_of(request)
+
+
+Ctx = Annotated[services.Context, Depends(_ctx_dep)]
 Group = Annotated[Actor, Depends(group_actor)]
-Tr = Annotated[Translator, Depends(translator_of)]
+Tr = Annotated[Translator, Depends(_tr_dep)]
 
 
 class ReportIn(BaseModel):
@@ -185,8 +194,12 @@ def report_out(view: services.ReportView) -> ReportOut:
     }
     data["reported_at"] = view.reported_at.isoformat()
     data["messages"] = [
-        MessageOut(direction=x.direction, purpose=x.purpose, body=x.body,
-                   created_at=x.created_at.isoformat())
+        MessageOut(
+            direction=x.direction,
+            purpose=x.purpose,
+            body=x.body,
+            created_at=x.created_at.isoformat(),
+        )
         for x in view.messages
     ]
     return ReportOut(**data)
@@ -200,7 +213,7 @@ router = APIRouter(prefix="/api/v1")
 
 
 @router.post("/reports", status_code=201, response_model=ReceiptOut, tags=["reporters"])
-def submit(
+async def submit(
     body: ReportIn,
     response: Response,
     ctx: Ctx,
@@ -212,8 +225,9 @@ def submit(
     draft.occurred_on = body.occurred_on
     draft.locale = body.locale or tr.locale
     actor = Actor(identity=services.ANONYMOUS_WEB, role=Role.REPORTER)
-    receipt = services.submit_report(
-        ctx=ctx, actor=actor, draft=draft, idempotency_key=idempotency_key
+    key = f"api:{idempotency_key}" if idempotency_key else None  # apart from other doors' keys
+    receipt = await call(
+        services.submit_report, ctx=ctx, actor=actor, draft=draft, idempotency_key=key
     )
     url = status_url(ctx, receipt.status_token)
     response.headers["Location"] = url
@@ -230,7 +244,7 @@ def submit(
 
 
 @router.get("/reports", response_model=ReportPage, tags=["working group"])
-def list_reports(
+async def list_reports(
     ctx: Ctx,
     actor: Group,
     status: Annotated[str | None, Query(max_length=20)] = None,
@@ -238,126 +252,189 @@ def list_reports(
     category: Annotated[str | None, Query(max_length=64)] = None,
     occurred_from: date | None = None,
     occurred_to: date | None = None,
-    after: Annotated[int | None, Query(ge=0, description="next_cursor of the previous page")]
-    = None,
+    after: Annotated[
+        int | None, Query(ge=0, description="next_cursor of the previous page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ReportPage:
     """The queue, newest first; follow next_cursor for the next page."""
-    page = services.list_reports(
-        ctx=ctx, actor=actor,
-        filters=services.ReportFilter(status=status, kind=kind, category=category,
-                                      occurred_from=occurred_from, occurred_to=occurred_to),
-        after=after, limit=limit,
+    page = await call(
+        services.list_reports,
+        ctx=ctx,
+        actor=actor,
+        filters=services.ReportFilter(
+            status=status,
+            kind=kind,
+            category=category,
+            occurred_from=occurred_from,
+            occurred_to=occurred_to,
+        ),
+        after=after,
+        limit=limit,
     )
     return ReportPage(items=[report_out(v) for v in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/reports/{reference}", response_model=ReportOut, tags=["working group"])
-def get_report(reference: str, ctx: Ctx, actor: Group) -> ReportOut:
+async def get_report(reference: str, ctx: Ctx, actor: Group) -> ReportOut:
     """One report with its dialog and internal notes (the read is audited)."""
-    return report_out(services.get_report(ctx=ctx, actor=actor, reference=reference))
+    return report_out(await call(services.get_report, ctx=ctx, actor=actor, reference=reference))
 
 
 @router.post("/reports/{reference}/assess", response_model=ReportOut, tags=["working group"])
-def assess(reference: str, body: AssessIn, ctx: Ctx, actor: Group) -> ReportOut:
-    return report_out(services.assess(ctx=ctx, actor=actor, reference=reference,
-                                      **body.model_dump(mode="json")))
+async def assess(reference: str, body: AssessIn, ctx: Ctx, actor: Group) -> ReportOut:
+    return report_out(
+        await call(
+            services.assess,
+            ctx=ctx,
+            actor=actor,
+            reference=reference,
+            **body.model_dump(mode="json"),
+        )
+    )
 
 
 @router.post("/reports/{reference}/assign", response_model=ReportOut, tags=["working group"])
-def assign(reference: str, body: AssignIn, ctx: Ctx, actor: Group) -> ReportOut:
-    return report_out(services.assign(ctx=ctx, actor=actor, reference=reference,
-                                      assignee=body.assignee))
+async def assign(reference: str, body: AssignIn, ctx: Ctx, actor: Group) -> ReportOut:
+    return report_out(
+        await call(
+            services.assign, ctx=ctx, actor=actor, reference=reference, assignee=body.assignee
+        )
+    )
 
 
 @router.post("/reports/{reference}/status", response_model=ReportOut, tags=["working group"])
-def move_status(reference: str, body: StatusIn, ctx: Ctx, actor: Group) -> ReportOut:
+async def move_status(reference: str, body: StatusIn, ctx: Ctx, actor: Group) -> ReportOut:
     """Move to triage, in_progress or rejected (other moves have their own endpoint)."""
-    return report_out(services.move_status(ctx=ctx, actor=actor, reference=reference,
-                                           status=body.status, message=body.message))
+    return report_out(
+        await call(
+            services.move_status,
+            ctx=ctx,
+            actor=actor,
+            reference=reference,
+            status=body.status,
+            message=body.message,
+        )
+    )
 
 
 @router.post("/reports/{reference}/notes", response_model=ReportOut, tags=["working group"])
-def add_note(reference: str, body: TextIn, ctx: Ctx, actor: Group) -> ReportOut:
-    return report_out(services.add_note(ctx=ctx, actor=actor, reference=reference,
-                                        text=body.text))
+async def add_note(reference: str, body: TextIn, ctx: Ctx, actor: Group) -> ReportOut:
+    return report_out(
+        await call(services.add_note, ctx=ctx, actor=actor, reference=reference, text=body.text)
+    )
 
 
 @router.post("/reports/{reference}/replies", response_model=ReportOut, tags=["working group"])
-def reply(reference: str, body: TextIn, ctx: Ctx, actor: Group) -> ReportOut:
-    return report_out(services.reply(ctx=ctx, actor=actor, reference=reference, text=body.text))
+async def reply(reference: str, body: TextIn, ctx: Ctx, actor: Group) -> ReportOut:
+    return report_out(
+        await call(services.reply, ctx=ctx, actor=actor, reference=reference, text=body.text)
+    )
 
 
-@router.post("/reports/{reference}/request-info", response_model=ReportOut,
-             tags=["working group"])
-def request_info(reference: str, body: QuestionIn, ctx: Ctx, actor: Group) -> ReportOut:
-    return report_out(services.request_info(ctx=ctx, actor=actor, reference=reference,
-                                            question=body.question))
+@router.post("/reports/{reference}/request-info", response_model=ReportOut, tags=["working group"])
+async def request_info(reference: str, body: QuestionIn, ctx: Ctx, actor: Group) -> ReportOut:
+    return report_out(
+        await call(
+            services.request_info, ctx=ctx, actor=actor, reference=reference, question=body.question
+        )
+    )
 
 
 @router.post("/reports/{reference}/redirect", response_model=ReportOut, tags=["working group"])
-def redirect(reference: str, body: RedirectIn, ctx: Ctx, actor: Group) -> ReportOut:
-    return report_out(services.redirect(ctx=ctx, actor=actor, reference=reference,
-                                        target=body.target.value,
-                                        external_reference=body.external_reference))
+async def redirect(reference: str, body: RedirectIn, ctx: Ctx, actor: Group) -> ReportOut:
+    return report_out(
+        await call(
+            services.redirect,
+            ctx=ctx,
+            actor=actor,
+            reference=reference,
+            target=body.target.value,
+            external_reference=body.external_reference,
+        )
+    )
 
 
-@router.post("/reports/{reference}/duplicate", response_model=ReportOut,
-             tags=["working group"])
-def duplicate(reference: str, body: DuplicateIn, ctx: Ctx, actor: Group) -> ReportOut:
-    return report_out(services.mark_duplicate(ctx=ctx, actor=actor, reference=reference,
-                                              duplicate_of=body.duplicate_of))
+@router.post("/reports/{reference}/duplicate", response_model=ReportOut, tags=["working group"])
+async def duplicate(reference: str, body: DuplicateIn, ctx: Ctx, actor: Group) -> ReportOut:
+    return report_out(
+        await call(
+            services.mark_duplicate,
+            ctx=ctx,
+            actor=actor,
+            reference=reference,
+            duplicate_of=body.duplicate_of,
+        )
+    )
 
 
 @router.post("/reports/{reference}/close", response_model=ReportOut, tags=["working group"])
-def close(reference: str, body: CloseIn, ctx: Ctx, actor: Group) -> ReportOut:
-    return report_out(services.close(ctx=ctx, actor=actor, reference=reference,
-                                     learning_point=body.learning_point, measure=body.measure))
+async def close(reference: str, body: CloseIn, ctx: Ctx, actor: Group) -> ReportOut:
+    return report_out(
+        await call(
+            services.close,
+            ctx=ctx,
+            actor=actor,
+            reference=reference,
+            learning_point=body.learning_point,
+            measure=body.measure,
+        )
+    )
 
 
 @router.post("/reports/{reference}/reopen", response_model=ReportOut, tags=["working group"])
-def reopen(reference: str, ctx: Ctx, actor: Group) -> ReportOut:
-    return report_out(services.reopen(ctx=ctx, actor=actor, reference=reference))
+async def reopen(reference: str, ctx: Ctx, actor: Group) -> ReportOut:
+    return report_out(await call(services.reopen, ctx=ctx, actor=actor, reference=reference))
 
 
-@router.post("/reports/{reference}/plus-one", response_model=PlusOneOut,
-             tags=["working group"])
-def plus_one(reference: str, ctx: Ctx, actor: Group) -> PlusOneOut:
-    count = services.plus_one(ctx=ctx, actor=actor, reference=reference)
+@router.post("/reports/{reference}/plus-one", response_model=PlusOneOut, tags=["working group"])
+async def plus_one(reference: str, ctx: Ctx, actor: Group) -> PlusOneOut:
+    count = await call(services.plus_one, ctx=ctx, actor=actor, reference=reference)
     return PlusOneOut(reference=reference.upper(), plus_ones=count)
 
 
 @router.get("/status/{token}", response_model=ReportOut, tags=["reporters"])
-def reporter_status(token: str, ctx: Ctx) -> ReportOut:
+async def reporter_status(token: str, ctx: Ctx) -> ReportOut:
     """The reporter's own view through the private status link."""
-    _actor, view = services.find_by_status_token(ctx=ctx, token=token)
+    _actor, view = await call(services.find_by_status_token, ctx=ctx, token=token)
     return report_out(view)
 
 
 @router.post("/status/{token}/answers", response_model=ReportOut, tags=["reporters"])
-def reporter_answer(token: str, body: AnswerIn, ctx: Ctx) -> ReportOut:
+async def reporter_answer(token: str, body: AnswerIn, ctx: Ctx) -> ReportOut:
     """The reporter answers the group."""
-    actor, view = services.find_by_status_token(ctx=ctx, token=token)
-    return report_out(services.reporter_answer(ctx=ctx, actor=actor, reference=view.reference,
-                                               text=body.text,
-                                               confirm_warnings=body.confirm_warnings))
+    actor, view = await call(services.find_by_status_token, ctx=ctx, token=token)
+    return report_out(
+        await call(
+            services.reporter_answer,
+            ctx=ctx,
+            actor=actor,
+            reference=view.reference,
+            text=body.text,
+            confirm_warnings=body.confirm_warnings,
+        )
+    )
 
 
 health = APIRouter()
 
 
 @health.get("/healthz", tags=["operations"])
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
 @health.get("/readyz", tags=["operations"])
-def readyz(ctx: Ctx, response: Response) -> dict[str, str]:
+async def readyz(ctx: Ctx, response: Response) -> dict[str, str]:
     """The database answers."""
-    try:
+
+    def ping() -> None:
         with ctx.db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+
+    try:
+        await call(ping)
     except Exception as exc:  # any failure means not ready; say which kind, not the details
         response.status_code = 503
         return {"status": "unavailable", "database": type(exc).__name__}

@@ -264,3 +264,12 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` worker processes: settings from the environment."""
+    from intake.cli import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

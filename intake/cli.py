@@ -84,11 +84,17 @@ def cmd_serve(cli: Cli, args: argparse.Namespace) -> int:
     if args.migrate:
         cmd_migrate(cli, args)
     configure_logging(settings.log_level)
-    app = create_app(settings)
     print(f"Meld is running on http://{settings.host}:{settings.port}/ "
-          f"(database: {settings.database_url.split('://')[0]}). Slack: off. Teams: off.")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                proxy_headers=False, server_header=False)
+          f"(database: {settings.database_url.split('://')[0]}, {settings.workers} "
+          f"process(es)). Slack: off. Teams: off.")
+    common = {"host": settings.host, "port": settings.port, "log_config": None,
+              "proxy_headers": False, "server_header": False}
+    if settings.workers > 1:
+        # worker processes build their own app from the same MELD_* environment
+        uvicorn.run("intake.app:app_from_env", factory=True, workers=settings.workers,
+                    **common)
+    else:
+        uvicorn.run(create_app(settings), **common)
     return 0
 
 

@@ -145,11 +145,13 @@ class OutboxWorker:
                 )
         return notes
 
-    def _mark_delivered(self, note: Notification) -> None:
+    def _mark_delivered(self, ids: list[int]) -> None:
+        if not ids:
+            return
         with self.db.transaction() as session:
             session.execute(
                 update(m.OutboxMessage)
-                .where(m.OutboxMessage.id == note.id)
+                .where(m.OutboxMessage.id.in_(ids))
                 .values(delivered_at=self.clock(), locked_until=None, last_error=None)
             )
 
@@ -175,7 +177,8 @@ class OutboxWorker:
             log.warning("outbox id=%s channel=%s attempt %s failed (%s); retry in %.0fs",
                         note.id, note.channel, note.attempt, err.code, delay)
 
-    async def deliver(self, note: Notification) -> bool:
+    async def _attempt(self, note: Notification) -> bool:
+        """Hand one note to its notifier; failures are recorded, successes returned True."""
         notifier = self.notifiers[note.channel]
         try:
             await notifier.deliver(note)
@@ -188,28 +191,34 @@ class OutboxWorker:
                 self._mark_failed, note, DeliveryError(f"exception:{type(exc).__name__}")
             )
             return False
-        await asyncio.to_thread(self._mark_delivered, note)
-        self.stats.delivered += 1
-        log.info("outbox id=%s channel=%s event=%s delivered", note.id, note.channel, note.event)
         return True
 
-    async def run_once(self, limit: int = 50) -> int:
+    async def deliver(self, notes: list[Notification]) -> int:
+        """Deliver claimed notes and record the successes in one transaction."""
+        done: list[Notification] = []
+        for note in notes:
+            if await self._attempt(note):
+                done.append(note)
+        await asyncio.to_thread(self._mark_delivered, [n.id for n in done])
+        for note in done:
+            log.info("outbox id=%s channel=%s event=%s delivered",
+                     note.id, note.channel, note.event)
+        self.stats.delivered += len(done)
+        return len(done)
+
+    async def run_once(self, limit: int = 200) -> int:
         """Claim and deliver one batch; returns how many were delivered."""
         notes = await asyncio.to_thread(self.claim, limit)
-        delivered = 0
-        for note in notes:
-            delivered += await self.deliver(note)
-        return delivered
+        return await self.deliver(notes) if notes else 0
 
     async def drain(self, max_rounds: int = 100) -> int:
         """Deliver until nothing is due (tests and one-shot runs)."""
         total = 0
         for _ in range(max_rounds):
-            notes = await asyncio.to_thread(self.claim, 50)
+            notes = await asyncio.to_thread(self.claim, 200)
             if not notes:
                 break
-            for note in notes:
-                total += await self.deliver(note)
+            total += await self.deliver(notes)
         return total
 
     async def run_forever(self, stop: asyncio.Event, poll_seconds: float = 2.0) -> None:

@@ -474,7 +474,7 @@ def submit_report(
             reference = _next_reference(session, year)
             # Core inserts: the hot path of every door, three rows in one transaction.
             report_id = session.execute(
-                insert(m.Report).returning(m.Report.id),
+                insert(m.Report.__table__).returning(m.Report.__table__.c.id),
                 {
                     "reference": reference,
                     "kind": valid.kind.value,
@@ -503,14 +503,14 @@ def submit_report(
                 },
             ).scalar_one()
             session.execute(
-                insert(m.AuditEvent),
+                insert(m.AuditEvent.__table__),
                 {"at": now, "actor_id": actor.identity, "actor_role": actor.role.value,
                  "action": "submitted", "report_id": report_id,
                  "details": {"kind": valid.kind.value, "severity": valid.severity.value,
                              "channel": channel}},
             )
             session.execute(
-                insert(m.OutboxMessage),
+                insert(m.OutboxMessage.__table__),
                 {"report_id": report_id, "channel": channel, "recipient": reporter_id,
                  "event": "receipt", "created_at": now, "next_attempt_at": now,
                  "attempts": 0,

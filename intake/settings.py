@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(
+        1, ge=1, le=32, description="Server processes; more than 1 uses more cores"
+    )
     base_url: str = Field(
         "http://127.0.0.1:8000", description="Public URL used in links sent to reporters"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,6 +63,10 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time. Threads of this process queue here, in order,
+        # instead of polling the file lock in SQLite's busy handler (which sleeps with backoff
+        # and gives multi-second tails under load). Other processes still meet busy_timeout.
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
         self.known_sequences: set[int] = set()  # PostgreSQL reference sequences seen to exist
         self.read = sessionmaker(engine, expire_on_commit=False)
         self.write = sessionmaker(
@@ -75,7 +80,11 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One write unit of work: commit on success, roll back on any exception."""
-        with self.write() as session, session.begin():
+        if self._write_lock is None:
+            with self.write() as session, session.begin():
+                yield session
+            return
+        with self._write_lock, self.write() as session, session.begin():
             yield session
 
     @contextmanager
