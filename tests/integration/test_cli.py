@@ -96,3 +96,60 @@ def test_access_log_filter_hides_status_tokens() -> None:
     RedactStatusTokens().filter(record)
     assert "ab" * 24 not in record.getMessage()
     assert "/status/<token>?ny=1" in record.getMessage()
+
+
+def test_serve_with_two_worker_processes(tmp_path: Path) -> None:
+    """`meld serve` migrates, starts two processes from the environment, and delivers."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "MELD_DATABASE_URL": f"sqlite:///{tmp_path}/meld.db",
+           "MELD_PORT": str(port), "MELD_WORKERS": "2", "MELD_SECRET_KEY": "k",
+           "MELD_OUTBOX_POLL_SECONDS": "0.2"}
+    meld = Path(sys.executable).with_name("meld")
+    proc = subprocess.Popen([str(meld), "serve"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
+            time.sleep(0.2)
+        body = {"kind": "suggestion", "category": "routines", "description": "Felles rutine.",
+                "occurred_on": "2026-01-05", "severity": "none", "no_patient_identifiers": True}
+        refs = {httpx.post(base + "/api/v1/reports", json=body).json()["reference"]
+                for _ in range(6)}
+        assert len(refs) == 6
+        settings = Settings(database_url=env["MELD_DATABASE_URL"], secret_key="k")
+        from intake.context import build_context
+
+        ctx = build_context(settings)
+        deadline = time.monotonic() + 15
+        from sqlalchemy import func, select
+
+        from storage import models as m
+
+        while True:  # the outbox worker runs inside the server processes
+            with ctx.db.reading() as s:
+                pending = s.scalar(select(func.count()).select_from(m.OutboxMessage)
+                                   .where(m.OutboxMessage.delivered_at.is_(None)))
+            if pending == 0:
+                break
+            assert time.monotonic() < deadline, f"{pending} notices not delivered"
+            time.sleep(0.2)
+        ctx.db.dispose()
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert "Meld is running" in out and "2 process(es)" in out
+    assert "Felles rutine" not in out  # no report text in the log
