@@ -71,7 +71,7 @@ def cmd_migrate(cli: Cli, args: argparse.Namespace) -> int:
     from storage.migrate import upgrade
 
     upgrade(cli.settings.database_url)
-    print("Database is up to date.")
+    print(cli.tr("The database is up to date."))
     return 0
 
 
@@ -84,9 +84,10 @@ def cmd_serve(cli: Cli, args: argparse.Namespace) -> int:
     if args.migrate:
         cmd_migrate(cli, args)
     configure_logging(settings.log_level)
-    print(f"Meld is running on http://{settings.host}:{settings.port}/ "
-          f"(database: {settings.database_url.split('://')[0]}, {settings.workers} "
-          f"process(es)). Slack: off. Teams: off.")
+    print(cli.tr("Meld is running on {url} (database: {database}, processes: {workers}). "
+                 "Slack: off. Teams: off.",
+                 url=f"http://{settings.host}:{settings.port}/",
+                 database=settings.database_url.split("://")[0], workers=settings.workers))
     common = {"host": settings.host, "port": settings.port, "log_config": None,
               "proxy_headers": False, "server_header": False}
     if settings.workers > 1:
@@ -102,14 +103,14 @@ def cmd_token_create(cli: Cli, args: argparse.Namespace) -> int:
     token = services.create_token(ctx=cli.ctx, name=args.name, role=args.role,
                                   valid_days=args.days)
     print(token)
-    print(f"Token for {args.name} ({args.role}). Shown once; store it safely.",
-          file=sys.stderr)
+    print(cli.tr("Token for {name} ({role}). It is shown only once: store it safely.",
+                 name=args.name, role=args.role), file=sys.stderr)
     return 0
 
 
 def cmd_token_revoke(cli: Cli, args: argparse.Namespace) -> int:
     count = services.revoke_token(ctx=cli.ctx, name=args.name)
-    print(f"Revoked {count} token(s) named {args.name}.")
+    print(cli.tr("Tokens revoked for {name}: {count}.", name=args.name, count=count))
     return 0 if count else 1
 
 
@@ -150,7 +151,10 @@ def cmd_reports_show(cli: Cli, args: argparse.Namespace) -> int:
     print()
     print(v.description or "")
     for msg in v.messages:
-        print(f"\n[{tr.datetime(msg.created_at)}] {msg.direction}: {msg.body}")
+        who = tr("Forbedringsgruppen") if msg.direction != "reporter" else tr("Reporter")
+        if msg.direction == "internal":
+            who += " (" + tr("internal note") + ")"
+        print(f"\n[{tr.datetime(msg.created_at)}] {who}: {msg.body}")
     return 0
 
 
@@ -185,7 +189,7 @@ def cmd_outbox(cli: Cli, args: argparse.Namespace) -> int:
     ctx = cli.ctx
     worker = OutboxWorker(db=ctx.db, notifiers={"web": WebStatusNotifier()})
     delivered = asyncio.run(worker.drain())
-    print(f"Delivered {delivered} notification(s).")
+    print(cli.tr("Notifications delivered: {count}.", count=delivered))
     return 0
 
 

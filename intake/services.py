@@ -255,6 +255,14 @@ def _guard_text(field_name: str, value: str | None, max_chars: int) -> str | Non
     return value
 
 
+def _required_group_text(ctx: Context, field_name: str, value: str | None) -> str:
+    """A group text that must be there: guarded like _guard_text, and not empty."""
+    body = _guard_text(field_name, value, ctx.settings.max_text_chars)
+    if body is None:
+        raise ValidationFailed([FieldError(field_name, "required")])
+    return body
+
+
 def _choice(enum: type, value: str | None, field_name: str, errors: list[FieldError],
             required: bool = True) -> Any:
     if value in (None, ""):
@@ -909,9 +917,7 @@ def move_status(
 def add_note(*, ctx: Context, actor: Actor, reference: str, text: str) -> ReportView:
     """An internal note for the group only; the reporter never sees it."""
     _require_group(actor)
-    body = _guard_text("text", text, ctx.settings.max_text_chars)
-    if body is None:
-        raise ValidationFailed([FieldError("text", "required")])
+    body = _required_group_text(ctx, "text", text)
     with _tx(ctx) as session:
         report = _load(session, reference, for_update=True)
         _add_message(session, actor, report, "internal", "note", body)
@@ -922,9 +928,7 @@ def add_note(*, ctx: Context, actor: Actor, reference: str, text: str) -> Report
 def reply(*, ctx: Context, actor: Actor, reference: str, text: str) -> ReportView:
     """A message from the group to the reporter."""
     _require_group(actor)
-    body = _guard_text("text", text, ctx.settings.max_text_chars)
-    if body is None:
-        raise ValidationFailed([FieldError("text", "required")])
+    body = _required_group_text(ctx, "text", text)
     with _tx(ctx) as session:
         report = _load(session, reference, for_update=True)
         _ensure_triage(session, ctx, actor, report)
@@ -940,9 +944,7 @@ def reply(*, ctx: Context, actor: Actor, reference: str, text: str) -> ReportVie
 def request_info(*, ctx: Context, actor: Actor, reference: str, question: str) -> ReportView:
     """Ask the reporter a question; the report waits in needs_info for the answer."""
     _require_group(actor)
-    body = _guard_text("question", question, ctx.settings.max_text_chars)
-    if body is None:
-        raise ValidationFailed([FieldError("question", "required")])
+    body = _required_group_text(ctx, "question", question)
     with _tx(ctx) as session:
         report = _load(session, reference, for_update=True)
         _ensure_triage(session, ctx, actor, report)

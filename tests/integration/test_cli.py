@@ -56,7 +56,7 @@ def test_tokens_are_printed_once_and_work(cli_settings, capsys, ctx) -> None:
     code, out, err = run(cli_settings, capsys, "token", "create", "--name", "kari", "--role",
                          "triager")
     token = out.strip()
-    assert code == 0 and token.startswith("meld_") and "Shown once" in err
+    assert code == 0 and token.startswith("meld_") and "vises bare denne ene gangen" in err
     assert services.authenticate_token(ctx=ctx, token=token).role == Role.TRIAGER
     assert run(cli_settings, capsys, "token", "revoke", "--name", "kari")[0] == 0
     assert run(cli_settings, capsys, "token", "revoke", "--name", "kari")[0] == 1
@@ -151,5 +151,5 @@ def test_serve_with_two_worker_processes(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=20)
-    assert "Meld is running" in out and "2 process(es)" in out
+    assert "Meld kjører på" in out and "prosesser: 2" in out
     assert "Felles rutine" not in out  # no report text in the log
