@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -57,17 +60,27 @@ def probe(base_url: str) -> None:
 
 
 def http_client(base_url: str) -> Client:
-    body = report_body()
+    """Clients on the stdlib's http.client: a keep-alive connection per thread, a pre-encoded
+    body. It costs a fraction of httpx's CPU, which matters when the load generator and the
+    server share two cores."""
+    body = json.dumps(report_body()).encode()
+    headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+    url = urlsplit(base_url)
 
     @contextmanager
     def open_client() -> Iterator[Operation]:
-        with httpx.Client(base_url=base_url, timeout=30.0) as client:
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30.0)
+        try:
 
             def submit() -> str:
-                r = client.post(PATH, json=body)
-                return OK if r.status_code == 201 else f"HTTP {r.status_code}"
+                conn.request("POST", PATH, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                return OK if response.status == 201 else f"HTTP {response.status}"
 
             yield submit
+        finally:
+            conn.close()
 
     return open_client
 
