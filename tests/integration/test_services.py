@@ -400,3 +400,27 @@ def test_export_streams_coded_fields_only(ctx: services.Context) -> None:
     assert "slack:U123" not in flat
     with pytest.raises(PermissionDenied):
         list(services.export_rows(ctx=ctx, actor=REPORTER))
+
+
+def test_a_report_keeps_its_category_when_the_list_changes(ctx: services.Context,
+                                                           tmp_path) -> None:
+    """The group edits the data file; old reports keep the id they were filed with."""
+    from dataclasses import replace
+
+    from intake.taxonomy import load_taxonomy
+
+    ref = services.submit_report(ctx=ctx, actor=REPORTER,
+                                 draft=draft(category="reachability", subcategory=None)).reference
+    (tmp_path / "categories.toml").write_text(
+        '[[category]]\nid = "reachability"\nnb = "Tilgjengelighet"\nactive = false\n\n'
+        '[[category]]\nid = "phone"\nnb = "Telefon og vakthavende"\n', encoding="utf-8")
+    edited = replace(ctx, taxonomy=load_taxonomy(tmp_path))
+    view = services.get_report(ctx=edited, actor=GROUP, reference=ref)
+    assert view.category == "reachability"
+    assert edited.taxonomy.category_label(view.category, "nb") == "Tilgjengelighet"
+    with pytest.raises(ValidationFailed) as err:  # retired: no new reports in it
+        services.submit_report(ctx=edited, actor=REPORTER,
+                               draft=draft(category="reachability", subcategory=None))
+    assert codes(err.value) == {"category": "unknown_category"}
+    services.submit_report(ctx=edited, actor=REPORTER,
+                           draft=draft(category="phone", subcategory=None))
