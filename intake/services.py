@@ -52,7 +52,8 @@ _CONTROL_CHARS = {"Cc", "Cf"}
 _ALLOWED_CONTROL = {"\n", "\r", "\t"}
 MAX_SHORT_TEXT = 200
 MAX_YEARS_BACK = 5
-ANONYMOUS_WEB = "web:"  # an actor without identity; the report gets a fresh pseudonym
+ANONYMOUS_WEB = "web:"
+GROUP_CHANNEL = "group"  # outbox channel for notices to Forbedringsgruppen (e.g. a Slack channel)  # an actor without identity; the report gets a fresh pseudonym
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +181,13 @@ def _stamp(session: Session) -> datetime:
 def _require_group(actor: Actor) -> None:
     if not actor.is_group:
         raise PermissionDenied("group_only")
+
+
+def deny(*, ctx: Context, actor: Actor, action: str) -> PermissionDenied:
+    """Audit a refused attempt at a group operation and return the error to raise or show."""
+    with _tx(ctx) as session:
+        _audit(session, actor, "denied", None, attempted=action[:40])
+    return PermissionDenied("group_only")
 
 
 def _audit(
@@ -519,10 +527,20 @@ def submit_report(
             )
             session.execute(
                 insert(m.OutboxMessage.__table__),
-                {"report_id": report_id, "channel": channel, "recipient": reporter_id,
-                 "event": "receipt", "created_at": now, "next_attempt_at": now,
-                 "attempts": 0,
-                 "payload": {"formal_guidance": formal, "reference": reference}},
+                [
+                    {"report_id": report_id, "channel": channel, "recipient": reporter_id,
+                     "event": "receipt", "created_at": now, "next_attempt_at": now,
+                     "attempts": 0,
+                     "payload": {"formal_guidance": formal, "reference": reference}},
+                    # the working group's channel(s): coded fields only, never the text
+                    {"report_id": report_id, "channel": GROUP_CHANNEL,
+                     "recipient": GROUP_CHANNEL, "event": "new_report", "created_at": now,
+                     "next_attempt_at": now, "attempts": 0,
+                     "payload": {"reference": reference, "kind": valid.kind.value,
+                                 "category": valid.category,
+                                 "severity": valid.severity.value, "place": valid.place,
+                                 "serious": formal}},
+                ],
             )
         return Receipt(
             reference=reference,

@@ -46,6 +46,35 @@ class Settings(BaseSettings):
     run_outbox_worker: bool = True
     log_level: str = "INFO"
 
+    # Slack (all optional: without a bot token Meld runs with Slack off)
+    slack_bot_token: SecretStr | None = Field(None, description="Bot token, xoxb-...")
+    slack_signing_secret: SecretStr | None = Field(
+        None, description="Signing secret (HTTP mode); checks that requests come from Slack"
+    )
+    slack_app_token: SecretStr | None = Field(
+        None, description="App-level token, xapp-... (connections:write): turns on Socket Mode"
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/", description="Slack Web API base URL (a fake in tests)"
+    )
+    slack_triage_channel: str | None = Field(
+        None, description="Channel id where new reports are posted as cards for the group"
+    )
+    slack_group_usergroup: str | None = Field(
+        None, description="User group id (S...) whose members are Forbedringsgruppen"
+    )
+    slack_group_members: str = Field(
+        "", description="Comma-separated Slack user ids that are Forbedringsgruppen"
+    )
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None
+
+    @property
+    def slack_group_member_ids(self) -> frozenset[str]:
+        return frozenset(u.strip() for u in self.slack_group_members.split(",") if u.strip())
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

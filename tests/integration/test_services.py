@@ -38,9 +38,15 @@ def codes(err: ValidationFailed) -> dict[str, str]:
     return {e.field: e.code for e in err.errors}
 
 
-def outbox(ctx: services.Context) -> list[tuple[str, str, str, dict]]:
+def outbox(ctx: services.Context, channel: str | None = None) -> list[tuple[str, str, str, dict]]:
+    """Outbox rows for reporters (or for one channel, e.g. "group")."""
     with ctx.db.reading() as s:
-        rows = s.scalars(select(m.OutboxMessage).order_by(m.OutboxMessage.id)).all()
+        stmt = select(m.OutboxMessage).order_by(m.OutboxMessage.id)
+        if channel is None:
+            stmt = stmt.where(m.OutboxMessage.channel != services.GROUP_CHANNEL)
+        else:
+            stmt = stmt.where(m.OutboxMessage.channel == channel)
+        rows = s.scalars(stmt).all()
         return [(r.channel, r.recipient, r.event, dict(r.payload)) for r in rows]
 
 
@@ -62,6 +68,10 @@ def test_submit_stores_report_audit_and_receipt_notice(ctx: services.Context) ->
     assert events == ["submitted"]
     assert outbox(ctx) == [("slack", "slack:U123", "receipt",
                             {"formal_guidance": False, "reference": "MELD-2026-0001"})]
+    # the group's notice carries coded fields only: no text, no reporter
+    assert outbox(ctx, "group") == [("group", "group", "new_report", {
+        "reference": "MELD-2026-0001", "kind": "deviation", "category": "discharge_summary",
+        "severity": "minor", "place": "stolav_medisinsk", "serious": False})]
 
 
 def test_references_count_per_year(ctx: services.Context, clock) -> None:
@@ -86,7 +96,7 @@ def test_idempotent_on_client_key(ctx: services.Context) -> None:
     assert a.status_token == b.status_token
     assert not b.created
     assert count(ctx, m.Report) == 1
-    assert count(ctx, m.OutboxMessage) == 1
+    assert len(outbox(ctx)) == 1 and len(outbox(ctx, "group")) == 1
     with pytest.raises(Conflict) as err:
         services.submit_report(ctx=ctx, actor=REPORTER, draft=draft(description="Annen tekst"),
                                idempotency_key="k1")
@@ -314,7 +324,7 @@ def test_invalid_moves_are_refused_in_words(ctx: services.Context) -> None:
     with pytest.raises(ValidationFailed) as missing:
         services.close(ctx=ctx, actor=GROUP, reference=ref, learning_point=" ", measure="")
     assert codes(missing.value) == {"learning_point": "required", "measure": "required"}
-    assert count(ctx, m.OutboxMessage) == 1  # only the receipt: refusals change nothing
+    assert len(outbox(ctx)) == 1  # only the receipt: refusals change nothing
 
 
 def test_redirect_duplicate_and_plus_one(ctx: services.Context) -> None:
