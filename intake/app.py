@@ -224,6 +224,12 @@ def create_app(
     """Build the ASGI app; the outbox worker runs inside it unless settings turn it off."""
     context = ctx or build_context(settings)
     all_notifiers: dict[str, Notifier] = {"web": WebStatusNotifier()}
+    slack = None
+    if settings.slack_enabled:
+        from bot.slack.app import build_slack  # the composition root may know the doors
+
+        slack = build_slack(settings, context)
+        all_notifiers.update(slack.notifiers)
     all_notifiers.update(notifiers or {})
     worker = OutboxWorker(
         db=context.db, notifiers=all_notifiers,
@@ -236,12 +242,21 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         task = None
+        socket_mode = None
         if settings.run_outbox_worker:
             task = asyncio.create_task(worker.run_forever(stop, settings.outbox_poll_seconds))
+        if slack is not None and slack.app_token:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            socket_mode = AsyncSocketModeHandler(slack.app, slack.app_token)
+            await socket_mode.connect_async()
+            log.info("slack: connected over Socket Mode")
         try:
             yield
         finally:
             stop.set()
+            if socket_mode is not None:
+                await socket_mode.close_async()
             if task is not None:
                 await task
             if ctx is None:
@@ -255,11 +270,14 @@ def create_app(
     )
     app.state.ctx = context
     app.state.worker = worker
+    app.state.slack = slack
     app.state.translator = Translator(settings.locale, settings.timezone)
     _install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(api.health)
     app.include_router(web_routes.router)
+    if slack is not None and slack.router is not None:
+        app.include_router(slack.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)

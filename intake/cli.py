@@ -84,10 +84,17 @@ def cmd_serve(cli: Cli, args: argparse.Namespace) -> int:
     if args.migrate:
         cmd_migrate(cli, args)
     configure_logging(settings.log_level)
+    if not settings.slack_enabled:
+        slack = cli.tr("off")
+    elif settings.slack_app_token is not None:
+        slack = cli.tr("on (Socket Mode)")
+    else:
+        slack = cli.tr("on (HTTP, POST /slack/events)")
     print(cli.tr("Meld is running on {url} (database: {database}, processes: {workers}). "
-                 "Slack: off. Teams: off.",
+                 "Slack: {slack}. Teams: off.",
                  url=f"http://{settings.host}:{settings.port}/",
-                 database=settings.database_url.split("://")[0], workers=settings.workers))
+                 database=settings.database_url.split("://")[0], workers=settings.workers,
+                 slack=slack))
     common = {"host": settings.host, "port": settings.port, "log_config": None,
               "proxy_headers": False, "server_header": False}
     if settings.workers > 1:

@@ -506,8 +506,10 @@ def list_line(ctx: services.Context, view: services.ReportView, tr: Translator) 
     ))
 
 
-def report_text(ctx: services.Context, view: services.ReportView, tr: Translator) -> str:
-    """A report as the group reads it: the facts, the description and the dialog."""
+def report_text(ctx: services.Context, view: services.ReportView, tr: Translator,
+                *, for_group: bool = True) -> str:
+    """A report as the group reads it: the facts, the description and the dialog.
+    A reporter's view (for_group=False) leaves out what the service hid from it."""
     erased = tr("(The text has been erased under the retention rules.)")
     place = ", ".join(p for p in (ctx.taxonomy.place_label(view.place, tr.locale),
                                   view.place_text or "") if p)
@@ -516,14 +518,20 @@ def report_text(ctx: services.Context, view: services.ReportView, tr: Translator
         (tr("Kind"), label(KIND_LABELS, view.kind, tr)),
         (tr("Category"), _category_label(ctx, view, tr)),
         (tr("Severity reported"), label(SEVERITY_LABELS, view.reported_severity, tr)),
-        (tr("Severity assessed"),
-         label(SEVERITY_LABELS, view.assessed_severity, tr) or tr("not yet assessed")),
+    ]
+    if for_group:
+        facts.append((tr("Severity assessed"), label(SEVERITY_LABELS, view.assessed_severity, tr)
+                      or tr("not yet assessed")))
+    facts += [
         (tr("Where"), place or "-"),
         (tr("When"), tr.date(view.occurred_on)),
         (tr("Reported"), tr.datetime(view.reported_at)),
-        (tr("Reporter"), view.reporter_id or "-"),
-        (tr("Assigned to"), view.assignee or tr("nobody")),
     ]
+    if for_group:
+        facts += [
+            (tr("Reporter"), view.reporter_id or "-"),
+            (tr("Assigned to"), view.assignee or tr("nobody")),
+        ]
     if view.reporter_party or view.concerned_party:
         facts.append((tr("Direction"), " → ".join((
             label(PARTY_LABELS, view.reporter_party, tr) or "?",
@@ -613,8 +621,8 @@ def _run(
             return _run_list(ctx, actor, cmd, tr)
         case Cmd.SHOW:
             view = services.get_report(ctx=ctx, actor=actor, reference=ref)
-            return CommandResult(report_text(ctx, view, tr), reference=view.reference,
-                                 report=view)
+            return CommandResult(report_text(ctx, view, tr, for_group=actor.is_group),
+                                 reference=view.reference, report=view)
         case Cmd.ASSESS:
             if not cmd.options:
                 return CommandResult(tr("The assessment form for {reference} opens.",

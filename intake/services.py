@@ -52,8 +52,8 @@ _CONTROL_CHARS = {"Cc", "Cf"}
 _ALLOWED_CONTROL = {"\n", "\r", "\t"}
 MAX_SHORT_TEXT = 200
 MAX_YEARS_BACK = 5
-ANONYMOUS_WEB = "web:"
-GROUP_CHANNEL = "group"  # outbox channel for notices to Forbedringsgruppen (e.g. a Slack channel)  # an actor without identity; the report gets a fresh pseudonym
+ANONYMOUS_WEB = "web:"  # an actor without identity; the report gets a fresh pseudonym
+GROUP_CHANNEL = "group"  # outbox channel for notices to Forbedringsgruppen (e.g. a Slack channel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -731,6 +731,23 @@ def list_my_reports(*, ctx: Context, actor: Actor, limit: int = 50) -> tuple[Rep
             .limit(limit)
         ).all()
         return tuple(_summary(r) for r in rows)
+
+
+def last_group_messages(*, ctx: Context, actor: Actor) -> dict[str, str]:
+    """The group's latest message to this reporter on each of their reports."""
+    latest = (
+        select(func.max(m.Message.id))
+        .join(m.Report, m.Report.id == m.Message.report_id)
+        .where(m.Report.reporter_id == actor.identity, m.Message.direction == "group")
+        .group_by(m.Message.report_id)
+    )
+    with ctx.db.reading() as session:
+        rows = session.execute(
+            select(m.Report.reference, m.Message.body)
+            .join(m.Message, m.Message.report_id == m.Report.id)
+            .where(m.Message.id.in_(latest))
+        ).all()
+    return {reference: body or "" for reference, body in rows}
 
 
 def receipt_for(*, ctx: Context, reference: str) -> Receipt:

@@ -1,0 +1,38 @@
+"""Forbedringsgruppen's Slack channel as an outbox channel: a card per new report."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack import views
+from bot.slack.notifier import post_message
+from intake.i18n import Translator
+from intake.notify import Notification
+from intake.taxonomy import Taxonomy
+
+log = logging.getLogger("meld.slack.group")
+
+
+class SlackGroupNotifier:
+    """Posts coded fields and buttons (Vis, Vurder, Svar) to the triage channel; no text."""
+
+    channel = "group"
+
+    def __init__(self, client: AsyncWebClient, *, channel_id: str, taxonomy: Taxonomy,
+                 locale: str = "nb", timezone: str = "Europe/Oslo") -> None:
+        self.client = client
+        self.channel_id = channel_id
+        self.taxonomy = taxonomy
+        self.locale = locale
+        self.timezone = timezone
+
+    async def deliver(self, note: Notification) -> None:
+        if note.event != "new_report":
+            return  # nothing else is meant for the channel yet
+        tr = Translator(self.locale, self.timezone)
+        blocks = [b.to_dict() for b in views.triage_card(tr, self.taxonomy, note.payload)]
+        text = tr("New report {reference}", reference=note.payload["reference"])
+        await post_message(self.client, note, channel=self.channel_id, text=text,
+                           blocks=blocks)

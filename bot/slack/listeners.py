@@ -1,0 +1,381 @@
+"""Slack listeners: translate a Slack payload, make ONE service call, render the answer.
+
+Registered by `register(app, door)`. Every listener acks within Slack's 3 s; a modal
+submission stores the report before it acks (the ack carries errors back into the modal).
+Exceptions are not caught here: the one `@app.error` handler logs them by type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from bot.slack import views
+from intake import commands, services
+from intake.domain import Actor, DomainError, Role, ValidationFailed
+from intake.i18n import Translator
+from intake.settings import Settings
+from intake.texts import domain_error_text, error_text
+
+log = logging.getLogger("meld.slack")
+
+DB_DOWN = (OperationalError, PoolTimeout)
+MEMBERS_TTL = 300.0
+
+
+@dataclass
+class SlackDoor:
+    """What the listeners share: the service context, settings, and a membership cache."""
+
+    ctx: services.Context
+    settings: Settings
+    _members: frozenset[str] = frozenset()
+    _members_at: float = 0.0
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def tr(self) -> Translator:
+        return Translator(self.settings.locale, self.settings.timezone)
+
+    def today(self) -> date:
+        return self.ctx.today()
+
+    async def is_group_member(self, client: AsyncWebClient, user_id: str) -> bool:
+        """Forbedringsgruppen: configured user ids, or the members of a Slack user group."""
+        if user_id in self.settings.slack_group_member_ids:
+            return True
+        group = self.settings.slack_group_usergroup
+        if not group:
+            return False
+        async with self._lock:
+            if time.monotonic() - self._members_at > MEMBERS_TTL:
+                result = await client.usergroups_users_list(usergroup=group)
+                self._members = frozenset(result.get("users") or [])
+                self._members_at = time.monotonic()
+        return user_id in self._members
+
+    async def actor(self, client: AsyncWebClient, user_id: str) -> Actor:
+        role = Role.TRIAGER if await self.is_group_member(client, user_id) else Role.REPORTER
+        return Actor(identity=f"slack:{user_id}", role=role)
+
+    async def call(self, fn: Any, **kwargs: Any) -> Any:
+        """Run one (synchronous) service call off the event loop."""
+        return await asyncio.to_thread(fn, ctx=self.ctx, **kwargs)
+
+
+def register(app: AsyncApp, door: SlackDoor) -> None:
+    """Attach every listener and the one error handler."""
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> None:
+        # ids and types only: payloads can hold report text
+        logger.error("slack listener failed: %s (type=%s)", type(error).__name__,
+                     body.get("type") if isinstance(body, dict) else "?")
+
+    # ------------------------------------------------------------ reporting
+
+    async def open_report_modal(client: AsyncWebClient, trigger_id: str, *, text: str = "",
+                                link: str | None = None) -> None:
+        view = views.report_modal(door.tr, door.ctx.taxonomy, today=door.today(), text=text,
+                                  link=link)
+        await client.views_open(trigger_id=trigger_id, view=view.to_dict())
+
+    @app.command("/meld")
+    async def meld_command(ack: AsyncAck, command: dict[str, Any],
+                           client: AsyncWebClient) -> None:
+        await ack()
+        await open_report_modal(client, command["trigger_id"],
+                                text=(command.get("text") or "").strip())
+
+    @app.shortcut("meld_global")
+    async def meld_global(ack: AsyncAck, shortcut: dict[str, Any],
+                          client: AsyncWebClient) -> None:
+        await ack()
+        await open_report_modal(client, shortcut["trigger_id"])
+
+    @app.shortcut("meld_message")
+    async def meld_message(ack: AsyncAck, shortcut: dict[str, Any],
+                           client: AsyncWebClient) -> None:
+        await ack()
+        message = shortcut.get("message") or {}
+        channel = (shortcut.get("channel") or {}).get("id")
+        link = None
+        if channel and message.get("ts"):
+            result = await client.chat_getPermalink(channel=channel, message_ts=message["ts"])
+            link = result.get("permalink")
+        await open_report_modal(client, shortcut["trigger_id"], text=message.get("text") or "",
+                                link=link)
+
+    @app.action("meld_new")
+    async def meld_new(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await open_report_modal(client, body["trigger_id"])
+
+    @app.view(views.REPORT_CALLBACK)
+    async def report_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
+                               client: AsyncWebClient) -> None:
+        tr = door.tr
+        values = views.read_report_state(view)
+        draft = services.ReportDraft(
+            kind=values["kind"], category=values["category"],
+            subcategory=values["subcategory"], description=values["description"],
+            occurred_on=values["occurred_on"], severity=values["severity"],
+            no_patient_identifiers=values[views.NO_IDS],
+            confirm_warnings=values[views.CONFIRM],
+            reporter_party=values["reporter_party"], concerned_party=values["concerned_party"],
+            place=values["place"], source_link=values["source_link"], locale=tr.locale,
+        )
+        actor = Actor(identity=f"slack:{body['user']['id']}", role=Role.REPORTER)
+        # the view id is the same for every delivery of one submission: idempotent
+        key = f"slack:{view['id']}"
+        try:
+            receipt = await door.call(services.submit_report, actor=actor, draft=draft,
+                                      idempotency_key=key)
+        except ValidationFailed as err:
+            if err.only_warnings and not values[views.CONFIRM]:
+                # show the warnings and a confirm box; the typed values stay in the form
+                modal = views.report_modal(tr, door.ctx.taxonomy, today=door.today(),
+                                           link=values["source_link"], values=values,
+                                           warnings=err.errors)
+                await ack(response_action="update", view=modal.to_dict())
+                return
+            await ack(response_action="errors", errors=views.modal_errors(err.errors, tr))
+            return
+        except DomainError as err:
+            await ack(response_action="errors",
+                      errors={"description": domain_error_text(err, tr)})
+            return
+        except DB_DOWN:
+            log.warning("slack submit: database unavailable")
+            await ack(response_action="errors",
+                      errors={"description": error_text("database_unavailable", tr)})
+            return
+        await ack(response_action="clear")
+        log.info("slack report stored: %s", receipt.reference)
+
+    # ------------------------------------------------------------ reporter answers
+
+    @app.action("meld_answer")
+    async def answer_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                            client: AsyncWebClient) -> None:
+        await ack()
+        tr = door.tr
+        modal = views.text_modal(tr, callback_id=views.ANSWER_CALLBACK, title=tr("Answer"),
+                                 label_text=tr("Write to Forbedringsgruppen"),
+                                 reference=action["value"])
+        await client.views_open(trigger_id=body["trigger_id"], view=modal.to_dict())
+
+    @app.view(views.ANSWER_CALLBACK)
+    async def answer_submitted(ack: AsyncAck, body: dict[str, Any],
+                               view: dict[str, Any]) -> None:
+        actor = Actor(identity=f"slack:{body['user']['id']}", role=Role.REPORTER)
+        await _submit_text(ack, services.reporter_answer, actor, view, warn=True)
+
+    async def _submit_text(ack: AsyncAck, fn: Any, actor: Actor, view: dict[str, Any],
+                           warn: bool = False) -> None:
+        """Store the text of a one-field modal; reporters confirm warnings in the modal."""
+        tr = door.tr
+        values = views.read_values(view, "text", views.CONFIRM)
+        text = values["text"] or ""
+        extra = {"confirm_warnings": bool(values[views.CONFIRM])} if warn else {}
+        try:
+            await door.call(fn, actor=actor, reference=views.metadata_reference(view),
+                            text=text, **extra)
+        except ValidationFailed as err:
+            if warn and err.only_warnings:
+                meta = views.metadata(view)
+                modal = views.text_modal(tr, callback_id=view["callback_id"],
+                                         title=meta.get("title", ""),
+                                         label_text=meta.get("label", ""),
+                                         reference=views.metadata_reference(view),
+                                         initial=text, warnings=err.errors)
+                await ack(response_action="update", view=modal.to_dict())
+                return
+            await ack(response_action="errors", errors={"text": domain_error_text(err, tr)})
+            return
+        except DomainError as err:
+            await ack(response_action="errors", errors={"text": domain_error_text(err, tr)})
+            return
+        except DB_DOWN:
+            await ack(response_action="errors",
+                      errors={"text": error_text("database_unavailable", tr)})
+            return
+        await ack(response_action="clear")
+
+    # ------------------------------------------------------------ working group
+
+    @app.command("/triage")
+    async def triage_command(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient,
+                             respond: AsyncRespond) -> None:
+        tr = door.tr
+        user_id = command["user_id"]
+        actor = await door.actor(client, user_id)
+        if not actor.is_group:
+            err = await door.call(services.deny, actor=actor, action="slack:/triage")
+            await ack(text=domain_error_text(err, tr))
+            return
+        try:
+            result = await door.call(
+                commands.run_command, actor=actor, text=_unescape(command.get("text") or ""),
+                tr=tr, assignee_of=_slack_assignee,
+            )
+        except DB_DOWN:
+            await ack(text=error_text("database_unavailable", tr))
+            return
+        if result.ok and result.dialog and result.reference:
+            await ack()
+            await _open_dialog(client, command["trigger_id"], actor, result.dialog,
+                               result.reference)
+            return
+        if result.ok and result.report is not None:
+            await ack()
+            modal = views.report_detail_modal(tr, door.ctx.taxonomy, result.report)
+            await client.views_open(trigger_id=command["trigger_id"], view=modal.to_dict())
+            return
+        await ack(text=result.text)
+
+    async def _open_dialog(client: AsyncWebClient, trigger_id: str, actor: Actor,
+                           dialog: str, reference: str) -> None:
+        tr = door.tr
+        if dialog == "close":
+            modal = views.close_modal(tr, reference)
+        elif dialog == "reply":
+            modal = views.text_modal(tr, callback_id=views.REPLY_CALLBACK, title=tr("Reply"),
+                                     label_text=tr("Message to the reporter"),
+                                     reference=reference)
+        else:
+            report = await door.call(services.get_report, actor=actor, reference=reference)
+            modal = views.assess_modal(tr, door.ctx.taxonomy, report)
+        await client.views_open(trigger_id=trigger_id, view=modal.to_dict())
+
+    async def _group_button(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                            respond: AsyncRespond) -> Actor | None:
+        await ack()
+        actor = await door.actor(client, body["user"]["id"])
+        if not actor.is_group:
+            err = await door.call(services.deny, actor=actor, action="slack:card")
+            await respond(text=domain_error_text(err, door.tr), response_type="ephemeral",
+                          replace_original=False)
+            return None
+        return actor
+
+    @app.action("triage_show")
+    async def show_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                          client: AsyncWebClient, respond: AsyncRespond) -> None:
+        actor = await _group_button(ack, body, client, respond)
+        if actor is None:
+            return
+        report = await door.call(services.get_report, actor=actor, reference=action["value"])
+        modal = views.report_detail_modal(door.tr, door.ctx.taxonomy, report)
+        await client.views_open(trigger_id=body["trigger_id"], view=modal.to_dict())
+
+    @app.action("triage_assess")
+    async def assess_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                            client: AsyncWebClient, respond: AsyncRespond) -> None:
+        actor = await _group_button(ack, body, client, respond)
+        if actor is not None:
+            await _open_dialog(client, body["trigger_id"], actor, "assess", action["value"])
+
+    @app.action("triage_reply")
+    async def reply_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                           client: AsyncWebClient, respond: AsyncRespond) -> None:
+        actor = await _group_button(ack, body, client, respond)
+        if actor is not None:
+            await _open_dialog(client, body["trigger_id"], actor, "reply", action["value"])
+
+    async def _group_view_actor(ack: AsyncAck, body: dict[str, Any],
+                                client: AsyncWebClient) -> Actor | None:
+        actor = await door.actor(client, body["user"]["id"])
+        if not actor.is_group:
+            err = await door.call(services.deny, actor=actor, action="slack:modal")
+            await ack(response_action="errors",
+                      errors={"text": domain_error_text(err, door.tr)})
+            return None
+        return actor
+
+    @app.view(views.REPLY_CALLBACK)
+    async def reply_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
+                              client: AsyncWebClient) -> None:
+        actor = await _group_view_actor(ack, body, client)
+        if actor is not None:
+            await _submit_text(ack, services.reply, actor, view)
+
+    @app.view(views.CLOSE_CALLBACK)
+    async def close_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
+                              client: AsyncWebClient) -> None:
+        actor = await _group_view_actor(ack, body, client)
+        if actor is None:
+            return
+        values = views.read_values(view, "learning_point", "measure")
+        await _run_form(ack, services.close, actor=actor,
+                        reference=views.metadata_reference(view),
+                        learning_point=values["learning_point"] or "",
+                        measure=values["measure"] or "")
+
+    @app.view(views.ASSESS_CALLBACK)
+    async def assess_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
+                               client: AsyncWebClient) -> None:
+        actor = await _group_view_actor(ack, body, client)
+        if actor is None:
+            return
+        values = views.read_values(view, "category", "assessed_severity",
+                                   "agreement_reference")
+        cat, _, sub = (values["category"] or "").partition("/")
+        await _run_form(ack, services.assess, actor=actor,
+                        reference=views.metadata_reference(view), category=cat or None,
+                        subcategory=sub or None, assessed_severity=values["assessed_severity"],
+                        agreement_reference=values["agreement_reference"])
+
+    async def _run_form(ack: AsyncAck, fn: Any, **kwargs: Any) -> None:
+        tr = door.tr
+        try:
+            await door.call(fn, **kwargs)
+        except ValidationFailed as err:
+            await ack(response_action="errors", errors=views.modal_errors(err.errors, tr))
+            return
+        except DomainError as err:
+            first = next(iter(k for k in kwargs if k in views.FIELD_BLOCKS), "text")
+            await ack(response_action="errors",
+                      errors={views.FIELD_BLOCKS.get(first, first): domain_error_text(err, tr)})
+            return
+        except DB_DOWN:
+            await ack(response_action="errors",
+                      errors={"learning_point" if "learning_point" in kwargs else "category":
+                              error_text("database_unavailable", tr)})
+            return
+        await ack(response_action="clear")
+
+    # ------------------------------------------------------------ App Home
+
+    @app.event("app_home_opened")
+    async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("tab") not in (None, "home"):
+            return
+        user_id = event["user"]
+        actor = Actor(identity=f"slack:{user_id}", role=Role.REPORTER)
+        reports = await door.call(services.list_my_reports, actor=actor, limit=30)
+        replies = await door.call(services.last_group_messages, actor=actor)
+        view = views.home_view(door.tr, door.ctx.taxonomy, reports, replies)
+        await client.views_publish(user_id=user_id, view=view.to_dict())
+
+
+def _unescape(text: str) -> str:
+    """Slack sends typed &, < and > as entities; mentions (<@U1|x>) come as they are."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _slack_assignee(raw: str) -> str:
+    """`<@U123|kari>` or `<@U123>` -> "slack:U123"; anything else as written."""
+    raw = raw.strip()
+    if raw.startswith("<@") and raw.endswith(">"):
+        return "slack:" + raw[2:-1].split("|", 1)[0]
+    return raw.lstrip("@")

@@ -1,0 +1,263 @@
+"""Slack as an outbox channel: notices to reporters arrive as a direct message from the bot.
+
+`SlackNotifier.deliver` opens the DM (`conversations.open`) and posts one message
+(`chat.postMessage`) with the notice, the group's message (if any) as a quote, and an
+"Answer" button. Failures become `intake.notify.DeliveryError`, so the outbox worker owns
+retries and backoff: give it a client without slack_sdk's own retry handlers
+(`slack_client()` builds one). slack_sdk's defaults, checked against 3.47:
+
+- `AsyncWebClient` and `WebClient` install one retry handler by default, a
+  connection-error handler (`AsyncConnectionErrorRetryHandler`, max 1 retry) that re-sends
+  after `ServerConnectionError`, `ServerDisconnectedError` and `ClientOSError` (which
+  includes "connection refused" and "connection reset"). A reset or disconnect after
+  Slack received a `chat.postMessage` is thus re-posted behind our back; and aiohttp's
+  `sock_read` timeouts (`SocketTimeoutError`) are `ServerConnectionError`s too.
+- A 429 is not retried by default (`RateLimitErrorRetryHandler` is opt-in); it raises
+  `SlackApiError` whose response carries the `Retry-After` header. So do 5xx and
+  `{"ok": false}` answers. A total timeout raises the built-in `TimeoutError`.
+- The client's `timeout` (default 30 s) applies only to the sessions it makes itself;
+  a `session=` passed in keeps its own timeout (aiohttp's default is 5 min).
+
+A retry after an ambiguous failure (timeout, dropped connection, 5xx) may post the DM
+twice: `chat.postMessage` has no idempotency key. For a Slack DM a duplicate is the
+accepted trade-off; losing a notice is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from intake.i18n import Translator
+from intake.notify import DeliveryError, Notification
+from intake.texts import notification_text
+
+log = logging.getLogger("meld.slack.notifier")
+
+ANSWER_ACTION_ID = "meld_answer"
+SECTION_MAX = 3000  # characters of mrkdwn in one section block (slack_sdk validates this)
+NOTICE_BLOCKS_MAX = 8  # Slack allows 50 blocks per message: notice, message, button
+MESSAGE_BLOCKS_MAX = 40
+TEXT_MAX = 3000  # raw characters of each part in the notification (fallback) text
+
+# The recipient cannot get a DM from us, now or later: stop trying.
+PERMANENT_ERRORS = frozenset({
+    "user_not_found",    # no such user (in this workspace)
+    "user_disabled",     # the user was deactivated
+    "user_not_visible",  # the bot may not see this user
+    "cannot_dm_bot",     # the recipient is a bot
+    "channel_not_found",  # the DM channel is gone
+    "is_archived",
+})
+# Not permanent on purpose: `account_inactive` means the *bot token* belongs to a deleted
+# user or workspace (Slack's method docs), and `invalid_auth`, `token_revoked`,
+# `missing_scope` and friends are configuration problems too. Every pending notice would
+# fail the same way; once the token is fixed, retries deliver them.
+
+_CODE_SAFE = re.compile(r"[^a-z0-9_]+")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Slack's escaping for text that must not become a mention, link or @channel."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def quote_mrkdwn(text: str) -> str:
+    """Escaped text as a block quote (each line starts with '>')."""
+    return "\n".join(">" + line for line in escape_mrkdwn(text).split("\n"))
+
+
+_ESCAPED_SIZE = {"&": 5, "<": 4, ">": 4}
+
+
+def split_for_sections(text: str, limit: int = SECTION_MAX, *,
+                       quoted: bool = False) -> list[str]:
+    """Cut raw text into pieces whose mrkdwn form (escaped, and quoted if asked: one '>'
+    per line) fits `limit` characters; cuts fall on line breaks where they can."""
+    prefix = 1 if quoted else 0
+
+    def size(s: str) -> int:
+        return sum(_ESCAPED_SIZE.get(c, 1) for c in s) + prefix
+
+    pieces: list[str] = []
+    current: str | None = None
+    current_size = 0
+    for line in text.split("\n"):
+        line_size = size(line)
+        if current is not None and current_size + 1 + line_size <= limit:
+            current, current_size = current + "\n" + line, current_size + 1 + line_size
+            continue
+        if current is not None:
+            pieces.append(current)
+        while line_size > limit:  # one line longer than a section: cut it
+            used, cut = prefix, 0
+            while used + _ESCAPED_SIZE.get(line[cut], 1) <= limit:
+                used += _ESCAPED_SIZE.get(line[cut], 1)
+                cut += 1
+            pieces.append(line[:cut])
+            line = line[cut:]
+            line_size = size(line)
+        current, current_size = line, line_size
+    if current is not None:
+        pieces.append(current)
+    return [p for p in pieces if p] or [text]
+
+
+def slack_user_id(recipient: str) -> str:
+    """'slack:U123' -> 'U123'; anything else cannot be delivered through Slack."""
+    prefix, _, user = recipient.partition(":")
+    if prefix != "slack" or not _USER_ID.match(user):
+        raise DeliveryError("slack_bad_recipient", permanent=True)
+    return user
+
+
+def render(note: Notification, tr: Translator) -> tuple[str, list[dict[str, Any]]]:
+    """The message for one notice: fallback text and validated Block Kit blocks.
+
+    Everything from the database (the group's message, and payload fields such as a
+    learning point that the notice quotes) is escaped, so stored text cannot mention,
+    link or broadcast (`<!channel>`). Long texts take several sections.
+    """
+    notice = notification_text(note.event, note.payload, tr)
+    text = escape_mrkdwn(notice[:TEXT_MAX])
+    blocks: list[Block] = [
+        SectionBlock(block_id=f"meld_notice_{i}", text=MarkdownTextObject(text=escape_mrkdwn(p)))
+        for i, p in enumerate(split_for_sections(notice)[:NOTICE_BLOCKS_MAX])
+    ]
+    if note.message:
+        short = note.message if len(note.message) <= TEXT_MAX else note.message[:TEXT_MAX] + "…"
+        text += "\n\n" + quote_mrkdwn(short)
+        pieces = split_for_sections(note.message, quoted=True)[:MESSAGE_BLOCKS_MAX]
+        blocks += [SectionBlock(block_id=f"meld_message_{i}",
+                                text=MarkdownTextObject(text=quote_mrkdwn(p)))
+                   for i, p in enumerate(pieces)]
+    if note.reference:
+        blocks.append(ActionsBlock(block_id="meld_actions", elements=[
+            ButtonElement(text=PlainTextObject(text=tr("Answer"), emoji=False),
+                          action_id=ANSWER_ACTION_ID, value=note.reference),
+        ]))
+    # to_dict() runs slack_sdk's validators (lengths, required fields) and raises
+    # SlackObjectFormationError before anything is sent.
+    return text, [block.to_dict() for block in blocks]
+
+
+def _error_code(error: object) -> str:
+    code = _CODE_SAFE.sub("_", str(error or "unknown").lower()).strip("_")
+    return code[:80] or "unknown"
+
+
+def _retry_after(headers: Any) -> float | None:
+    try:
+        value = headers.get("Retry-After") if headers is not None else None
+        seconds = float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+    if seconds is None or seconds < 0 or seconds != seconds:  # negative or NaN
+        return None
+    return min(seconds, 24 * 3600.0)
+
+
+def classify(err: SlackApiError) -> DeliveryError:
+    """A DeliveryError for what Slack answered (status, Retry-After, error code)."""
+    response = err.response
+    # an AsyncSlackResponse has status_code; for an unreadable body it is aiohttp's response
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    data = getattr(response, "data", None)
+    error = data.get("error") if isinstance(data, dict) else None
+    if status == 429:
+        return DeliveryError("slack_rate_limited",
+                             retry_after=_retry_after(getattr(response, "headers", None)))
+    if status is not None and status != 200:
+        return DeliveryError(f"slack_http_{status}")
+    code = _error_code(error)
+    if code in ("ratelimited", "rate_limited"):
+        return DeliveryError("slack_rate_limited",
+                             retry_after=_retry_after(getattr(response, "headers", None)))
+    return DeliveryError(f"slack_{code}", permanent=code in PERMANENT_ERRORS)
+
+
+def slack_client(token: str, *, base_url: str | None = None,
+                 timeout: float = 10.0) -> AsyncWebClient:
+    """An AsyncWebClient for the notifier: no retry handlers (the outbox retries)."""
+    kwargs: dict[str, Any] = {"token": token, "timeout": timeout, "retry_handlers": []}
+    if base_url is not None:
+        kwargs["base_url"] = base_url
+    return AsyncWebClient(**kwargs)
+
+
+class SlackNotifier:
+    """Delivers outbox notifications to Slack reporters as a DM from the bot."""
+
+    channel = "slack"
+
+    def __init__(self, client: AsyncWebClient, *, timezone: str = "Europe/Oslo",
+                 deadline: float = 60.0) -> None:
+        self.client = client
+        self.timezone = timezone
+        # Bounds one delivery even when the client's session has no sensible timeout; it
+        # stays well inside the outbox lease (2 min), so no other worker re-claims meanwhile.
+        self.deadline = deadline
+        if getattr(client, "retry_handlers", None):
+            log.warning("slack notifier: the client has its own retry handlers; a dropped "
+                        "connection may post a DM twice. Use slack_client().")
+        # slack_sdk logs request bodies (the message text) at DEBUG: keep it above that.
+        sdk_log = logging.getLogger("slack_sdk")
+        if sdk_log.getEffectiveLevel() < logging.INFO:
+            sdk_log.setLevel(logging.INFO)
+
+    async def deliver(self, note: Notification) -> None:
+        user = slack_user_id(note.recipient)
+        tr = Translator(note.locale, self.timezone)
+        try:
+            text, blocks = render(note, tr)
+        except SlackClientError as exc:  # SlackObjectFormationError: a rendering bug
+            log.error("slack outbox id=%s: blocks do not validate (%s)",
+                      note.id, type(exc).__name__)
+            raise DeliveryError("slack_invalid_blocks") from None
+        try:
+            async with asyncio.timeout(self.deadline):
+                opened = await _call(note, self.client.conversations_open, users=user)
+                await post_message(self.client, note, channel=opened["channel"]["id"],
+                                   text=text, blocks=blocks)
+        except TimeoutError:  # our own deadline ran out
+            log.info("slack outbox id=%s attempt %s: slack_timeout", note.id, note.attempt)
+            raise DeliveryError("slack_timeout") from None
+
+
+async def _call(note: Notification, method: Any, **kwargs: Any) -> Any:
+    """One Web API call for an outbox note; every failure becomes a DeliveryError."""
+    try:
+        return await method(**kwargs)
+    except SlackApiError as exc:
+        err = classify(exc)
+    except TimeoutError:  # aiohttp's total timeout, its socket timeouts, a caller's deadline
+        err = DeliveryError("slack_timeout")
+    except aiohttp.ClientConnectionError:  # refused, reset, disconnected
+        err = DeliveryError("slack_connection_error")
+    except aiohttp.ClientError:
+        err = DeliveryError("slack_client_error")
+    log.info("slack outbox id=%s attempt %s: %s", note.id, note.attempt, err.code)
+    raise err
+
+
+async def post_message(client: AsyncWebClient, note: Notification, *, channel: str,
+                       text: str, blocks: list[dict[str, Any]]) -> None:
+    """chat.postMessage for an outbox note (a DM or the triage channel), no link previews."""
+    posted = await _call(note, client.chat_postMessage, channel=channel, text=text,
+                         blocks=blocks, unfurl_links=False, unfurl_media=False)
+    log.debug("slack outbox id=%s posted ts=%s", note.id, posted.get("ts"))

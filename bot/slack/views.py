@@ -1,0 +1,389 @@
+"""Slack modals, cards and the App Home, built with slack_sdk.models (validated on to_dict)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    CheckboxesElement,
+    ContextBlock,
+    DatePickerElement,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    OptionGroup,
+    PlainTextInputElement,
+    PlainTextObject,
+    RadioButtonsElement,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.slack.notifier import escape_mrkdwn as escape
+from intake import services
+from intake.domain import FieldError, Kind, Party, Severity
+from intake.i18n import Translator
+from intake.taxonomy import Taxonomy
+from intake.texts import (
+    KIND_LABELS,
+    PARTY_LABELS,
+    SEVERITY_LABELS,
+    STATUS_LABELS,
+    field_error_text,
+    label,
+)
+
+REPORT_CALLBACK = "meld_report"
+ANSWER_CALLBACK = "meld_answer"
+ASSESS_CALLBACK = "triage_assess"
+CLOSE_CALLBACK = "triage_close"
+REPLY_CALLBACK = "triage_reply"
+
+NO_IDS = "no_ids"
+CONFIRM = "confirm_warnings"
+# service field -> the modal block that shows its error
+FIELD_BLOCKS = {
+    "kind": "kind", "category": "category", "subcategory": "category",
+    "description": "description", "occurred_on": "occurred_on", "place": "place",
+    "place_text": "description", "reporter_party": "reporter_party",
+    "concerned_party": "concerned_party", "severity": "severity",
+    "no_patient_identifiers": NO_IDS, "text": "text", "learning_point": "learning_point",
+    "measure": "measure", "assessed_severity": "assessed_severity",
+    "agreement_reference": "agreement_reference", "source_link": "description",
+}
+MAX_LABEL = 75  # Slack's limit for option texts
+
+
+def _opt(value: str, text: str) -> Option:
+    return Option(value=value, text=PlainTextObject(text=text[:MAX_LABEL]))
+
+
+def _plain(text: str) -> PlainTextObject:
+    return PlainTextObject(text=text)
+
+
+def _category_groups(tr: Translator, taxonomy: Taxonomy) -> list[OptionGroup]:
+    groups = []
+    for cat in taxonomy.active_categories():
+        options = [_opt(cat.id, cat.label(tr.locale))]
+        options += [_opt(f"{cat.id}/{sub.id}", f"{cat.label(tr.locale)}: {sub.label(tr.locale)}")
+                    for sub in cat.subcategories if sub.active]
+        groups.append(OptionGroup(label=_plain(cat.label(tr.locale)[:MAX_LABEL]),
+                                  options=options))
+    return groups
+
+
+def _place_groups(tr: Translator, taxonomy: Taxonomy) -> list[OptionGroup]:
+    hospital = [_opt(p.id, p.label(tr.locale)) for p in taxonomy.active_places()
+                if p.kind == "hospital"]
+    municipal = [_opt(p.id, p.label(tr.locale)) for p in taxonomy.active_places()
+                 if p.kind != "hospital"]
+    return [OptionGroup(label=_plain("St. Olavs hospital"), options=hospital),
+            OptionGroup(label=_plain(tr("Municipalities")), options=municipal)]
+
+
+def _find(groups: list[OptionGroup], value: str | None) -> Option | None:
+    for group in groups:
+        for option in group.options:
+            if option.value == value:
+                return option
+    return None
+
+
+def report_modal(
+    tr: Translator,
+    taxonomy: Taxonomy,
+    *,
+    today: date,
+    text: str = "",
+    link: str | None = None,
+    values: dict[str, Any] | None = None,
+    warnings: list[FieldError] | None = None,
+) -> View:
+    """The report form: the same fields and rules as the web form."""
+    v = values or {}
+    kinds = [_opt(k.value, tr(KIND_LABELS[k])) for k in Kind]
+    severities = [_opt(s.value, tr(SEVERITY_LABELS[s])) for s in Severity]
+    parties = [_opt(p.value, tr(PARTY_LABELS[p])) for p in Party]
+    categories = _category_groups(tr, taxonomy)
+    places = _place_groups(tr, taxonomy)
+    cat_value = v.get("category")
+    if cat_value and v.get("subcategory"):
+        cat_value = f"{cat_value}/{v['subcategory']}"
+    blocks: list[Block] = []
+    if warnings:
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text=":warning: " + "\n".join(escape(field_error_text(w, tr)) for w in warnings))))
+    blocks += [
+        InputBlock(block_id="kind", label=_plain(tr("What do you want to report?")),
+                   element=RadioButtonsElement(
+                       action_id="value", options=kinds,
+                       initial_option=next((o for o in kinds
+                                            if o.value == v.get("kind", "deviation")), None))),
+        InputBlock(block_id="category", label=_plain(tr("Category")),
+                   element=StaticSelectElement(
+                       action_id="value", placeholder=_plain(tr("Choose…")),
+                       option_groups=categories, initial_option=_find(categories, cat_value))),
+        InputBlock(block_id="description", label=_plain(tr("What happened?")),
+                   hint=_plain(tr("Describe the matter, not the patient: no names, national "
+                                  "identity numbers, dates of birth or other details that can "
+                                  "identify anyone.")),
+                   element=PlainTextInputElement(
+                       action_id="value", multiline=True, max_length=3000,
+                       initial_value=(v.get("description") or text)[:3000] or None)),
+        InputBlock(block_id="occurred_on", label=_plain(tr("When did it happen?")),
+                   element=DatePickerElement(
+                       action_id="value",
+                       initial_date=str(v.get("occurred_on") or today.isoformat()))),
+        InputBlock(block_id="place", label=_plain(tr("Where? (hospital unit or municipality)")),
+                   optional=True,
+                   element=StaticSelectElement(
+                       action_id="value", placeholder=_plain(tr("Choose…")),
+                       option_groups=places, initial_option=_find(places, v.get("place")))),
+        InputBlock(block_id="reporter_party", label=_plain(tr("I work at")), optional=True,
+                   element=StaticSelectElement(
+                       action_id="value", placeholder=_plain(tr("Choose…")), options=parties,
+                       initial_option=next((o for o in parties
+                                            if o.value == v.get("reporter_party")), None))),
+        InputBlock(block_id="concerned_party", label=_plain(tr("The matter concerns")),
+                   optional=True,
+                   element=StaticSelectElement(
+                       action_id="value", placeholder=_plain(tr("Choose…")), options=parties,
+                       initial_option=next((o for o in parties
+                                            if o.value == v.get("concerned_party")), None))),
+        InputBlock(block_id="severity", label=_plain(tr("How serious was it for the patient?")),
+                   element=StaticSelectElement(
+                       action_id="value", placeholder=_plain(tr("Choose…")), options=severities,
+                       initial_option=next((o for o in severities
+                                            if o.value == v.get("severity")), None))),
+    ]
+    no_ids = _opt("yes", tr("The text contains no information that identifies a patient"))
+    blocks.append(InputBlock(
+        block_id=NO_IDS, label=_plain(tr("Patient privacy")),
+        element=CheckboxesElement(action_id="value", options=[no_ids],
+                                  initial_options=[no_ids] if v.get(NO_IDS) else None)))
+    if warnings:
+        confirm = _opt("yes", tr("I have checked the warnings above: the text identifies "
+                                 "no patient"))
+        blocks.append(InputBlock(block_id=CONFIRM, label=_plain(tr("Warnings")),
+                                 element=CheckboxesElement(action_id="value",
+                                                           options=[confirm])))
+    metadata = json.dumps({"link": link} if link else {})
+    return View(type="modal", callback_id=REPORT_CALLBACK, title=_plain(tr("New report")),
+                submit=_plain(tr("Send")), close=_plain(tr("Cancel")), blocks=blocks,
+                private_metadata=metadata)
+
+
+def _value(state: dict[str, Any], block: str) -> Any:
+    element = state.get(block, {}).get("value", {})
+    kind = element.get("type")
+    if kind in ("static_select", "radio_buttons"):
+        option = element.get("selected_option")
+        return option["value"] if option else None
+    if kind == "checkboxes":
+        return bool(element.get("selected_options"))
+    if kind == "datepicker":
+        return element.get("selected_date")
+    return element.get("value")
+
+
+def read_report_state(view: dict[str, Any]) -> dict[str, Any]:
+    """The submitted modal as plain values (the same names the web form uses)."""
+    state = view.get("state", {}).get("values", {})
+    category = _value(state, "category") or ""
+    cat, _, sub = category.partition("/")
+    meta = json.loads(view.get("private_metadata") or "{}")
+    return {
+        "kind": _value(state, "kind"),
+        "category": cat or None,
+        "subcategory": sub or None,
+        "description": _value(state, "description") or "",
+        "occurred_on": _value(state, "occurred_on"),
+        "place": _value(state, "place"),
+        "reporter_party": _value(state, "reporter_party"),
+        "concerned_party": _value(state, "concerned_party"),
+        "severity": _value(state, "severity"),
+        NO_IDS: bool(_value(state, NO_IDS)),
+        CONFIRM: bool(_value(state, CONFIRM)),
+        "source_link": meta.get("link"),
+    }
+
+
+def modal_errors(errors: list[FieldError], tr: Translator) -> dict[str, str]:
+    """response_action=errors: one sentence per block, next to the field."""
+    out: dict[str, str] = {}
+    for err in errors:
+        block = FIELD_BLOCKS.get(err.field, "description")
+        out.setdefault(block, field_error_text(err, tr))
+    return out
+
+
+def text_modal(tr: Translator, *, callback_id: str, title: str, label_text: str,
+               reference: str, initial: str = "",
+               warnings: list[FieldError] | None = None) -> View:
+    """A one-field form (the reporter's answer, the group's reply); warnings add a confirm."""
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*{reference}*"))]
+    if warnings:
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text=":warning: " + "\n".join(escape(field_error_text(w, tr)) for w in warnings))))
+    blocks.append(InputBlock(block_id="text", label=_plain(label_text),
+                             element=PlainTextInputElement(action_id="value", multiline=True,
+                                                           max_length=3000,
+                                                           initial_value=initial or None)))
+    if warnings:
+        confirm = _opt("yes", tr("I have checked the warnings above: the text identifies "
+                                 "no patient"))
+        blocks.append(InputBlock(block_id=CONFIRM, label=_plain(tr("Warnings")),
+                                 element=CheckboxesElement(action_id="value",
+                                                           options=[confirm])))
+    return View(
+        type="modal", callback_id=callback_id, title=_plain(title[:24]),
+        submit=_plain(tr("Send")), close=_plain(tr("Cancel")),
+        private_metadata=json.dumps({"reference": reference, "title": title,
+                                     "label": label_text}),
+        blocks=blocks,
+    )
+
+
+def close_modal(tr: Translator, reference: str) -> View:
+    return View(
+        type="modal", callback_id=CLOSE_CALLBACK, title=_plain(tr("Close report")),
+        submit=_plain(tr("Close")), close=_plain(tr("Cancel")),
+        private_metadata=json.dumps({"reference": reference}),
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=f"*{reference}*")),
+            InputBlock(block_id="learning_point", label=_plain(tr("What we learned")),
+                       element=PlainTextInputElement(action_id="value", multiline=True,
+                                                     max_length=3000)),
+            InputBlock(block_id="measure", label=_plain(tr("Measure")),
+                       element=PlainTextInputElement(action_id="value", multiline=True,
+                                                     max_length=3000)),
+        ],
+    )
+
+
+def assess_modal(tr: Translator, taxonomy: Taxonomy, report: services.ReportView) -> View:
+    severities = [_opt(s.value, tr(SEVERITY_LABELS[s])) for s in Severity]
+    categories = _category_groups(tr, taxonomy)
+    current = report.category + (f"/{report.subcategory}" if report.subcategory else "")
+    return View(
+        type="modal", callback_id=ASSESS_CALLBACK, title=_plain(tr("Assess report")),
+        submit=_plain(tr("Save")), close=_plain(tr("Cancel")),
+        private_metadata=json.dumps({"reference": report.reference}),
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=f"*{report.reference}*")),
+            InputBlock(block_id="category", label=_plain(tr("Category")),
+                       element=StaticSelectElement(action_id="value", option_groups=categories,
+                                                   initial_option=_find(categories, current))),
+            InputBlock(block_id="assessed_severity",
+                       label=_plain(tr("Severity (the group's assessment)")),
+                       element=StaticSelectElement(
+                           action_id="value", options=severities,
+                           initial_option=next((o for o in severities
+                                                if o.value == (report.assessed_severity
+                                                               or report.reported_severity)),
+                                               None))),
+            InputBlock(block_id="agreement_reference", optional=True,
+                       label=_plain(tr("Breached guideline in the agreement (if any)")),
+                       element=PlainTextInputElement(
+                           action_id="value", max_length=200,
+                           initial_value=report.agreement_reference or None)),
+        ],
+    )
+
+
+def read_values(view: dict[str, Any], *blocks: str) -> dict[str, Any]:
+    state = view.get("state", {}).get("values", {})
+    return {block: _value(state, block) for block in blocks}
+
+
+def metadata(view: dict[str, Any]) -> dict[str, Any]:
+    data = json.loads(view.get("private_metadata") or "{}")
+    return data if isinstance(data, dict) else {}
+
+
+def metadata_reference(view: dict[str, Any]) -> str:
+    return str(metadata(view).get("reference", ""))
+
+
+def report_detail_modal(tr: Translator, taxonomy: Taxonomy,
+                        report: services.ReportView) -> View:
+    """The whole report for the group, free text included: only ever in a modal."""
+    category = taxonomy.category_label(report.category, tr.locale)
+    if report.subcategory:
+        sub = taxonomy.subcategory_label(report.category, report.subcategory, tr.locale)
+        category += f" / {sub}"
+    facts = "\n".join([
+        f"*{tr('Status')}:* {label(STATUS_LABELS, report.status, tr)}",
+        f"*{tr('Kind')}:* {label(KIND_LABELS, report.kind, tr)}",
+        f"*{tr('Category')}:* {escape(category)}",
+        f"*{tr('Severity (reported)')}:* {label(SEVERITY_LABELS, report.reported_severity, tr)}",
+        f"*{tr('When')}:* {tr.date(report.occurred_on)}",
+        f"*{tr('Where')}:* {escape(taxonomy.place_label(report.place, tr.locale) or '-')}",
+        f"*{tr('Reporter')}:* {escape(report.reporter_id or '-')}",
+    ])
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=facts)),
+        DividerBlock(),
+        SectionBlock(text=MarkdownTextObject(
+            text=escape(report.description or tr("(The text has been erased under the "
+                                                 "retention rules.)"))[:3000])),
+    ]
+    for msg in report.messages[-20:]:
+        who = {"group": tr("Forbedringsgruppen"), "reporter": tr("Reporter"),
+               "internal": tr("Internal note")}.get(msg.direction, msg.direction)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text=f"*{who}* · {tr.datetime(msg.created_at)}")]))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=escape(msg.body or "")[:3000])))
+    return View(type="modal", title=_plain(report.reference[:24]), close=_plain(tr("Close")),
+                blocks=blocks[:100])
+
+
+def triage_card(tr: Translator, taxonomy: Taxonomy, payload: dict[str, Any]) -> list[Block]:
+    """A new report in the triage channel: coded fields and buttons, never the text."""
+    reference = payload["reference"]
+    line = " · ".join(filter(None, [
+        label(KIND_LABELS, payload.get("kind"), tr),
+        taxonomy.category_label(payload.get("category"), tr.locale),
+        label(SEVERITY_LABELS, payload.get("severity"), tr),
+        taxonomy.place_label(payload.get("place"), tr.locale),
+    ]))
+    head = f"*{reference}*" + (" :rotating_light:" if payload.get("serious") else "")
+    return [
+        SectionBlock(text=MarkdownTextObject(text=f"{head}\n{escape(line)}")),
+        ActionsBlock(block_id=f"card:{reference}", elements=[
+            ButtonElement(action_id="triage_show", text=_plain(tr("Show")), value=reference),
+            ButtonElement(action_id="triage_assess", text=_plain(tr("Assess")),
+                          value=reference),
+            ButtonElement(action_id="triage_reply", text=_plain(tr("Reply")), value=reference),
+        ]),
+    ]
+
+
+def home_view(tr: Translator, taxonomy: Taxonomy,
+              reports: tuple[services.ReportView, ...],
+              last_replies: dict[str, str]) -> View:
+    blocks: list[Block] = [
+        HeaderBlock(text=_plain(tr("My reports"))),
+        ActionsBlock(elements=[ButtonElement(action_id="meld_new", style="primary",
+                                             text=_plain(tr("New report")))]),
+        DividerBlock(),
+    ]
+    if not reports:
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text=tr("You have not sent any reports yet."))))
+    for r in reports[:30]:
+        text = (f"*{r.reference}* · {escape(taxonomy.category_label(r.category, tr.locale))}\n"
+                f"{label(STATUS_LABELS, r.status, tr)}")
+        if r.reference in last_replies:
+            text += "\n> " + escape(last_replies[r.reference])[:300]
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
+    return View(type="home", blocks=blocks[:100])
