@@ -531,7 +531,8 @@ def submit_report(
                     {"report_id": report_id, "channel": channel, "recipient": reporter_id,
                      "event": "receipt", "created_at": now, "next_attempt_at": now,
                      "attempts": 0,
-                     "payload": {"formal_guidance": formal, "reference": reference}},
+                     "payload": {"formal_guidance": formal, "reference": reference,
+                                 "feedback_by": _feedback_by(ctx, now).isoformat()}},
                     # the working group's channel(s): coded fields only, never the text
                     {"report_id": report_id, "channel": GROUP_CHANNEL,
                      "recipient": GROUP_CHANNEL, "event": "new_report", "created_at": now,

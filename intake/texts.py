@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from intake.domain import (
@@ -195,16 +196,18 @@ FORMAL_GUIDANCE = N_(
 )
 
 
+NEXT_STEPS = N_(
+    "Forbedringsgruppen reads every report. You will hear from us here when it has "
+    "been assessed, at the latest by {date}."
+)
+
+
 def receipt_lines(receipt: Receipt, tr: Translator) -> list[str]:
     """The receipt in a few sentences: reference, what happens next, when to expect an answer."""
     lines = [
         tr("Thank you! Your report has been received with reference {reference}.",
            reference=receipt.reference),
-        tr(
-            "Forbedringsgruppen reads every report. You will hear from us here when it has "
-            "been assessed, at the latest by {date}.",
-            date=tr.date(receipt.feedback_by),
-        ),
+        tr(NEXT_STEPS, date=tr.date(receipt.feedback_by)),
     ]
     if receipt.formal_guidance:
         lines.append(tr(FORMAL_GUIDANCE))
@@ -233,6 +236,8 @@ def notification_text(event: str, payload: dict[str, Any], tr: Translator) -> st
             tr("Thank you! Your report has been received with reference {reference}.",
                **params),
         ]
+        if payload.get("feedback_by"):
+            lines.append(tr(NEXT_STEPS, date=tr.date(date.fromisoformat(payload["feedback_by"]))))
         if payload.get("formal_guidance"):
             lines.append(tr(FORMAL_GUIDANCE))
         return "\n\n".join(lines)

@@ -88,7 +88,11 @@ def test_receipt_arrives_as_a_dm_in_norwegian(ctx, clock, fake_slack) -> None:
     assert fake_slack.calls_to("conversations.open")[0].params["users"] == "U123"
     (msg,) = posted(fake_slack)
     assert msg["channel"] == "DU123"
-    assert msg["text"] == f"Takk! Meldingen din er mottatt med referanse {ref}."
+    assert msg["text"] == (
+        f"Takk! Meldingen din er mottatt med referanse {ref}.\n\n"
+        "Forbedringsgruppen leser alle meldinger. Du får svar her når den er vurdert, "
+        "senest innen 16. mars 2026."  # what happens next, and by when
+    )
     assert NB(FORMAL_GUIDANCE) not in msg["text"]  # minor severity: no formal guidance
     notice, actions = msg["blocks"]
     assert notice["text"] == {"type": "mrkdwn", "text": msg["text"]}

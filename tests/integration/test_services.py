@@ -67,7 +67,8 @@ def test_submit_stores_report_audit_and_receipt_notice(ctx: services.Context) ->
         events = s.scalars(select(m.AuditEvent.action)).all()
     assert events == ["submitted"]
     assert outbox(ctx) == [("slack", "slack:U123", "receipt",
-                            {"formal_guidance": False, "reference": "MELD-2026-0001"})]
+                            {"formal_guidance": False, "reference": "MELD-2026-0001",
+                             "feedback_by": "2026-03-16"})]
     # the group's notice carries coded fields only: no text, no reporter
     assert outbox(ctx, "group") == [("group", "group", "new_report", {
         "reference": "MELD-2026-0001", "kind": "deviation", "category": "discharge_summary",
