@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.slack import views
 from intake import commands, services
-from intake.domain import Actor, DomainError, Role, ValidationFailed
+from intake.domain import Actor, DomainError, PermissionDenied, Role, ValidationFailed
 from intake.i18n import Translator
 from intake.settings import Settings
 from intake.texts import domain_error_text, error_text
@@ -39,7 +42,7 @@ class SlackDoor:
     ctx: services.Context
     settings: Settings
     _members: frozenset[str] = frozenset()
-    _members_at: float = 0.0
+    _members_at: float | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -57,10 +60,16 @@ class SlackDoor:
         if not group:
             return False
         async with self._lock:
-            if time.monotonic() - self._members_at > MEMBERS_TTL:
-                result = await client.usergroups_users_list(usergroup=group)
-                self._members = frozenset(result.get("users") or [])
-                self._members_at = time.monotonic()
+            now = time.monotonic()
+            if self._members_at is None or now - self._members_at > MEMBERS_TTL:
+                try:
+                    result = await client.usergroups_users_list(usergroup=group)
+                except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+                    # keep the last known list (empty at first): refuse rather than fail
+                    log.warning("slack: user group lookup failed (%s)", type(exc).__name__)
+                else:
+                    self._members = frozenset(result.get("users") or [])
+                    self._members_at = now
         return user_id in self._members
 
     async def actor(self, client: AsyncWebClient, user_id: str) -> Actor:
@@ -71,6 +80,15 @@ class SlackDoor:
         """Run one (synchronous) service call off the event loop."""
         return await asyncio.to_thread(fn, ctx=self.ctx, **kwargs)
 
+    async def refuse(self, actor: Actor, action: str) -> str:
+        """Audit a refused group operation and say so; the refusal stands if the audit fails."""
+        try:
+            err = await self.call(services.deny, actor=actor, action=action)
+        except DB_DOWN:
+            log.warning("slack: refusal of %s not audited: database unavailable", action)
+            err = PermissionDenied("group_only")
+        return domain_error_text(err, self.tr)
+
 
 def register(app: AsyncApp, door: SlackDoor) -> None:
     """Attach every listener and the one error handler."""
@@ -78,8 +96,10 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
     @app.error
     async def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> None:
         # ids and types only: payloads can hold report text
-        logger.error("slack listener failed: %s (type=%s)", type(error).__name__,
-                     body.get("type") if isinstance(body, dict) else "?")
+        kind = "?"
+        if isinstance(body, dict):
+            kind = body.get("type") or body.get("command") or "?"
+        logger.error("slack listener failed: %s (%s)", type(error).__name__, kind)
 
     # ------------------------------------------------------------ reporting
 
@@ -94,7 +114,7 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
                            client: AsyncWebClient) -> None:
         await ack()
         await open_report_modal(client, command["trigger_id"],
-                                text=(command.get("text") or "").strip())
+                                text=_plain_text(command.get("text") or ""))
 
     @app.shortcut("meld_global")
     async def meld_global(ack: AsyncAck, shortcut: dict[str, Any],
@@ -112,8 +132,8 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
         if channel and message.get("ts"):
             result = await client.chat_getPermalink(channel=channel, message_ts=message["ts"])
             link = result.get("permalink")
-        await open_report_modal(client, shortcut["trigger_id"], text=message.get("text") or "",
-                                link=link)
+        await open_report_modal(client, shortcut["trigger_id"],
+                                text=_plain_text(message.get("text") or ""), link=link)
 
     @app.action("meld_new")
     async def meld_new(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -220,8 +240,7 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
         user_id = command["user_id"]
         actor = await door.actor(client, user_id)
         if not actor.is_group:
-            err = await door.call(services.deny, actor=actor, action="slack:/triage")
-            await ack(text=domain_error_text(err, tr))
+            await ack(text=await door.refuse(actor, "slack:/triage"))
             return
         try:
             result = await door.call(
@@ -262,9 +281,8 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
         await ack()
         actor = await door.actor(client, body["user"]["id"])
         if not actor.is_group:
-            err = await door.call(services.deny, actor=actor, action="slack:card")
-            await respond(text=domain_error_text(err, door.tr), response_type="ephemeral",
-                          replace_original=False)
+            await respond(text=await door.refuse(actor, "slack:card"),
+                          response_type="ephemeral", replace_original=False)
             return None
         return actor
 
@@ -296,9 +314,8 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
                                 client: AsyncWebClient) -> Actor | None:
         actor = await door.actor(client, body["user"]["id"])
         if not actor.is_group:
-            err = await door.call(services.deny, actor=actor, action="slack:modal")
             await ack(response_action="errors",
-                      errors={"text": domain_error_text(err, door.tr)})
+                      errors={"text": await door.refuse(actor, "slack:modal")})
             return None
         return actor
 
@@ -366,6 +383,26 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
         replies = await door.call(services.last_group_messages, actor=actor)
         view = views.home_view(door.tr, door.ctx.taxonomy, reports, replies)
         await client.views_publish(user_id=user_id, view=view.to_dict())
+
+
+_LINK = re.compile(r"<([^<>|]+)\|([^<>]+)>|<([^<>|]+)>")
+
+
+def _plain_text(text: str) -> str:
+    """Slack's message markup as a person reads it: <url|label> -> label, <@U1|kari> -> @kari,
+    entities decoded. Used to prefill the form with text someone wrote in Slack."""
+
+    def readable(match: re.Match[str]) -> str:
+        target, label, bare = match.group(1), match.group(2), match.group(3)
+        if target is not None:
+            return ("@" + label) if target.startswith(("@", "#")) else label
+        if bare.startswith("@"):
+            return bare
+        if bare.startswith("!"):
+            return "@" + bare[1:].split("^", 1)[0]
+        return bare
+
+    return _unescape(_LINK.sub(readable, text)).strip()
 
 
 def _unescape(text: str) -> str:
