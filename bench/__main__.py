@@ -1,4 +1,5 @@
-"""`python -m bench`: Meld's durable submits/s over HTTP against the raw driver, per backend."""
+"""`python -m bench`: Meld's durable submits/s over HTTP against the raw driver, and the Slack
+door's ack latency against Bolt's bare dispatch, per backend."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from sqlalchemy.exc import SQLAlchemyError
 
 from bench.baseline import postgres_client, sqlite_client
 from bench.databases import (
@@ -23,8 +25,16 @@ from bench.databases import (
     sqlite_databases,
 )
 from bench.load import BenchFailed, Client, run_load
-from bench.report import BackendResult, print_table, print_targets, write_json
+from bench.report import (
+    BackendResult,
+    SlackResult,
+    print_slack_table,
+    print_table,
+    print_targets,
+    write_json,
+)
 from bench.server import REPO, cpu_seconds, memory_mb, running_server
+from bench.slack import bench_slack
 from bench.submit import http_client, probe
 
 WORK_DIR = REPO / "var" / "bench"
@@ -42,7 +52,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--idle-seconds", type=float, default=3.0,
                    help="idle time after the load before reading the server's RSS (default: 3)")
     p.add_argument("--backend", choices=["all", "sqlite", "postgresql"], default="all")
+    p.add_argument("--only", choices=["all", "submit", "slack"], default="all",
+                   help="which phases: durable submits, Slack acks, or both (default: all)")
+    p.add_argument("--slack-seconds", type=float, default=5.0,
+                   help="length of each Slack load (4 per backend; default: 5)")
     p.add_argument("--out", type=Path, default=WORK_DIR / "submit.json")
+    p.add_argument("--slack-out", type=Path, default=WORK_DIR / "slack.json")
     return p.parse_args(argv)
 
 
@@ -81,50 +96,87 @@ def bench_backend(
                          server_cpu_s=server_cpu_s)
 
 
+def _document(settings: dict[str, Any], **rest: Any) -> dict[str, Any]:
+    return {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "settings": settings,
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                    "platform": platform.platform()},
+        **rest,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    plans: dict[str, AbstractContextManager[list[BenchDatabase]]] = {}
+    backends: list[str] = []
     skipped: dict[str, str] = {}
+    server_url = postgres_server_url()
     if args.backend in ("all", "sqlite"):
-        plans["sqlite"] = sqlite_databases(WORK_DIR, 2)
+        backends.append("sqlite")
     if args.backend in ("all", "postgresql"):
-        server_url = postgres_server_url()
         if server_url:
-            plans["postgresql"] = postgres_databases(server_url, 2)
+            backends.append("postgresql")
         else:
             skipped["postgresql"] = f"set {' or '.join(PG_ENV_VARS)}"
 
+    def databases(backend: str, count: int) -> AbstractContextManager[list[BenchDatabase]]:
+        if backend == "sqlite":
+            return sqlite_databases(WORK_DIR, count)
+        assert server_url is not None
+        return postgres_databases(server_url, count)
+
     results: list[BackendResult] = []
     failures: dict[str, str] = {}
-    for backend, dbs in plans.items():
-        try:
-            results.append(bench_backend(backend, dbs, args))
-        except (BenchFailed, psycopg.Error) as exc:
-            failures[backend] = f"{type(exc).__name__}: {exc}"
-            _say(f"{backend}: {exc}")
+    if args.only in ("all", "submit"):
+        for backend in backends:
+            try:
+                results.append(bench_backend(backend, databases(backend, 2), args))
+            except (BenchFailed, psycopg.Error) as exc:
+                failures[backend] = f"{type(exc).__name__}: {exc}"
+                _say(f"{backend}: {exc}")
+
+    slack_results: list[SlackResult] = []
+    slack_failures: dict[str, str] = {}
+    if args.only in ("all", "slack"):
+        for backend in backends:
+            try:
+                slack_results.append(bench_slack(
+                    backend, databases(backend, 1), work_dir=WORK_DIR, clients=args.clients,
+                    seconds=args.slack_seconds, max_ops=args.requests,
+                    idle_seconds=args.idle_seconds, say=_say))
+            except (BenchFailed, psycopg.Error, SQLAlchemyError) as exc:
+                slack_failures[backend] = f"{type(exc).__name__}: {exc}"
+                _say(f"{backend}: Slack: {exc}")
 
     for result in results:
         print_table(result)
-    targets = [t for r in results for t in r.targets()]
-    print_targets(targets, {**skipped, **{b: "failed (see above)" for b in failures}})
+    for slack_result in slack_results:
+        print_slack_table(slack_result)
+    if args.only in ("all", "submit"):
+        targets = [t for r in results for t in r.targets()]
+        print_targets(targets, {**skipped, **{b: "failed (see above)" for b in failures}})
+        write_json(args.out, _document(
+            {"clients": args.clients, "seconds": args.seconds,
+                   "max_requests": args.requests, "idle_seconds": args.idle_seconds},
+            backends={r.backend: r.as_json() for r in results}, targets=targets,
+            skipped=skipped, failures=failures))
+        print(f"\nFigures written to {args.out}")
+    if args.only in ("all", "slack"):
+        slack_targets = [t for r in slack_results for t in r.targets()]
+        print_targets(slack_targets,
+                      {**skipped, **{b: "failed (see above)" for b in slack_failures}},
+                      title="Slack targets (Slack's limit 3 s; target p99 < 50 ms)")
+        write_json(args.slack_out, _document(
+            {"clients": args.clients, "seconds": args.slack_seconds,
+                   "max_requests": args.requests, "idle_seconds": args.idle_seconds},
+            backends={r.backend: r.as_json() for r in slack_results},
+            targets=slack_targets, skipped=skipped, failures=slack_failures))
+        print(f"\nSlack figures written to {args.slack_out}")
 
-    document: dict[str, Any] = {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "settings": {"clients": args.clients, "seconds": args.seconds,
-                     "max_requests": args.requests, "idle_seconds": args.idle_seconds},
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "platform": platform.platform()},
-        "backends": {r.backend: r.as_json() for r in results},
-        "targets": targets,
-        "skipped": skipped,
-        "failures": failures,
-    }
-    write_json(args.out, document)
-    print(f"\nFigures written to {args.out}")
-
-    if failures:
+    if failures or slack_failures:
         return 2
-    dominated = [r.backend for r in results if r.errors_dominate]
+    dominated = ([r.backend for r in results if r.errors_dominate]
+                 + [f"{r.backend} (Slack)" for r in slack_results if r.errors_dominate])
     if dominated:
         _say(f"errors dominate on {', '.join(dominated)}")
         return 1

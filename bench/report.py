@@ -111,10 +111,12 @@ def print_table(result: BackendResult) -> None:
             print(f"  {label} errors: {detail}")
 
 
-def print_targets(targets: list[dict[str, Any]], skipped: dict[str, str]) -> None:
-    print("\nTargets")
+def print_targets(targets: list[dict[str, Any]], skipped: dict[str, str],
+                  title: str = "Targets") -> None:
+    print(f"\n{title}")
+    width = max([42, *(len(t["target"]) for t in targets)])
     for t in targets:
-        print(f"  {LABELS[t['backend']][0]:<11} {t['target']:<42} "
+        print(f"  {LABELS[t['backend']][0]:<11} {t['target']:<{width}} "
               f"{_fmt(t['value'], 'g'):>8}  {'met' if t['met'] else 'NOT MET'}")
     for backend, why in skipped.items():
         print(f"  {LABELS[backend][0]:<11} not measured: {why}")
@@ -123,3 +125,162 @@ def print_targets(targets: list[dict[str, Any]], skipped: dict[str, str]) -> Non
 def write_json(path: Path, document: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+# ---------------------------------------------------------------- the Slack phase
+
+SLACK_LIMIT_MS = 3000.0  # Slack shows the user an error when the ack takes longer
+SLACK_P99_TARGET_MS = 50.0
+SLACK_KINDS = (("command", "/meld command (the HTTP response is the ack)"),
+               ("view", "meld_report submission (store + ack)"))
+
+
+@dataclass
+class SlackResult:
+    backend: str
+    meld_command: LoadResult
+    bolt_command: LoadResult
+    meld_view: LoadResult
+    bolt_view: LoadResult
+    server_cpu_s: dict[str, float]  # "meld_command", "bolt_view", ...: during each load
+    commands_acked: int  # Meld's 200s to /meld, warm-up and probe included
+    views_opened: int  # views.open calls the fake received meanwhile
+    views_open_drain_s: float  # after the command load, until they had all arrived
+    views_cleared: int  # Meld's {"response_action": "clear"} acks, warm-up and probe included
+    views_sent: int
+    stored: int  # rows with channel 'slack' after the load
+    stored_distinct_keys: int
+    fake_calls: dict[str, int]  # Web API calls from Meld (during its whole life)
+    fake_failed: dict[str, int]
+    bolt_fake_calls: dict[str, int]
+    rss_before_mb: float
+    rss_after_mb: float
+    rss_peak_mb: float
+    log_problems: list[str]
+
+    def loads(self, kind: str) -> tuple[LoadResult, LoadResult]:
+        return ((self.meld_command, self.bolt_command) if kind == "command"
+                else (self.meld_view, self.bolt_view))
+
+    def cpu_ms_per_request(self, who: str, kind: str) -> float | None:
+        load = self.loads(kind)[0 if who == "meld" else 1]
+        cpu = self.server_cpu_s[f"{who}_{kind}"]
+        return cpu / load.ok * 1000 if load.ok else None
+
+    @property
+    def stored_ok(self) -> bool:
+        return self.stored == self.views_cleared == self.stored_distinct_keys
+
+    @property
+    def errors_dominate(self) -> bool:
+        return any(r.error_count > r.ok for kind, _ in SLACK_KINDS for r in self.loads(kind))
+
+    def targets(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for kind, name in (("command", "/meld ack"), ("view", "meld_report ack")):
+            meld = self.loads(kind)[0]
+            worst = max(meld.latencies_ms, default=None)
+            p99 = meld.percentile_ms(99)
+            out += [
+                {"backend": self.backend, "target": f"{name} max < {SLACK_LIMIT_MS:.0f} ms "
+                                                    f"(Slack's limit)",
+                 "value": _round(worst, 1),
+                 "met": worst is not None and worst < SLACK_LIMIT_MS},
+                {"backend": self.backend,
+                 "target": f"{name} p99 < {SLACK_P99_TARGET_MS:.0f} ms ({meld.clients} clients)",
+                 "value": _round(p99, 1), "met": p99 is not None and p99 < SLACK_P99_TARGET_MS},
+                {"backend": self.backend, "target": f"{name}: no errors",
+                 "value": meld.error_count, "met": meld.error_count == 0},
+            ]
+        out.append({"backend": self.backend, "target": "meld_report: rows stored = 'clear' acks",
+                    "value": self.stored, "met": self.stored_ok})
+        return out
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for kind, _ in SLACK_KINDS:
+            meld, bolt = self.loads(kind)
+            out[kind] = {
+                "meld": {**_load_json(meld), "over_slack_limit": _over(meld),
+                         "server_cpu_ms_per_request":
+                             _round(self.cpu_ms_per_request("meld", kind), 2)},
+                "bare_bolt": {**_load_json(bolt), "over_slack_limit": _over(bolt),
+                              "server_cpu_ms_per_request":
+                                  _round(self.cpu_ms_per_request("bolt", kind), 2)},
+                "ratio_meld_over_bolt": {
+                    "per_second": _ratio(meld.throughput, bolt.throughput),
+                    "p50": _ratio(meld.percentile_ms(50), bolt.percentile_ms(50)),
+                    "p99": _ratio(meld.percentile_ms(99), bolt.percentile_ms(99)),
+                },
+            }
+        out["checks"] = {
+            "commands_acked": self.commands_acked, "views_opened": self.views_opened,
+            "views_open_backlog_s": round(self.views_open_drain_s, 2),
+            "views_sent": self.views_sent, "views_cleared": self.views_cleared,
+            "reports_stored": self.stored, "distinct_view_ids_stored": self.stored_distinct_keys,
+            "stored_matches_acks": self.stored_ok,
+        }
+        out["fake_slack_calls"] = {"from_meld": self.fake_calls,
+                                   "from_meld_not_ok": self.fake_failed,
+                                   "from_bare_bolt": self.bolt_fake_calls}
+        out["meld_server_rss_mb"] = {"before_load": round(self.rss_before_mb, 1),
+                                     "after_load": round(self.rss_after_mb, 1),
+                                     "peak": round(self.rss_peak_mb, 1)}
+        out["log_problems"] = self.log_problems
+        return out
+
+
+def _over(load: LoadResult) -> int:
+    return sum(1 for ms in load.latencies_ms if ms >= SLACK_LIMIT_MS)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else round(a / b, 3)
+
+
+def print_slack_table(result: SlackResult) -> None:
+    title = LABELS[result.backend][0]
+    clients = result.meld_command.clients
+    print(f"\n{title}: Slack door (POST /slack/events), {clients} concurrent "
+          f"client{'' if clients == 1 else 's'}")
+    print(f"  {'':<28}{'Meld':>12}{'bare Bolt':>12}{'Meld/Bolt':>11}")
+    for kind, heading in SLACK_KINDS:
+        m, b = result.loads(kind)
+        rows: list[tuple[str, str, str, str]] = [
+            ("acks/s", _fmt(m.throughput), _fmt(b.throughput),
+             _fmt(_ratio(m.throughput, b.throughput), ".2f")),
+            ("ok", str(m.ok), str(b.ok), ""),
+            ("errors (non-200, bad ack)", str(m.error_count), str(b.error_count), ""),
+        ]
+        for p in (50, 99):
+            rows.append((f"ack p{p} ms", _fmt(m.percentile_ms(p), ".2f"),
+                         _fmt(b.percentile_ms(p), ".2f"),
+                         _fmt(_ratio(m.percentile_ms(p), b.percentile_ms(p)), ".2f")))
+        rows += [
+            ("ack max ms", _fmt(max(m.latencies_ms, default=None), ".2f"),
+             _fmt(max(b.latencies_ms, default=None), ".2f"), ""),
+            (f"acks >= {SLACK_LIMIT_MS / 1000:g} s", str(_over(m)), str(_over(b)), ""),
+            ("server CPU ms/request", _fmt(result.cpu_ms_per_request("meld", kind), ".2f"),
+             _fmt(result.cpu_ms_per_request("bolt", kind), ".2f"), ""),
+        ]
+        print(f"  {heading}")
+        for name, a, bb, r in rows:
+            print(f"    {name:<26}{a:>12}{bb:>12}{r:>11}")
+        for label, load in (("Meld", m), ("bare Bolt", b)):
+            if load.errors:
+                detail = ", ".join(f"{k} x{v}" for k, v in load.errors.most_common())
+                print(f"    {label} errors: {detail}")
+    print(f"  views.open after /meld acks: {result.views_opened} for {result.commands_acked} "
+          f"acks (all in {result.views_open_drain_s:.1f} s after the load)")
+    print(f"  reports stored: {result.stored} rows, {result.stored_distinct_keys} distinct view "
+          f"ids, for {result.views_cleared} 'clear' acks of {result.views_sent} submissions "
+          f"(warm-up and probe included): {'ok' if result.stored_ok else 'MISMATCH'}")
+    calls = ", ".join(f"{k} {v}" for k, v in sorted(result.fake_calls.items()))
+    print(f"  fake Slack calls from Meld: {calls or 'none'}")
+    if result.fake_failed:
+        failed = ", ".join(f"{k} {v}" for k, v in sorted(result.fake_failed.items()))
+        print(f"  ... answered ok=false: {failed}")
+    print(f"  Meld server RSS MB: before load {result.rss_before_mb:.1f}, "
+          f"after {result.rss_after_mb:.1f}, peak {result.rss_peak_mb:.1f}")
+    for line in result.log_problems:
+        print(f"  log: {line}")

@@ -76,7 +76,8 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 @contextmanager
-def running_server(database_url: str, log_path: Path, timeout_s: float = 60.0) -> Iterator[Server]:
+def running_server(database_url: str, log_path: Path, timeout_s: float = 60.0,
+                   extra_env: dict[str, str] | None = None) -> Iterator[Server]:
     """Start `serve` (it migrates first), wait for GET /readyz 200, stop it on exit."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -88,13 +89,21 @@ def running_server(database_url: str, log_path: Path, timeout_s: float = 60.0) -
         "MELD_BASE_URL": base_url,
         "MELD_SECRET_KEY": "bench",
         "MELD_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
+    with running_process([sys.executable, "-m", "intake.cli", "serve"], env, base_url,
+                         log_path, timeout_s) as server:
+        yield server
+
+
+@contextmanager
+def running_process(argv: list[str], env: dict[str, str], base_url: str, log_path: Path,
+                    timeout_s: float = 60.0) -> Iterator[Server]:
+    """Start an HTTP server process, wait for GET /readyz 200, stop it (SIGTERM) on exit."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "intake.cli", "serve"],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
+        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
     try:
         _wait_ready(proc, base_url, log_path, timeout_s)
         yield Server(pid=proc.pid, base_url=base_url, log_path=log_path)
