@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(
         "https://slack.com/api/", description="Slack Web API base URL (a fake in tests)"
     )
+    slack_timeout_seconds: float = Field(
+        10.0, gt=0, le=60, description="Timeout of one Slack Web API call"
+    )
     slack_triage_channel: str | None = Field(
         None, description="Channel id where new reports are posted as cards for the group"
     )

@@ -66,8 +66,11 @@ def build_slack(settings: Settings, ctx: services.Context) -> Slack | None:
     """The Slack door, or None when no bot token is configured (Slack is off)."""
     if settings.slack_bot_token is None:
         return None
+    # slack_sdk opens an aiohttp session per call when given none: a little slower than a
+    # shared pool, but a client that works from any event loop (the outbox worker, tests)
     client = slack_client(settings.slack_bot_token.get_secret_value(),
-                          base_url=settings.slack_api_url)
+                          base_url=settings.slack_api_url,
+                          timeout=settings.slack_timeout_seconds)
     secret = settings.slack_signing_secret
     app = AsyncApp(
         client=client,

@@ -105,9 +105,9 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
 
     async def open_report_modal(client: AsyncWebClient, trigger_id: str, *, text: str = "",
                                 link: str | None = None) -> None:
-        view = views.report_modal(door.tr, door.ctx.taxonomy, today=door.today(), text=text,
-                                  link=link)
-        await client.views_open(trigger_id=trigger_id, view=view.to_dict())
+        view = views.new_report_modal(door.tr, door.ctx.taxonomy, today=door.today(),
+                                      text=text, link=link)
+        await client.views_open(trigger_id=trigger_id, view=view)
 
     @app.command("/meld")
     async def meld_command(ack: AsyncAck, command: dict[str, Any],

@@ -138,3 +138,14 @@ def test_manifest_declares_what_the_listeners_handle() -> None:
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
         "commands", "chat:write", "im:write", "users:read", "usergroups:read"}
     assert manifest["_metadata"]["major_version"] == 1
+
+
+def test_the_cached_form_equals_a_freshly_built_one() -> None:
+    kwargs = {"today": date(2026, 3, 2), "text": "Epikrise <mangler>",
+              "link": "https://example.slack.com/archives/C1/p1"}
+    fresh = views.report_modal(TR, TAX, **kwargs).to_dict()
+    cached = views.new_report_modal(TR, TAX, **kwargs)
+    assert cached == fresh
+    again = views.new_report_modal(TR, TAX, today=date(2026, 3, 2))
+    assert again == views.report_modal(TR, TAX, today=date(2026, 3, 2)).to_dict()
+    assert "initial_value" not in str(again["blocks"][2]["element"])  # no leak between calls
