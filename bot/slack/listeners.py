@@ -296,19 +296,14 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
         modal = views.report_detail_modal(door.tr, door.ctx.taxonomy, report)
         await client.views_open(trigger_id=body["trigger_id"], view=modal.to_dict())
 
-    @app.action("triage_assess")
-    async def assess_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
-                            client: AsyncWebClient, respond: AsyncRespond) -> None:
+    @app.action(re.compile(r"^triage_(assess|reply)$"))
+    async def form_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                          client: AsyncWebClient, respond: AsyncRespond) -> None:
+        """The card's Vurder and Svar buttons open the matching form."""
         actor = await _group_button(ack, body, client, respond)
         if actor is not None:
-            await _open_dialog(client, body["trigger_id"], actor, "assess", action["value"])
-
-    @app.action("triage_reply")
-    async def reply_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
-                           client: AsyncWebClient, respond: AsyncRespond) -> None:
-        actor = await _group_button(ack, body, client, respond)
-        if actor is not None:
-            await _open_dialog(client, body["trigger_id"], actor, "reply", action["value"])
+            dialog = action["action_id"].removeprefix("triage_")
+            await _open_dialog(client, body["trigger_id"], actor, dialog, action["value"])
 
     async def _group_view_actor(ack: AsyncAck, body: dict[str, Any],
                                 client: AsyncWebClient) -> Actor | None:

@@ -99,6 +99,19 @@ def _find(groups: list[OptionGroup], value: str | None) -> Option | None:
     return None
 
 
+def _warning_section(tr: Translator, warnings: list[FieldError]) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(
+        text=":warning: " + "\n".join(escape(field_error_text(w, tr)) for w in warnings)))
+
+
+def _confirm_block(tr: Translator) -> InputBlock:
+    """The box a reporter ticks to send despite warnings (phone, e-mail, name-like text)."""
+    confirm = _opt("yes", tr("I have checked the warnings above: the text identifies "
+                             "no patient"))
+    return InputBlock(block_id=CONFIRM, label=_plain(tr("Warnings")),
+                      element=CheckboxesElement(action_id="value", options=[confirm]))
+
+
 def report_modal(
     tr: Translator,
     taxonomy: Taxonomy,
@@ -121,8 +134,7 @@ def report_modal(
         cat_value = f"{cat_value}/{v['subcategory']}"
     blocks: list[Block] = []
     if warnings:
-        blocks.append(SectionBlock(text=MarkdownTextObject(
-            text=":warning: " + "\n".join(escape(field_error_text(w, tr)) for w in warnings))))
+        blocks.append(_warning_section(tr, warnings))
     blocks += [
         InputBlock(block_id="kind", label=_plain(tr("What do you want to report?")),
                    element=RadioButtonsElement(
@@ -172,11 +184,7 @@ def report_modal(
         element=CheckboxesElement(action_id="value", options=[no_ids],
                                   initial_options=[no_ids] if v.get(NO_IDS) else None)))
     if warnings:
-        confirm = _opt("yes", tr("I have checked the warnings above: the text identifies "
-                                 "no patient"))
-        blocks.append(InputBlock(block_id=CONFIRM, label=_plain(tr("Warnings")),
-                                 element=CheckboxesElement(action_id="value",
-                                                           options=[confirm])))
+        blocks.append(_confirm_block(tr))
     metadata = json.dumps({"link": link} if link else {})
     return View(type="modal", callback_id=REPORT_CALLBACK, title=_plain(tr("New report")),
                 submit=_plain(tr("Send")), close=_plain(tr("Cancel")), blocks=blocks,
@@ -256,18 +264,13 @@ def text_modal(tr: Translator, *, callback_id: str, title: str, label_text: str,
     """A one-field form (the reporter's answer, the group's reply); warnings add a confirm."""
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*{reference}*"))]
     if warnings:
-        blocks.append(SectionBlock(text=MarkdownTextObject(
-            text=":warning: " + "\n".join(escape(field_error_text(w, tr)) for w in warnings))))
+        blocks.append(_warning_section(tr, warnings))
     blocks.append(InputBlock(block_id="text", label=_plain(label_text),
                              element=PlainTextInputElement(action_id="value", multiline=True,
                                                            max_length=3000,
                                                            initial_value=initial or None)))
     if warnings:
-        confirm = _opt("yes", tr("I have checked the warnings above: the text identifies "
-                                 "no patient"))
-        blocks.append(InputBlock(block_id=CONFIRM, label=_plain(tr("Warnings")),
-                                 element=CheckboxesElement(action_id="value",
-                                                           options=[confirm])))
+        blocks.append(_confirm_block(tr))
     return View(
         type="modal", callback_id=callback_id, title=_plain(title[:24]),
         submit=_plain(tr("Send")), close=_plain(tr("Cancel")),

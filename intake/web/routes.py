@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
 
 from intake import services
 from intake.domain import (
@@ -206,8 +207,6 @@ async def submit(request: Request) -> Response:
 
 
 async def _run(fn: Any, **kwargs: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
     return await run_in_threadpool(fn, **kwargs)
 
 
