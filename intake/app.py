@@ -245,6 +245,13 @@ def create_app(
         socket_mode = None
         if settings.run_outbox_worker:
             task = asyncio.create_task(worker.run_forever(stop, settings.outbox_poll_seconds))
+        digest_task = None
+        if settings.run_digest_scheduler and slack is not None and settings.slack_triage_channel:
+            from bot.slack.digest import slack_digest_poster
+            from intake.digest import digest_scheduler
+
+            digest_task = asyncio.create_task(digest_scheduler(
+                context, settings, slack_digest_poster(settings, slack.client), stop))
         if slack is not None and slack.app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -259,6 +266,8 @@ def create_app(
                 await socket_mode.close_async()
             if task is not None:
                 await task
+            if digest_task is not None:
+                await digest_task
             if ctx is None:
                 context.db.dispose()
 

@@ -271,6 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     o = sub.add_parser("outbox", help="deliver pending notifications once")
     o.set_defaults(func=cmd_outbox)
+
+    # commands that live in their own modules: each has add_parser(sub)
+    from intake import cli_demo, cli_digest, cli_report
+
+    for module in (cli_report, cli_digest, cli_demo):
+        module.add_parser(sub)
     return p
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +46,21 @@ class Settings(BaseSettings):
     run_outbox_worker: bool = True
     log_level: str = "INFO"
 
+    # Weekly digest for Forbedringsgruppen (posted to the Slack triage channel)
+    digest_rrule: str = Field(
+        "FREQ=WEEKLY;BYDAY=MO;BYHOUR=8;BYMINUTE=0;BYSECOND=0",
+        description="When the weekly digest is posted: an RFC 5545 RRULE in local time "
+        "(MELD_TIMEZONE); the digest covers the last full ISO week",
+    )
+    digest_stale_days: int = Field(
+        7, ge=1, le=365,
+        description="A report waiting longer than this many days for triage or feedback "
+        "is listed in the digest",
+    )
+    run_digest_scheduler: bool = Field(
+        True, description="Post the digest from `meld serve` (needs Slack and a triage channel)"
+    )
+
     # Slack (all optional: without a bot token Meld runs with Slack off)
     slack_bot_token: SecretStr | None = Field(None, description="Bot token, xoxb-...")
     slack_signing_secret: SecretStr | None = Field(
@@ -69,6 +84,17 @@ class Settings(BaseSettings):
     slack_group_members: str = Field(
         "", description="Comma-separated Slack user ids that are Forbedringsgruppen"
     )
+
+    @field_validator("digest_rrule")
+    @classmethod
+    def _valid_rrule(cls, value: str) -> str:
+        from dateutil.rrule import rrulestr
+
+        try:
+            rrulestr(value)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"not an RFC 5545 RRULE: {exc}") from None
+        return value
 
     @property
     def slack_enabled(self) -> bool:

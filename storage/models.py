@@ -76,6 +76,9 @@ class Report(Base):
         Index("ix_reports_status_reported_at", "status", "reported_at"),
         Index("ix_reports_occurred_on_kind", "occurred_on", "kind"),
         Index("ix_reports_reporter_id", "reporter_id"),
+        # the weekly digest selects by week: new (reported_at) and closed (closed_at)
+        Index("ix_reports_reported_at", "reported_at"),
+        Index("ix_reports_closed_at", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -190,3 +193,24 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class DigestRun(Base):
+    """One weekly digest per (channel, period), claimed here before it is posted.
+
+    The unique key makes the claim exactly-once across replicas, restarts and manual runs.
+    A claim that was never marked posted and whose lease has run out (the claimer crashed
+    or the post failed) may be taken over; a posted one never is.
+    """
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("channel", "period"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(100))   # e.g. "slack:C0123456789"
+    period: Mapped[str] = mapped_column(String(20))     # ISO week, "2026-W10"
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str] = mapped_column(String(64))  # a random token per claim
+    lease_until: Mapped[datetime] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    posted_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(String(200))

@@ -1,0 +1,84 @@
+"""`meld digest`: the weekly digest, once (for cron or a systemd timer).
+
+    meld digest                      the last full ISO week, posted to the triage channel
+    meld digest --week 2026-W10      that week
+    meld digest --dry-run            print the digest as text; post and claim nothing
+
+Posting goes through the same claim as `meld serve`'s scheduler, so a manual run beside
+the scheduled one (or on another machine) never posts a week twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import TYPE_CHECKING, Any
+
+from intake import digest
+
+if TYPE_CHECKING:
+    from intake.cli import Cli
+
+
+def add_parser(sub: Any) -> None:
+    """Register the subcommand on the `meld` parser (argparse subparsers)."""
+    p = sub.add_parser("digest", help="the weekly digest, once (for cron or a systemd timer)")
+    p.add_argument("--week", help="ISO week, e.g. 2026-W10 (default: the last full week)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the digest as text; post nothing and claim nothing")
+    p.set_defaults(func=cmd_digest)
+
+
+def cmd_digest(cli: Cli, args: argparse.Namespace) -> int:
+    tr = cli.tr
+    settings = cli.settings
+    try:
+        week = digest.parse_week(args.week) if args.week else None
+    except ValueError:
+        print(tr("meld: {week} is not an ISO week; write it like 2026-W10.", week=args.week),
+              file=sys.stderr)
+        return 2
+    channel = digest.digest_channel(settings)
+    if not args.dry_run and channel is None:
+        print(tr("meld: Slack is not configured (MELD_SLACK_BOT_TOKEN and "
+                 "MELD_SLACK_TRIAGE_CHANNEL), so the digest was not posted. "
+                 "Use --dry-run to print it."), file=sys.stderr)
+        return 1
+    ctx = cli.ctx
+    now = ctx.clock()
+    if week is None:
+        week = digest.week_ended_before(now, settings.timezone)
+    if args.dry_run:
+        content = digest.build_digest(ctx=ctx, week=week.key, now=now)
+        sys.stdout.write(digest.render_text(content, tr))
+        return 0
+
+    assert channel is not None
+    if week.bounds(settings.timezone)[1] > now:
+        # posting it now would also claim it: the full week's digest would never be posted
+        print(tr("meld: week {week} has not ended yet, so its digest cannot be posted; "
+                 "--dry-run shows it as it stands.", week=week.key), file=sys.stderr)
+        return 2
+    from bot.slack.digest import slack_digest_poster  # the command may know the door
+
+    poster = slack_digest_poster(settings)
+    try:
+        posted = asyncio.run(digest.run_digest(ctx=ctx, channel=channel, period=week.key,
+                                               post=poster))
+    except Exception as exc:
+        print(tr("meld: the digest for {week} could not be posted ({error}); "
+                 "run the command again later.", week=week.key,
+                 error=getattr(exc, "code", type(exc).__name__)), file=sys.stderr)
+        return 1
+    if posted:
+        print(tr("The digest for {week} was posted to the triage channel.", week=week.key))
+        return 0
+    state = digest.run_state(ctx, channel, week.key)
+    if state is not None and state.posted_at is not None:
+        print(tr("The digest for {week} was already posted ({when}); not posted again.",
+                 week=week.key, when=tr.datetime(state.posted_at)))
+        return 0
+    print(tr("The digest for {week} is being posted by another process right now.",
+             week=week.key))
+    return 0

@@ -1,0 +1,726 @@
+"""The weekly digest for Forbedringsgruppen: content, plain text, schedule, exactly-once run.
+
+`build_digest` aggregates one ISO week in SQL (GROUP BY, counts, short ordered lists) into
+a door-neutral `Digest`: coded keys, references, category labels, and the group's own
+learning points and measures. It never carries a report's description or who reported it.
+`render_text` turns it into the text `meld digest --dry-run` prints; the doors render the
+same data their own way (`bot.slack.digest`), with the shared lines below.
+
+Schedule: an RFC 5545 RRULE in local time (default Monday 08:00 Europe/Oslo), expanded by
+dateutil with a naive local DTSTART, so 08:00 stays 08:00 across daylight-saving changes.
+A run covers the ISO week that ended before it.
+
+Exactly once per (channel, period): `run_digest` claims a row in `digest_runs` in its own
+transaction before it posts (INSERT ... ON CONFLICT DO NOTHING on the unique key). A claim
+holds a lease; one that was never marked posted and whose lease ran out (the claimer
+crashed, or the post failed) is taken over with an UPDATE whose WHERE re-checks both, so
+two takers cannot both win. A posted claim is never posted again. The one window left is
+a crash after Slack accepted the message and before `posted_at` is written: that digest
+is posted again when the lease runs out (at least once there; chat.postMessage has no
+idempotency key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from babel.numbers import format_decimal
+from dateutil.rrule import rrulestr
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from intake.domain import Kind, Severity, Status
+from intake.i18n import Translator
+from intake.texts import KIND_LABELS, SEVERITY_LABELS, label
+from storage import models as m
+
+if TYPE_CHECKING:
+    from intake.services import Context
+    from intake.settings import Settings
+
+log = logging.getLogger("meld.digest")
+
+DIGEST_LEASE = timedelta(minutes=5)   # a claim not posted within this may be taken over
+POST_DEADLINE = 120.0                 # seconds one post may take; well inside the lease
+LIST_MAX = 50                         # rows fetched per list; the rest is counted
+TOP_SUGGESTIONS = 5
+TREND_WEEKS = 4
+RETRY_BASE_SECONDS = 60.0             # the scheduler's first retry after a failed post
+RETRY_MAX_SECONDS = 3600.0
+MAX_SLEEP_SECONDS = 600.0             # the scheduler re-reads the clock at least this often
+
+# statuses after which a report is not "waiting" for anything from the group
+_FINISHED = (Status.CLOSED, Status.REJECTED, Status.DUPLICATE, Status.REDIRECTED)
+_WEEK_RE = re.compile(r"^\s*(\d{4})-?[Ww](\d{1,2})\s*$")
+
+
+# ---------------------------------------------------------------- ISO weeks
+
+
+@dataclass(frozen=True, slots=True)
+class IsoWeek:
+    """An ISO 8601 week, Monday to Sunday, in local time."""
+
+    year: int
+    week: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.year}-W{self.week:02d}"
+
+    @property
+    def start(self) -> date:
+        return date.fromisocalendar(self.year, self.week, 1)
+
+    @property
+    def end(self) -> date:
+        """The Sunday, inclusive."""
+        return self.start + timedelta(days=6)
+
+    def bounds(self, tz: str) -> tuple[datetime, datetime]:
+        """[Monday 00:00, next Monday 00:00) local time, as UTC instants."""
+        zone = ZoneInfo(tz)
+        start = datetime.combine(self.start, time(0), tzinfo=zone)
+        end = datetime.combine(self.start + timedelta(days=7), time(0), tzinfo=zone)
+        return start.astimezone(UTC), end.astimezone(UTC)
+
+    def shifted(self, weeks: int) -> IsoWeek:
+        return week_of(self.start + timedelta(weeks=weeks))
+
+
+def parse_week(value: str) -> IsoWeek:
+    """'2026-W10' (also '2026W10', '2026-w1') -> IsoWeek; ValueError if there is no such week."""
+    match = _WEEK_RE.match(value or "")
+    if not match:
+        raise ValueError(f"not an ISO week: {value!r} (write it like 2026-W10)")
+    year, week = int(match.group(1)), int(match.group(2))
+    try:
+        date.fromisocalendar(year, week, 1)  # refuses W00, W54, and W53 of 52-week years
+    except ValueError:
+        raise ValueError(f"{year} has no ISO week {week}") from None
+    return IsoWeek(year, week)
+
+
+def week_of(day: date) -> IsoWeek:
+    year, week, _ = day.isocalendar()
+    return IsoWeek(year, week)
+
+
+def week_ended_before(moment: datetime, tz: str = "Europe/Oslo") -> IsoWeek:
+    """The last ISO week that had ended at `moment` (local time): Monday 08:00 -> last week."""
+    local = moment.astimezone(ZoneInfo(tz)).date()
+    return week_of(local - timedelta(days=local.isoweekday()))
+
+
+# ---------------------------------------------------------------- schedule
+
+
+def _rule_around(rule: str, moment: datetime, zone: ZoneInfo) -> tuple[Any, datetime]:
+    """The rule expanded in naive local time from a DTSTART shortly before `moment`."""
+    local = moment.astimezone(zone).replace(tzinfo=None)
+    if "DTSTART" in rule.upper():
+        return rrulestr(rule, ignoretz=True), local
+    dtstart = datetime.combine(local.date() - timedelta(days=8), time(0))
+    return rrulestr(rule, dtstart=dtstart), local
+
+
+def _to_utc(local: datetime, zone: ZoneInfo) -> datetime:
+    # a wall-clock time in a spring-forward gap resolves forward (02:30 -> 03:30 CEST)
+    return local.replace(tzinfo=zone).astimezone(UTC)
+
+
+def next_run(after: datetime, rule: str, tz: str = "Europe/Oslo") -> datetime:
+    """The first occurrence of `rule` (local wall-clock time in tz) strictly after `after`."""
+    zone = ZoneInfo(tz)
+    expanded, local = _rule_around(rule, after, zone)
+    candidate = expanded.after(local - timedelta(hours=3), inc=False)
+    while candidate is not None and _to_utc(candidate, zone) <= after:
+        candidate = expanded.after(candidate, inc=False)
+    if candidate is None:
+        raise ValueError("the digest rule has no further occurrences")
+    return _to_utc(candidate, zone)
+
+
+def previous_run(before: datetime, rule: str, tz: str = "Europe/Oslo") -> datetime | None:
+    """The last occurrence of `rule` at or before `before` (looking back about a week)."""
+    zone = ZoneInfo(tz)
+    expanded, local = _rule_around(rule, before, zone)
+    candidate = expanded.before(local + timedelta(hours=3), inc=True)
+    while candidate is not None and _to_utc(candidate, zone) > before:
+        candidate = expanded.before(candidate, inc=False)
+    return _to_utc(candidate, zone) if candidate is not None else None
+
+
+# ---------------------------------------------------------------- content
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    key: str
+    label: str   # category label; kinds and severities are translated by the renderer
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingItem:
+    reference: str
+    category: str          # label
+    days: int              # since it was reported
+    status: str
+    has_feedback: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NeedsInfoItem:
+    reference: str
+    category: str
+    days: int              # since the group asked
+
+
+@dataclass(frozen=True, slots=True)
+class LearningItem:
+    reference: str
+    category: str
+    learning_point: str    # the group's own words, written when closing
+    measure: str
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestionItem:
+    reference: str
+    category: str
+    plus_ones: int
+    plus_ones_this_week: int
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """One week for the group: counts and short lists, no report text, no reporter."""
+
+    week: IsoWeek
+    generated_at: datetime
+    stale_days: int
+    total: int
+    by_kind: tuple[Count, ...]
+    by_category: tuple[Count, ...]
+    by_severity: tuple[Count, ...]          # as reported
+    waiting: tuple[WaitingItem, ...]        # oldest first, at most LIST_MAX
+    waiting_total: int
+    needs_info: tuple[NeedsInfoItem, ...]
+    needs_info_total: int
+    learned: tuple[LearningItem, ...]       # closed this week
+    learned_total: int
+    top_suggestions: tuple[SuggestionItem, ...]
+    previous_weeks_total: int               # reports in the TREND_WEEKS weeks before
+
+    @property
+    def is_empty(self) -> bool:
+        return self.total == 0
+
+    @property
+    def previous_average(self) -> float:
+        return self.previous_weeks_total / TREND_WEEKS
+
+
+def _marginal(groups: list[tuple[str, str, str, int, int]], index: int) -> dict[str, int]:
+    """Sum this week's counts of the grouped rows (at most kinds x categories x severities)
+    over one of the three keys; zero counts are left out."""
+    out: dict[str, int] = {}
+    for row in groups:
+        if row[3]:
+            out[row[index]] = out.get(row[index], 0) + row[3]
+    return out
+
+
+def _in_order(counts: dict[str, int], order: list[str]) -> tuple[Count, ...]:
+    rank = {key: i for i, key in enumerate(order)}
+    return tuple(Count(key, key, counts[key])
+                 for key in sorted(counts, key=lambda k: (rank.get(k, len(rank)), k)))
+
+
+def _days(now: datetime, then: datetime, zone: ZoneInfo) -> int:
+    """Calendar days between two instants, counted in local time (as people count them)."""
+    return max(0, (now.astimezone(zone).date() - then.astimezone(zone).date()).days)
+
+
+def _listed(session: Session, stmt: Any) -> tuple[list[Any], int]:
+    """The first LIST_MAX rows of stmt and how many there are in all (one query: the count
+    is a window over the whole result, computed before the LIMIT)."""
+    rows = session.execute(stmt.add_columns(func.count().over()).limit(LIST_MAX)).all()
+    return [tuple(row[:-1]) for row in rows], (rows[0][-1] if rows else 0)
+
+
+def build_digest(*, ctx: Context, week: str | None, now: datetime,
+                 locale: str | None = None) -> Digest:
+    """The digest of one ISO week (default: the last full week before `now`).
+
+    New, by kind/category/severity: reported_at in the week (local time). Closed: closed_at
+    in the week. Waiting, needs-info and suggestions are the state at `now`. Five queries:
+    one GROUP BY over the week and the four before it, three short lists that carry their
+    totals, and the +1 ranking.
+    """
+    settings = ctx.settings
+    tz = settings.timezone
+    zone = ZoneInfo(tz)
+    lang = locale or settings.locale
+    period = parse_week(week) if week else week_ended_before(now, tz)
+    start, end = period.bounds(tz)
+    trend_start, _ = period.shifted(-TREND_WEEKS).bounds(tz)
+    cutoff = now - timedelta(days=settings.digest_stale_days)
+    r = m.Report
+    cat = ctx.taxonomy.category_label
+
+    in_week = func.sum(case((r.reported_at >= start, 1), else_=0))
+    grouped = (
+        select(r.kind, r.category_id, r.reported_severity, in_week, func.count())
+        .where(r.reported_at >= trend_start, r.reported_at < end)
+        .group_by(r.kind, r.category_id, r.reported_severity)
+    )
+    # waiting for triage (received, triage), or for a first feedback while measures run;
+    # written as a status list so the (status, reported_at) index serves it
+    waiting_cte = (
+        select(r.id, r.reference, r.category_id, r.reported_at, r.status, r.first_feedback_at)
+        .where(r.status.in_([Status.RECEIVED.value, Status.TRIAGE.value,
+                             Status.IN_PROGRESS.value]),
+               r.reported_at < cutoff,
+               or_(r.status != Status.IN_PROGRESS.value, r.first_feedback_at.is_(None)))
+        .cte("waiting")
+    )
+    if ctx.db.dialect == "postgresql":
+        # Find the waiting reports first (status index), then sort them. Otherwise, given
+        # an index on reported_at, PostgreSQL walks it from the oldest report through the
+        # whole, mostly finished, history to find the 50 oldest waiting ones.
+        waiting_cte = waiting_cte.prefix_with("MATERIALIZED")
+    w = waiting_cte.c
+    waiting = (select(w.reference, w.category_id, w.reported_at, w.status, w.first_feedback_at)
+               .order_by(w.reported_at, w.id))
+    asked = (  # when the group last asked the reporter (the move to needs_info)
+        select(func.max(m.AuditEvent.at))
+        .where(m.AuditEvent.report_id == r.id, m.AuditEvent.action == "status_changed",
+               m.AuditEvent.details["status"].as_string() == Status.NEEDS_INFO.value)
+        .correlate(r)
+        .scalar_subquery()
+    )
+    since = func.coalesce(asked, r.updated_at)
+    needs_info = (
+        select(r.reference, r.category_id, since)
+        .where(r.status == Status.NEEDS_INFO.value)
+        .order_by(since, r.id)
+    )
+    # closed_at is set by closing and cleared by reopening: closed this week, with the
+    # learning point that closing requires (no status term: it would lure SQLite onto the
+    # status index, slower here than one scan)
+    learned = (
+        select(r.reference, r.category_id, r.learning_point, r.measure)
+        .where(r.closed_at >= start, r.closed_at < end, r.learning_point.is_not(None))
+        .order_by(r.closed_at, r.id)
+    )
+    plus = m.PlusOne
+    backed = (  # +1s per report, in all and during the week (driven by the small table)
+        select(plus.report_id,
+               func.count().label("n"),
+               func.sum(case((and_(plus.created_at >= start, plus.created_at < end), 1),
+                             else_=0)).label("n_week"))
+        .group_by(plus.report_id)
+        .subquery()
+    )
+    suggestions = (
+        select(r.reference, r.category_id, backed.c.n, backed.c.n_week)
+        .join(r, r.id == backed.c.report_id)
+        .where(r.kind == Kind.SUGGESTION.value, r.status.not_in([s.value for s in _FINISHED]))
+        .order_by(backed.c.n.desc(), r.reported_at, r.id)
+        .limit(TOP_SUGGESTIONS)
+    )
+
+    with ctx.db.reading() as session:
+        groups = [(k, c, s, int(w or 0), int(n)) for k, c, s, w, n in session.execute(grouped)]
+        waiting_rows, waiting_total = _listed(session, waiting)
+        needs_rows, needs_total = _listed(session, needs_info)
+        learned_rows, learned_total = _listed(session, learned)
+        suggestion_rows = session.execute(suggestions).all()
+
+    total = sum(g[3] for g in groups)
+    categories = _marginal(groups, 1)
+    return Digest(
+        week=period, generated_at=now, stale_days=settings.digest_stale_days, total=total,
+        by_kind=_in_order(_marginal(groups, 0), [k.value for k in Kind]),
+        by_category=tuple(
+            Count(key, cat(key, lang), n)
+            for key, n in sorted(categories.items(), key=lambda kv: (-kv[1], cat(kv[0], lang)))
+        ),
+        by_severity=_in_order(_marginal(groups, 2), [s.value for s in Severity]),
+        waiting=tuple(WaitingItem(ref, cat(cid, lang), _days(now, reported, zone), status,
+                                  feedback is not None)
+                      for ref, cid, reported, status, feedback in waiting_rows),
+        waiting_total=waiting_total,
+        needs_info=tuple(NeedsInfoItem(ref, cat(cid, lang), _days(now, when, zone))
+                         for ref, cid, when in needs_rows),
+        needs_info_total=needs_total,
+        learned=tuple(LearningItem(ref, cat(cid, lang), lp or "", me or "")
+                      for ref, cid, lp, me in learned_rows),
+        learned_total=learned_total,
+        top_suggestions=tuple(SuggestionItem(ref, cat(cid, lang), int(n), int(n_week or 0))
+                              for ref, cid, n, n_week in suggestion_rows),
+        previous_weeks_total=sum(g[4] for g in groups) - total,
+    )
+
+
+# ---------------------------------------------------------------- shared wording
+
+
+def title(d: Digest, tr: Translator) -> str:
+    return tr("Weekly digest for Forbedringsgruppen, week {week} {year}",
+              week=d.week.week, year=d.week.year)
+
+
+def period_line(d: Digest, tr: Translator) -> str:
+    return tr("{first} to {last}", first=tr.date(d.week.start, "d. MMMM"),
+              last=tr.date(d.week.end))
+
+
+def summary_line(d: Digest, tr: Translator) -> str:
+    if d.is_empty:
+        return tr("No new reports this week")
+    return tr("New reports this week: {count}", count=d.total)
+
+
+def trend_line(d: Digest, tr: Translator) -> str:
+    """This week against the average of the four weeks before, in one line."""
+    if d.previous_weeks_total == 0:
+        return tr("Trend: {count} this week; none in the four weeks before.", count=d.total)
+    average = d.previous_average
+    change = round((d.total - average) / average * 100)
+    change_text = tr("unchanged") if change == 0 else f"{change:+d} %".replace("-", "−")
+    return tr("Trend: {count} this week against an average of {average} a week in the four "
+              "weeks before ({change}).", count=d.total,
+              average=format_decimal(average, format="#,##0.#", locale=tr.babel_locale),
+              change=change_text)
+
+
+def days_text(days: int, tr: Translator) -> str:
+    return tr("1 day") if days == 1 else tr("{days} days", days=days)
+
+
+def breakdowns(d: Digest, tr: Translator) -> list[tuple[str, list[tuple[str, int]]]]:
+    """(heading, [(label, count)]) for kind, category and reported severity."""
+    return [
+        (tr("By kind"), [(label(KIND_LABELS, c.key, tr), c.count) for c in d.by_kind]),
+        (tr("By category"), [(c.label, c.count) for c in d.by_category]),
+        (tr("By severity (as reported)"),
+         [(label(SEVERITY_LABELS, c.key, tr), c.count) for c in d.by_severity]),
+    ]
+
+
+def waiting_heading(d: Digest, tr: Translator) -> str:
+    return tr("Waiting more than {days} days for triage or feedback, oldest first",
+              days=d.stale_days)
+
+
+def waiting_line(item: WaitingItem, tr: Translator) -> str:
+    if item.status in (Status.RECEIVED, Status.TRIAGE):
+        why = (tr("waiting for triage") if item.has_feedback
+               else tr("waiting for triage, no feedback yet"))
+    else:
+        why = tr("no feedback to the reporter yet")
+    return f"{item.reference} · {item.category} · {days_text(item.days, tr)} · {why}"
+
+
+def needs_info_line(item: NeedsInfoItem, tr: Translator) -> str:
+    return (f"{item.reference} · {item.category} · "
+            + tr("asked {days} ago", days=days_text(item.days, tr)))
+
+
+def suggestion_line(item: SuggestionItem, tr: Translator) -> str:
+    line = f"{item.reference} · {item.category} · +1: {item.plus_ones}"
+    if item.plus_ones_this_week:
+        line += " " + tr("({count} this week)", count=item.plus_ones_this_week)
+    return line
+
+
+def more_line(count: int, tr: Translator) -> str:
+    return tr("… and {count} more", count=count)
+
+
+# ---------------------------------------------------------------- plain text
+
+
+def render_text(digest: Digest, tr: Translator) -> str:
+    """The digest as plain text (what `meld digest --dry-run` prints)."""
+    d = digest
+    out = [title(d, tr), period_line(d, tr), "", summary_line(d, tr)]
+    if not d.is_empty:
+        out.append(trend_line(d, tr))
+        for heading, rows in breakdowns(d, tr):
+            out += ["", heading + ":"]
+            out += [f"  {name}: {count}" for name, count in rows]
+    elif d.previous_weeks_total:
+        out.append(trend_line(d, tr))
+
+    out += ["", waiting_heading(d, tr) + ":"]
+    if d.waiting:
+        out += ["  " + waiting_line(w, tr) for w in d.waiting]
+        if d.waiting_total > len(d.waiting):
+            out.append("  " + more_line(d.waiting_total - len(d.waiting), tr))
+    else:
+        out.append("  " + tr("None."))
+
+    if d.needs_info:
+        out += ["", tr("Waiting for more information from the reporter") + ":"]
+        out += ["  " + needs_info_line(n, tr) for n in d.needs_info]
+        if d.needs_info_total > len(d.needs_info):
+            out.append("  " + more_line(d.needs_info_total - len(d.needs_info), tr))
+
+    if d.learned:
+        out += ["", tr("This we have learned (closed this week)") + ":"]
+        for item in d.learned:
+            out.append(f"  {item.reference} · {item.category}")
+            out.append("    " + tr("Learning point") + ": " + _one_line(item.learning_point))
+            out.append("    " + tr("Measure") + ": " + _one_line(item.measure))
+        if d.learned_total > len(d.learned):
+            out.append("  " + more_line(d.learned_total - len(d.learned), tr))
+
+    if d.top_suggestions:
+        out += ["", tr("Most supported suggestions") + ":"]
+        out += ["  " + suggestion_line(s, tr) for s in d.top_suggestions]
+    return "\n".join(out) + "\n"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# ---------------------------------------------------------------- exactly once
+
+
+@dataclass(frozen=True, slots=True)
+class RunState:
+    """What `digest_runs` says about one (channel, period)."""
+
+    posted_at: datetime | None
+    lease_until: datetime
+    attempts: int
+    last_error: str | None
+
+
+def digest_channel(settings: Settings) -> str | None:
+    """The claim key of the configured destination: 'slack:<triage channel id>', or None."""
+    if settings.slack_enabled and settings.slack_triage_channel:
+        return f"slack:{settings.slack_triage_channel}"
+    return None
+
+
+def run_state(ctx: Context, channel: str, period: str) -> RunState | None:
+    with ctx.db.reading() as session:
+        row = session.execute(
+            select(m.DigestRun.posted_at, m.DigestRun.lease_until, m.DigestRun.attempts,
+                   m.DigestRun.last_error)
+            .where(m.DigestRun.channel == channel, m.DigestRun.period == period)
+        ).one_or_none()
+    return RunState(*row) if row is not None else None
+
+
+def claim(ctx: Context, channel: str, period: str, *,
+          lease: timedelta = DIGEST_LEASE) -> str | None:
+    """Claim (channel, period) in its own transaction: a token if this caller may post.
+
+    A new row is inserted; if the row exists, it is taken over only when it was never
+    posted and its lease has run out (one UPDATE whose WHERE checks both, so of two
+    concurrent takers only one changes the row).
+    """
+    now = ctx.clock()
+    token = uuid.uuid4().hex
+    values = {"channel": channel, "period": period, "claimed_at": now, "claimed_by": token,
+              "lease_until": now + lease, "attempts": 1}
+    table = m.DigestRun.__table__
+    with ctx.db.transaction() as session:
+        dialect = session.get_bind().dialect.name
+        if dialect in ("postgresql", "sqlite"):
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            stmt = (insert(table).values(**values)
+                    .on_conflict_do_nothing(index_elements=["channel", "period"])
+                    .returning(table.c.id))
+            inserted = session.execute(stmt).scalar_one_or_none() is not None
+        else:  # pragma: no cover - other databases: a unique violation means "taken"
+            try:
+                with session.begin_nested():
+                    session.execute(table.insert().values(**values))
+                inserted = True
+            except IntegrityError:
+                inserted = False
+    if inserted:
+        return token
+    with ctx.db.transaction() as session:
+        taken = session.execute(
+            update(table)
+            .where(table.c.channel == channel, table.c.period == period,
+                   table.c.posted_at.is_(None), table.c.lease_until < now)
+            .values(claimed_at=now, claimed_by=token, lease_until=now + lease,
+                    attempts=table.c.attempts + 1)
+        ).rowcount
+    return token if taken == 1 else None
+
+
+def _mark_posted(ctx: Context, channel: str, period: str, token: str) -> bool:
+    table = m.DigestRun.__table__
+    now = ctx.clock()
+    with ctx.db.transaction() as session:
+        done = session.execute(
+            update(table)
+            .where(table.c.channel == channel, table.c.period == period,
+                   table.c.claimed_by == token, table.c.posted_at.is_(None))
+            .values(posted_at=now, lease_until=now, last_error=None)
+        ).rowcount
+    return done == 1
+
+
+def _release(ctx: Context, channel: str, period: str, token: str, error: str) -> None:
+    """A failed post: free the claim at once (the caller decides when to try again)."""
+    table = m.DigestRun.__table__
+    now = ctx.clock()
+    with ctx.db.transaction() as session:
+        session.execute(
+            update(table)
+            .where(table.c.channel == channel, table.c.period == period,
+                   table.c.claimed_by == token, table.c.posted_at.is_(None))
+            .values(lease_until=now, last_error=error[:200])
+        )
+
+
+def _error_code(exc: BaseException) -> str:
+    code = getattr(exc, "code", None)
+    return str(code) if isinstance(code, str) and code else type(exc).__name__
+
+
+Poster = Callable[[Digest], Awaitable[None]] | Callable[[Digest], None]
+
+
+def _is_async(post: Poster) -> bool:
+    return inspect.iscoroutinefunction(post) or inspect.iscoroutinefunction(
+        getattr(post, "__call__", None))  # noqa: B004 - an object with `async def __call__`
+
+
+async def run_digest(*, ctx: Context, channel: str, period: str, post: Poster,
+                     lease: timedelta = DIGEST_LEASE) -> bool:
+    """Claim (channel, period), build the digest, post it, mark it posted.
+
+    Returns True if this call posted; False if the period was posted already or another
+    live claim holds it. A failing post frees the claim, records the error code and
+    raises. `post` may be a coroutine function or a plain function (run in a thread).
+    """
+    week = parse_week(period)
+    token = await asyncio.to_thread(claim, ctx, channel, week.key, lease=lease)
+    if token is None:
+        log.info("digest %s for %s: claimed or posted elsewhere; not posting", week.key,
+                 channel)
+        return False
+    try:
+        digest = await asyncio.to_thread(build_digest, ctx=ctx, week=week.key,
+                                         now=ctx.clock())
+        async with asyncio.timeout(min(POST_DEADLINE, lease.total_seconds() / 2)):
+            if _is_async(post):
+                await post(digest)  # type: ignore[misc]
+            else:
+                result = await asyncio.to_thread(post, digest)
+                if inspect.isawaitable(result):
+                    await result
+    except BaseException as exc:
+        code = _error_code(exc)
+        log.warning("digest %s for %s: post failed (%s); the claim is freed for a retry",
+                    week.key, channel, code)
+        await asyncio.shield(asyncio.to_thread(_release, ctx, channel, week.key, token, code))
+        raise
+    if not await asyncio.to_thread(_mark_posted, ctx, channel, week.key, token):
+        log.warning("digest %s for %s: posted, but the claim had been taken over (lease "
+                    "ran out while posting); it may have been posted twice", week.key, channel)
+    else:
+        log.info("digest %s for %s: posted", week.key, channel)
+    return True
+
+
+# ---------------------------------------------------------------- in-process scheduler
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=max(0.0, seconds))
+    except TimeoutError:
+        pass
+
+
+async def digest_scheduler(ctx: Context, settings: Settings, post: Poster,
+                           stop: asyncio.Event, *, channel: str | None = None,
+                           max_sleep: float = MAX_SLEEP_SECONDS,
+                           retry_base: float = RETRY_BASE_SECONDS) -> None:
+    """Post the digest at every occurrence of settings.digest_rrule until `stop` is set.
+
+    On start it first catches up on the last scheduled run (the week that ended before
+    it) if that digest is not posted yet (no claim, or a stale one). Every replica may run
+    this: the claim in `digest_runs` lets exactly one of them post. A failed post, or a
+    claim another process holds, is retried until the next occurrence comes due. Times
+    come from ctx.clock; the loop re-reads it at least every `max_sleep` seconds.
+    """
+    channel = channel or digest_channel(settings)
+    if channel is None:
+        log.info("digest scheduler: no destination configured; not running")
+        return
+    try:
+        await _schedule(ctx, settings, post, stop, channel, max_sleep, retry_base)
+    except ValueError as exc:  # the rule ran out of occurrences (COUNT or UNTIL)
+        log.error("digest scheduler stopped: %s", exc)
+
+
+async def _schedule(ctx: Context, settings: Settings, post: Poster, stop: asyncio.Event,
+                    channel: str, max_sleep: float, retry_base: float) -> None:
+    rule, tz = settings.digest_rrule, settings.timezone
+    clock = ctx.clock
+    due: datetime | None = previous_run(clock(), rule, tz)  # catch up on the last one
+    retry_at: datetime | None = None
+    failures = 0
+    log.info("digest scheduler: next digest %s",
+             next_run(clock(), rule, tz).isoformat())
+    while not stop.is_set():
+        now = clock()
+        if due is None:
+            due = next_run(now, rule, tz)
+        newest = previous_run(now, rule, tz)
+        if newest is not None and newest > due:
+            due, retry_at, failures = newest, None, 0  # a newer run came due meanwhile
+        wake = retry_at or due
+        if wake > now:
+            await _sleep(stop, min(max_sleep, (wake - now).total_seconds()))
+            continue
+        period = week_ended_before(due, tz).key
+        try:
+            state = await asyncio.to_thread(run_state, ctx, channel, period)
+            if state is not None and state.posted_at is not None:
+                posted = False
+            else:
+                posted = await run_digest(ctx=ctx, channel=channel, period=period, post=post)
+                if not posted:
+                    state = await asyncio.to_thread(run_state, ctx, channel, period)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a failed post or the database: retry with backoff
+            failures += 1
+            delay = min(RETRY_MAX_SECONDS, retry_base * 2 ** (failures - 1))
+            retry_at = clock() + timedelta(seconds=delay)
+            log.warning("digest %s: attempt %s failed (%s); retrying in %.0f s", period,
+                        failures, _error_code(exc), delay)
+            continue
+        if posted or state is None or state.posted_at is not None:
+            due, retry_at, failures = next_run(max(now, due), rule, tz), None, 0
+            log.info("digest scheduler: next digest %s", due.isoformat())
+        else:
+            # another process holds a live claim: look again when its lease has run out
+            retry_at = max(state.lease_until, clock()) + timedelta(seconds=1)

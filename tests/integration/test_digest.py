@@ -1,0 +1,502 @@
+"""The weekly digest on SQLite and PostgreSQL: content, text, dry run, exactly-once posting."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from intake import digest, services
+from intake.cli import main
+from intake.digest import Digest, build_digest, render_text, run_digest
+from intake.domain import Actor, Role
+from intake.i18n import Translator
+from intake.settings import Settings
+from intake.taxonomy import load_taxonomy
+from storage import models as m
+from storage.db import open_database
+from tests.fakes import FakeClock
+from tests.integration.helpers import draft
+
+OSLO = ZoneInfo("Europe/Oslo")
+NB = Translator("nb")
+REPORTER = Actor("slack:U0REPORTER1", Role.REPORTER)
+GROUP = Actor("slack:U0GROUP01", Role.TRIAGER)
+SECRET_TEXT = "Hemmelig detalj XYZZY om epikrisen til pasienten på rom 12"
+CHANNEL = "slack:CTRIAGE"
+MONDAY_0800 = datetime(2026, 3, 9, 7, 0, tzinfo=UTC)  # after W10 2026 (2-8 March)
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def submit(ctx: services.Context, clock: FakeClock, when: datetime, **overrides) -> str:
+    clock.now = when
+    overrides.setdefault("description", SECRET_TEXT)
+    overrides.setdefault("occurred_on", when.astimezone(OSLO).date())
+    return services.submit_report(ctx=ctx, actor=REPORTER, draft=draft(**overrides)).reference
+
+
+def at(clock: FakeClock, when: datetime) -> None:
+    clock.now = when
+
+
+def plus(ctx: services.Context, reference: str, n: int, start: int = 0) -> None:
+    for i in range(start, start + n):
+        services.plus_one(ctx=ctx, actor=Actor(f"slack:U0PLUS{i:03d}", Role.REPORTER),
+                          reference=reference)
+
+
+def close(ctx: services.Context, reference: str, learning_point: str, measure: str) -> None:
+    services.move_status(ctx=ctx, actor=GROUP, reference=reference, status="in_progress")
+    services.close(ctx=ctx, actor=GROUP, reference=reference, learning_point=learning_point,
+                   measure=measure)
+
+
+@pytest.fixture
+def week10(ctx: services.Context, clock: FakeClock) -> dict[str, str]:
+    """Reports around ISO week 10 of 2026, with triage history; returns name -> reference."""
+    refs: dict[str, str] = {}
+    # before the trend window (W04): waiting longest; a rejected suggestion with many +1s
+    refs["jan"] = submit(ctx, clock, utc(2026, 1, 20, 9, 0))
+    refs["rejected_idea"] = submit(ctx, clock, utc(2026, 1, 21, 9, 0), kind="suggestion",
+                                   category="routines", subcategory=None)
+    plus(ctx, refs["rejected_idea"], 4)
+    services.move_status(ctx=ctx, actor=GROUP, reference=refs["rejected_idea"],
+                         status="rejected")
+    # the four weeks before W10 (W06-W09, 2 Feb - 1 Mar): six reports
+    refs["old1"] = submit(ctx, clock, utc(2026, 2, 3, 10, 0))
+    refs["old2"] = submit(ctx, clock, utc(2026, 2, 16, 10, 0), category="medication",
+                          subcategory=None)
+    services.assess(ctx=ctx, actor=GROUP, reference=refs["old2"], assessed_severity="minor")
+    refs["old3"] = submit(ctx, clock, utc(2026, 2, 20, 10, 0))
+    at(clock, utc(2026, 2, 25, 10, 0))
+    close(ctx, refs["old3"], "Lært i uke 9", "Tiltak i uke 9")
+    refs["old4"] = submit(ctx, clock, utc(2026, 2, 23, 10, 0), category="referral",
+                          subcategory=None)
+    at(clock, utc(2026, 2, 24, 10, 0))
+    services.request_info(ctx=ctx, actor=GROUP, reference=refs["old4"],
+                          question="Hvilken avdeling gjaldt det?")
+    refs["old_idea"] = submit(ctx, clock, utc(2026, 2, 25, 12, 0), kind="suggestion",
+                              category="e_messaging", subcategory=None)
+    plus(ctx, refs["old_idea"], 2)
+    services.move_status(ctx=ctx, actor=GROUP, reference=refs["old_idea"],
+                         status="in_progress")
+    # Sunday 1 March 23:30 in Oslo (W09), answered at once
+    refs["sunday_w09"] = submit(ctx, clock, utc(2026, 3, 1, 22, 30))
+    services.move_status(ctx=ctx, actor=GROUP, reference=refs["sunday_w09"],
+                         status="in_progress")
+    # W10: Monday 2 March 00:10 in Oslo is still Sunday in UTC
+    refs["a"] = submit(ctx, clock, utc(2026, 3, 1, 23, 10))
+    refs["b"] = submit(ctx, clock, utc(2026, 3, 3, 9, 0), category="medication",
+                       subcategory=None, severity="moderate")
+    refs["c"] = submit(ctx, clock, utc(2026, 3, 4, 9, 0), severity="significant")
+    plus(ctx, refs["c"], 5)  # a deviation: not among the suggestions
+    refs["d"] = submit(ctx, clock, utc(2026, 3, 5, 9, 0), kind="suggestion",
+                       category="routines", subcategory=None, severity="none")
+    plus(ctx, refs["d"], 2, start=10)
+    plus(ctx, refs["old_idea"], 1, start=20)  # its third +1, given this week
+    refs["e"] = submit(ctx, clock, utc(2026, 3, 6, 9, 0), kind="input", category="other",
+                       subcategory=None, severity="unknown")
+    at(clock, utc(2026, 3, 6, 14, 0))
+    close(ctx, refs["b"], "Legemiddellisten må følge pasienten ved utskriving & <!channel>.",
+          "Sjekkliste for utskriving innført på medisinsk avdeling.")
+    # Sunday 8 March 23:30 in Oslo: W10; Monday 9 March 00:10 in Oslo: W11
+    refs["f"] = submit(ctx, clock, utc(2026, 3, 8, 22, 30), category="referral",
+                       subcategory=None)
+    refs["g"] = submit(ctx, clock, utc(2026, 3, 8, 23, 10))
+    at(clock, MONDAY_0800)
+    return refs
+
+
+def counts(rows) -> dict[str, int]:
+    return {c.key: c.count for c in rows}
+
+
+def test_content_of_a_week(ctx: services.Context, week10: dict[str, str]) -> None:
+    d = build_digest(ctx=ctx, week="2026-W10", now=MONDAY_0800)
+    r = week10
+    assert d.week.key == "2026-W10" and d.stale_days == 7
+    assert d.total == 6
+    assert counts(d.by_kind) == {"deviation": 4, "suggestion": 1, "input": 1}
+    assert [c.key for c in d.by_kind] == ["deviation", "suggestion", "input"]
+    assert counts(d.by_category) == {"discharge_summary": 2, "medication": 1, "referral": 1,
+                                     "routines": 1, "other": 1}
+    assert d.by_category[0].label == "Epikrise"
+    assert counts(d.by_severity) == {"none": 1, "minor": 2, "moderate": 1,
+                                     "significant": 1, "unknown": 1}
+    assert sum(c.count for c in d.by_category) == sum(c.count for c in d.by_severity) == 6
+
+    # waiting longer than 7 days at Monday 08:00, oldest first; e (3 days) is not listed
+    assert [(w.reference, w.days) for w in d.waiting] == [
+        (r["jan"], 48), (r["old1"], 34), (r["old2"], 21), (r["a"], 7)]
+    assert d.waiting_total == 4
+    assert [w.has_feedback for w in d.waiting] == [False, False, True, False]
+    assert [(n.reference, n.category, n.days) for n in d.needs_info] == [
+        (r["old4"], "Henvisning", 13)]
+
+    # closed this week with the group's words; the one closed in W09 is not here
+    assert [(x.reference, x.category) for x in d.learned] == [(r["b"], "Legemidler")]
+    assert d.learned[0].measure.startswith("Sjekkliste")
+
+    # +1s: open suggestions only (the rejected one and the deviation are left out)
+    assert [(s.reference, s.plus_ones, s.plus_ones_this_week) for s in d.top_suggestions] == [
+        (r["old_idea"], 3, 1), (r["d"], 2, 2)]
+    assert d.previous_weeks_total == 6 and d.previous_average == 1.5
+
+
+def test_the_text_reads_well_and_carries_no_report_text(ctx: services.Context,
+                                                         week10: dict[str, str]) -> None:
+    r = week10
+    text = render_text(build_digest(ctx=ctx, week="2026-W10", now=MONDAY_0800), NB)
+    assert text.startswith("Ukeoversikt for Forbedringsgruppen, uke 10 2026\n"
+                           "2. mars–8. mars 2026\n\nNye meldinger denne uka: 6\n"
+                           "Trend: 6 denne uka mot i snitt 1,5 i uka de fire ukene før "
+                           "(+300 %).\n")
+    assert "Etter type:\n  Avvik: 4\n  Forbedringsforslag: 1\n  Innspill eller spørsmål: 1\n" \
+        in text
+    assert "  Epikrise: 2\n" in text and "  Legemidler: 1\n" in text
+    assert "Etter alvorlighetsgrad (slik den ble meldt):\n" in text
+    assert ("Venter mer enn 7 dager på vurdering eller tilbakemelding, eldste først:\n"
+            f"  {r['jan']} · Epikrise · 48 dager · venter på vurdering, ingen tilbakemelding "
+            "ennå\n") in text
+    assert f"  {r['old2']} · Legemidler · 21 dager · venter på vurdering\n" in text
+    assert (f"Venter på mer informasjon fra melderen:\n  {r['old4']} · Henvisning · "
+            "spurt for 13 dager siden\n") in text
+    assert (f"Dette har vi lært (lukket denne uka):\n  {r['b']} · Legemidler\n"
+            "    Læringspunkt: Legemiddellisten må følge pasienten ved utskriving & "
+            "<!channel>.\n    Tiltak: Sjekkliste for utskriving innført på medisinsk "
+            "avdeling.\n") in text
+    assert (f"Forslag med mest støtte:\n  {r['old_idea']} · Elektronisk meldingsutveksling · "
+            f"+1: 3 (1 denne uka)\n  {r['d']} · Rutiner og samarbeidsavtale · +1: 2 "
+            "(2 denne uka)\n") in text
+    # never the report's own words, never who reported or who triaged
+    assert "XYZZY" not in text and SECRET_TEXT[:20] not in text
+    assert "slack:U" not in text and "U0REPORTER1" not in text and "U0GROUP01" not in text
+    assert "Hvilken avdeling" not in text  # the group's question to the reporter
+    assert r["g"] not in text and r["rejected_idea"] not in text
+
+
+def test_an_empty_week_says_so_and_still_lists_the_waiting(ctx: services.Context,
+                                                           week10: dict[str, str]) -> None:
+    d = build_digest(ctx=ctx, week="2026-W12", now=utc(2026, 3, 23, 7, 0))
+    assert d.is_empty and d.by_kind == () and d.learned == ()
+    text = render_text(d, NB)
+    assert "Ingen nye meldinger denne uka\n" in text
+    assert "Etter type" not in text
+    assert week10["jan"] in text and week10["e"] in text  # e has now waited 16 days
+    # W08-W11 held 12 reports: 3 a week
+    assert "Trend: 0 denne uka mot i snitt 3 i uka de fire ukene før (−100 %)." in text
+
+
+def test_an_empty_database(ctx: services.Context) -> None:
+    text = render_text(build_digest(ctx=ctx, week=None, now=MONDAY_0800), NB)
+    assert text == ("Ukeoversikt for Forbedringsgruppen, uke 10 2026\n2. mars–8. mars 2026\n\n"
+                    "Ingen nye meldinger denne uka\n\nVenter mer enn 7 dager på vurdering "
+                    "eller tilbakemelding, eldste først:\n  Ingen.\n")
+    english = render_text(build_digest(ctx=ctx, week="2026-W10", now=MONDAY_0800),
+                          Translator("en"))
+    assert "No new reports this week" in english
+
+
+def test_a_reopened_report_is_not_among_the_learned(ctx: services.Context,
+                                                    week10: dict[str, str],
+                                                    clock: FakeClock) -> None:
+    clock.now = utc(2026, 3, 7, 9, 0)
+    services.reopen(ctx=ctx, actor=GROUP, reference=week10["b"])
+    d = build_digest(ctx=ctx, week="2026-W10", now=MONDAY_0800)
+    assert d.learned == () and d.learned_total == 0
+    assert "Dette har vi lært" not in render_text(d, NB)
+
+
+def test_the_stale_threshold_is_a_setting(ctx: services.Context, week10: dict[str, str]) -> None:
+    lenient = services.Context(db=ctx.db, settings=ctx.settings.model_copy(
+        update={"digest_stale_days": 30}), taxonomy=ctx.taxonomy, secret_key=ctx.secret_key,
+        clock=ctx.clock)
+    d = build_digest(ctx=lenient, week="2026-W10", now=MONDAY_0800)
+    assert [w.reference for w in d.waiting] == [week10["jan"], week10["old1"]]
+    assert "mer enn 30 dager" in render_text(d, NB)
+
+
+def test_trend_without_history_and_unchanged(ctx: services.Context, clock: FakeClock) -> None:
+    submit(ctx, clock, utc(2026, 3, 3, 9, 0))
+    text = render_text(build_digest(ctx=ctx, week="2026-W10", now=MONDAY_0800), NB)
+    assert "Trend: 1 denne uka; ingen de fire ukene før.\n" in text
+    for day in (3, 10, 17, 24):  # one a week in W06-W09 and W10: unchanged
+        submit(ctx, clock, utc(2026, 2, day, 9, 0))
+    text = render_text(build_digest(ctx=ctx, week="2026-W10", now=MONDAY_0800), NB)
+    assert "Trend: 1 denne uka mot i snitt 1 i uka de fire ukene før (uendret).\n" in text
+
+
+# ---------------------------------------------------------------- meld digest
+
+
+def test_dry_run_prints_the_text_and_claims_nothing(ctx: services.Context,
+                                                    week10: dict[str, str],
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    settings = ctx.settings.model_copy(update={"slack_bot_token": None})
+    code = main(["digest", "--week", "2026-W10", "--dry-run"], settings=settings)
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert out.out.startswith("Ukeoversikt for Forbedringsgruppen, uke 10 2026\n")
+    assert "Nye meldinger denne uka: 6\n" in out.out and week10["b"] in out.out
+    assert "XYZZY" not in out.out and "slack:U" not in out.out
+    with ctx.db.reading() as s:
+        assert s.scalar(select(func.count()).select_from(m.DigestRun)) == 0
+
+
+def test_without_slack_the_command_says_so(ctx: services.Context,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["digest", "--week", "2026-W10"], settings=ctx.settings)
+    out = capsys.readouterr()
+    assert code == 1 and "Slack er ikke satt opp" in out.err and "--dry-run" in out.err
+    code = main(["digest", "--week", "2025-W53", "--dry-run"], settings=ctx.settings)
+    out = capsys.readouterr()
+    assert code == 2 and "2025-W53 er ikke en ISO-uke" in out.err
+
+
+# ---------------------------------------------------------------- exactly once
+
+
+class Recorder:
+    """A poster that records what it was given (optionally slow, or failing)."""
+
+    def __init__(self, *, delay: float = 0.0, fail: int = 0) -> None:
+        self.posted: list[Digest] = []
+        self.calls = 0
+        self.delay = delay
+        self.fail = fail
+        self._lock = threading.Lock()
+
+    async def __call__(self, d: Digest) -> None:
+        with self._lock:
+            self.calls += 1
+            failing = self.fail > 0
+            if failing:
+                self.fail -= 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if failing:
+            raise RuntimeError("slack is down")
+        with self._lock:
+            self.posted.append(d)
+
+
+def run(ctx: services.Context, post, period: str = "2026-W10") -> bool:
+    return asyncio.run(run_digest(ctx=ctx, channel=CHANNEL, period=period, post=post))
+
+
+def row(ctx: services.Context, period: str = "2026-W10") -> m.DigestRun:
+    with ctx.db.reading() as s:
+        return s.scalars(select(m.DigestRun).where(m.DigestRun.channel == CHANNEL,
+                                                   m.DigestRun.period == period)).one()
+
+
+def test_a_period_is_posted_once(ctx: services.Context, clock: FakeClock) -> None:
+    clock.now = MONDAY_0800
+    post = Recorder()
+    assert run(ctx, post) is True
+    assert [d.week.key for d in post.posted] == ["2026-W10"]
+    first = row(ctx)
+    assert (first.posted_at, first.attempts, first.last_error) == (MONDAY_0800, 1, None)
+    clock.advance(days=30)  # long after the lease: a posted claim is never taken over
+    assert run(ctx, post) is False
+    assert len(post.posted) == 1
+    # another channel or another week is its own claim
+    assert asyncio.run(run_digest(ctx=ctx, channel="slack:COTHER", period="2026-W10",
+                                  post=post)) is True
+    assert run(ctx, post, "2026-W11") is True
+    assert len(post.posted) == 3
+
+
+def test_a_plain_function_can_post(ctx: services.Context, clock: FakeClock) -> None:
+    clock.now = MONDAY_0800
+    seen: list[str] = []
+    assert run(ctx, lambda d: seen.append(d.week.key)) is True
+    assert seen == ["2026-W10"]
+
+
+def test_a_crash_after_claiming_is_retried_when_the_lease_runs_out(
+    ctx: services.Context, clock: FakeClock,
+) -> None:
+    clock.now = MONDAY_0800
+    assert digest.claim(ctx, CHANNEL, "2026-W10") is not None  # ...and then the process died
+    post = Recorder()
+    assert run(ctx, post) is False  # the lease still holds
+    clock.advance(minutes=4, seconds=59)
+    assert run(ctx, post) is False
+    assert post.calls == 0
+    clock.advance(seconds=2)
+    assert run(ctx, post) is True
+    assert len(post.posted) == 1
+    taken = row(ctx)
+    assert taken.attempts == 2 and taken.posted_at == clock.now
+    clock.advance(hours=1)
+    assert run(ctx, post) is False and len(post.posted) == 1
+
+
+def test_a_failed_post_frees_the_claim_with_the_error(ctx: services.Context,
+                                                      clock: FakeClock) -> None:
+    clock.now = MONDAY_0800
+    post = Recorder(fail=1)
+    with pytest.raises(RuntimeError):
+        run(ctx, post)
+    failed = row(ctx)
+    assert failed.posted_at is None and failed.last_error == "RuntimeError"
+    assert failed.lease_until <= clock.now
+    clock.advance(seconds=1)
+    assert run(ctx, post) is True
+    done = row(ctx)
+    assert (done.attempts, done.last_error, len(post.posted)) == (2, None, 1)
+
+
+def test_the_claim_is_written_before_the_post(ctx: services.Context, clock: FakeClock) -> None:
+    clock.now = MONDAY_0800
+    seen: list[tuple[bool, object]] = []
+
+    def post(d: Digest) -> None:
+        state = digest.run_state(ctx, CHANNEL, d.week.key)
+        seen.append((state is not None, state.posted_at if state else "-"))
+
+    assert run(ctx, post) is True
+    assert seen == [(True, None)]
+
+
+@pytest.mark.postgres
+def test_two_concurrent_posters_post_once_on_postgres(pg_database_url: str) -> None:
+    from tests.conftest import _truncate_all
+
+    _truncate_all(pg_database_url)
+    clock = FakeClock(MONDAY_0800)
+    dbs = [open_database(pg_database_url) for _ in range(2)]  # two "replicas"
+    ctxs = [services.Context(db=db, settings=Settings(database_url=pg_database_url,
+                                                      secret_key="t"),
+                             taxonomy=load_taxonomy(), secret_key=b"t", clock=clock)
+            for db in dbs]
+    post = Recorder(delay=0.2)
+    barrier = threading.Barrier(8)
+
+    def poster(i: int) -> bool:
+        barrier.wait()
+        return asyncio.run(run_digest(ctx=ctxs[i % 2], channel=CHANNEL, period="2026-W10",
+                                      post=post))
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(poster, range(8)))
+        assert results.count(True) == 1
+        assert post.calls == 1 and len(post.posted) == 1
+
+        # a stale claim raced by several takers: exactly one takes it over
+        assert digest.claim(ctxs[0], CHANNEL, "2026-W11") is not None  # then it "crashed"
+        clock.advance(minutes=6)
+        barrier.reset()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(
+                lambda i: (barrier.wait(), asyncio.run(run_digest(
+                    ctx=ctxs[i % 2], channel=CHANNEL, period="2026-W11", post=post)))[1],
+                range(8)))
+        assert results.count(True) == 1
+        assert [d.week.key for d in post.posted] == ["2026-W10", "2026-W11"]
+        assert row(ctxs[0], "2026-W11").attempts == 2
+    finally:
+        for db in dbs:
+            db.dispose()
+
+
+def test_concurrent_posters_on_each_backend(ctx: services.Context, clock: FakeClock) -> None:
+    clock.now = MONDAY_0800
+    post = Recorder(delay=0.05)
+    barrier = threading.Barrier(4)
+
+    def poster(_: int) -> bool:
+        barrier.wait()
+        return run(ctx, post)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(poster, range(4)))
+    assert results.count(True) == 1 and len(post.posted) == 1
+
+
+# ---------------------------------------------------------------- the scheduler
+
+
+async def _until(predicate, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.005)
+
+
+def _slack_settings(ctx: services.Context) -> Settings:
+    return ctx.settings.model_copy(update={"slack_bot_token": "xoxb-test",
+                                           "slack_triage_channel": "CTRIAGE"})
+
+
+def test_scheduler_catches_up_then_posts_on_schedule(ctx: services.Context,
+                                                     clock: FakeClock) -> None:
+    settings = _slack_settings(ctx)
+    clock.now = utc(2026, 3, 11, 10, 0)  # Wednesday: Monday's digest (W10) was missed
+    post = Recorder()
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(digest.digest_scheduler(ctx, settings, post, stop,
+                                                           max_sleep=0.01))
+        await _until(lambda: len(post.posted) == 1)
+        # a second replica starting now finds W10 posted and waits for the next Monday
+        replica = asyncio.create_task(digest.digest_scheduler(ctx, settings, post, stop,
+                                                              max_sleep=0.01))
+        await asyncio.sleep(0.1)
+        assert len(post.posted) == 1
+        clock.now = utc(2026, 3, 16, 6, 59, 59)  # Monday 07:59:59 in Oslo
+        await asyncio.sleep(0.1)
+        assert len(post.posted) == 1
+        clock.now = utc(2026, 3, 16, 7, 0, 1)
+        await _until(lambda: len(post.posted) == 2)
+        await asyncio.sleep(0.1)
+        stop.set()
+        await asyncio.gather(task, replica)
+
+    asyncio.run(scenario())
+    assert [d.week.key for d in post.posted] == ["2026-W10", "2026-W11"]
+    assert post.calls == 2
+
+
+def test_scheduler_retries_a_failed_post(ctx: services.Context, clock: FakeClock) -> None:
+    settings = _slack_settings(ctx)
+    clock.now = MONDAY_0800 + timedelta(seconds=1)
+    post = Recorder(fail=2)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(digest.digest_scheduler(ctx, settings, post, stop,
+                                                           max_sleep=0.01, retry_base=60))
+        await _until(lambda: post.calls == 1)
+        await asyncio.sleep(0.05)
+        assert post.calls == 1  # waits for the retry time
+        clock.advance(seconds=61)
+        await _until(lambda: post.calls == 2)
+        await asyncio.sleep(0.1)  # the failure is recorded and the next retry set
+        clock.advance(seconds=119)
+        await asyncio.sleep(0.05)
+        assert post.calls == 2  # the backoff doubled
+        clock.advance(seconds=2)
+        await _until(lambda: len(post.posted) == 1)
+        stop.set()
+        await task
+
+    asyncio.run(scenario())
+    assert row(ctx).attempts == 3
+
+
+def test_scheduler_is_off_without_a_destination(ctx: services.Context) -> None:
+    stop = asyncio.Event()
+    asyncio.run(asyncio.wait_for(
+        digest.digest_scheduler(ctx, ctx.settings, Recorder(), stop), timeout=1))
