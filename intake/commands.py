@@ -66,6 +66,7 @@ class Cmd(StrEnum):
     CLOSE = "close"
     REOPEN = "reopen"
     PLUS_ONE = "plus_one"
+    REPORT = "report"
 
 
 class ParseError(StrEnum):
@@ -115,6 +116,7 @@ KEYWORDS: dict[str, Cmd] = {
     "gjenåpne": Cmd.REOPEN,
     "gjenapne": Cmd.REOPEN,
     "+1": Cmd.PLUS_ONE,
+    "rapport": Cmd.REPORT,
 }
 
 STATUS_WORDS: dict[str, Status] = {
@@ -207,6 +209,8 @@ USAGE: dict[Cmd, tuple[str, str]] = {
                 N_("close with learning point and measure; without them a form opens")),
     Cmd.REOPEN: (N_("gjenåpne REF"), N_("take a closed report back into assessment")),
     Cmd.PLUS_ONE: (N_("+1 REF"), N_("this has happened to me too")),
+    Cmd.REPORT: (N_("rapport 2026-T1|2026"),
+                 N_("a link to the tertial or annual report (counts below 3 shown as <3)")),
     Cmd.HELP: (N_("hjelp"), N_("this list")),
 }
 
@@ -347,6 +351,10 @@ def parse(text: str) -> ParsedCommand:
         return ParsedCommand(name=Cmd.HELP, word=first)
     if name == Cmd.LIST:
         return _parse_list(first, words[consumed:])
+    if name == Cmd.REPORT:
+        if len(words) <= consumed:
+            return _fail(name, first, ParseError.MISSING_ARGUMENT)
+        return ParsedCommand(name=name, word=first, args=(words[consumed].value,))
 
     if len(words) <= consumed:
         return _fail(name, first, ParseError.MISSING_REFERENCE)
@@ -611,7 +619,7 @@ def _run(
     assignee_of: Callable[[str], str] | None,
 ) -> CommandResult:
     ref = cmd.reference
-    assert cmd.name == Cmd.LIST or ref is not None
+    assert cmd.name in (Cmd.LIST, Cmd.REPORT) or ref is not None
 
     def done(sentence: str, view: services.ReportView) -> CommandResult:
         return CommandResult(f"{sentence}\n{_status_line(view, tr)}", reference=view.reference)
@@ -619,6 +627,11 @@ def _run(
     match cmd.name:
         case Cmd.LIST:
             return _run_list(ctx, actor, cmd, tr)
+        case Cmd.REPORT:
+            url = services.report_link(ctx=ctx, actor=actor, period=cmd.args[0])
+            return CommandResult(tr("The report for {period}: {url}\nThe link works for 24 "
+                                    "hours; counts below 3 are shown as <3.",
+                                    period=cmd.args[0].upper(), url=url))
         case Cmd.SHOW:
             view = services.get_report(ctx=ctx, actor=actor, reference=ref)
             return CommandResult(report_text(ctx, view, tr, for_group=actor.is_group),

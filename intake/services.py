@@ -1117,6 +1117,42 @@ def plus_one(*, ctx: Context, actor: Actor, reference: str) -> int:
         ) or 0
 
 
+# ---------------------------------------------------------------- report links
+
+REPORT_LINK_HOURS = 24
+
+
+def _report_signature(ctx: Context, payload: str) -> str:
+    return hmac.new(ctx.secret_key, f"report:{payload}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def report_link(*, ctx: Context, actor: Actor, period: str, suppress: bool = True) -> str:
+    """A private link to the period's HTML report, valid for a day (for chat doors)."""
+    from intake.periods import parse_period
+
+    _require_group(actor)
+    try:
+        key = parse_period(period).key
+    except ValueError:
+        raise ValidationFailed([FieldError("period", "invalid_period")]) from None
+    expires = int((_now(ctx) + timedelta(hours=REPORT_LINK_HOURS)).timestamp())
+    payload = f"{key}.{int(suppress)}.{expires}"
+    with _tx(ctx) as session:
+        _audit(session, actor, "report_link", None, period=key, suppressed=suppress)
+    token = f"{payload}.{_report_signature(ctx, payload)}"
+    return f"{ctx.settings.base_url.rstrip('/')}/rapport/{token}"
+
+
+def open_report_link(*, ctx: Context, token: str) -> tuple[str, bool]:
+    """(period key, suppressed) of a valid, unexpired report link; NotFound otherwise."""
+    payload, _, signature = (token or "")[:120].rpartition(".")
+    parts = payload.split(".")
+    if (len(parts) != 3 or not hmac.compare_digest(_report_signature(ctx, payload), signature)
+            or not parts[2].isdigit() or int(parts[2]) < _now(ctx).timestamp()):
+        raise NotFound("report_link_expired")
+    return parts[0], parts[1] == "1"
+
+
 # ---------------------------------------------------------------- tokens
 
 

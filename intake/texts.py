@@ -150,6 +150,11 @@ ERROR_TEXTS = {
         "Meld cannot reach its database right now. Nothing was stored; try again in a minute."
     ),
     "nothing_to_change": N_("Nothing to change: give at least one field."),
+    "invalid_period": N_("Write the period like 2026-T1 (tertial), 2026 (year) or 2026-W10."),
+    "report_link_expired": N_(
+        "This report link is unknown or has expired. Ask for a new one with "
+        "/triage rapport."
+    ),
 }
 
 

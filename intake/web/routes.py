@@ -282,6 +282,26 @@ def mine(request: Request) -> HTMLResponse:
     return _page(request, "mine.html", tr=tr, items=items)
 
 
+@router.get("/rapport/{token}", response_class=HTMLResponse)
+def period_report(request: Request, token: str) -> HTMLResponse:
+    """The tertial/annual report behind a private link from /triage rapport."""
+    from intake.periods import parse_period
+    from intake.report_render import render_html
+    from intake.reports import build_period_report
+
+    ctx = _ctx(request)
+    tr = _tr(request)
+    try:
+        key, suppress = services.open_report_link(ctx=ctx, token=token)
+    except NotFound as err:
+        return _page(request, "error.html", status_code=404, tr=tr, title=tr("Not found"),
+                     text=domain_error_text(err, tr))
+    actor = Actor(identity="link:report", role=Role.TRIAGER)
+    report = build_period_report(ctx=ctx, actor=actor, period=parse_period(key, tr),
+                                 suppress=suppress, tr=tr)
+    return HTMLResponse(render_html(report, tr), headers={"Cache-Control": "no-store"})
+
+
 def render_http_error(request: Request, status_code: int) -> HTMLResponse:
     tr = _tr(request)
     if status_code == 404:
