@@ -52,7 +52,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--idle-seconds", type=float, default=3.0,
                    help="idle time after the load before reading the server's RSS (default: 3)")
     p.add_argument("--backend", choices=["all", "sqlite", "postgresql"], default="all")
-    p.add_argument("--only", choices=["all", "submit", "slack"], default="all",
+    p.add_argument("--report-rows", type=int, default=1_000_000,
+                   help="synthetic reports for the tertial report and digest bench")
+    p.add_argument("--only", choices=["all", "submit", "slack", "reports"], default="all",
                    help="which phases: durable submits, Slack acks, or both (default: all)")
     p.add_argument("--slack-seconds", type=float, default=5.0,
                    help="length of each Slack load (4 per backend; default: 5)")
@@ -173,7 +175,16 @@ def main(argv: list[str] | None = None) -> int:
             targets=slack_targets, skipped=skipped, failures=slack_failures))
         print(f"\nSlack figures written to {args.slack_out}")
 
-    if failures or slack_failures:
+    reports_code = 0
+    if args.only in ("all", "reports"):
+        from bench import reports_bench
+
+        _say(f"reports: {args.report_rows} synthetic reports, tertial report and digest "
+             "against the raw GROUP BY")
+        reports_code = reports_bench.main(["--rows", str(args.report_rows),
+                                           "--backend", args.backend])
+
+    if failures or slack_failures or reports_code:
         return 2
     dominated = ([r.backend for r in results if r.errors_dominate]
                  + [f"{r.backend} (Slack)" for r in slack_results if r.errors_dominate])

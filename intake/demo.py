@@ -315,6 +315,11 @@ INPUTS: tuple[Theme, ...] = (
     )),
 )
 
+GENERIC_TEXTS = (
+    "Samhandlingen mellom {unit} og kommunen fungerte ikke som avtalt.",
+    "Informasjon som skulle fulgt pasienten kom ikke frem i tide.",
+)
+
 CONSEQUENCES = {
     "none": ("Ingen konsekvens for pasienten denne gangen.",
              "Fikk løst det på telefon, men det tok tid."),
@@ -340,6 +345,7 @@ ANSWERS = (
     "Avdelingen er ikke informert av oss. Vi tok det direkte hit.",
     "Det manglet plan for oppfølging og oppdatert legemiddelliste.",
 )
+NO_ANSWER = "Vi har ikke fått svar, og vurderer saken ut fra det vi har."
 REPLIES = (
     "Takk for meldingen. Vi har tatt saken opp med avdelingen og kommer tilbake til deg.",
     "Takk! Saken er drøftet i Forbedringsgruppen, og vi følger den opp med klinikken.",
@@ -380,6 +386,19 @@ MEASURES = (
     "Rutinen er oppdatert og publisert i kvalitetssystemet.",
     "Saken følges opp i Forbedringsgruppen neste tertial.",
 )
+# which learning points and measures fit which category (indices into the lists above)
+FITTING = {
+    "discharge_summary": ((0, 2, 3), (0, 6, 2)),
+    "discharge_notice": ((1, 4), (0, 1, 7)),
+    "medication": ((3,), (0, 8, 2)),
+    "referral": ((5,), (8, 2, 9)),
+    "admission": ((7,), (8, 2)),
+    "follow_up": ((2,), (8, 2, 9)),
+    "e_messaging": ((6, 8), (3, 4)),
+    "reachability": ((9,), (2, 8, 9)),
+    "routines": ((1, 7), (1, 8, 5)),
+    "competence": ((7,), (5,)),
+}
 REDIRECT_LEARNING = (
     "Alvorlige hendelser skal meldes i virksomhetens eget kvalitetssystem.",
     "Saken er fulgt opp i det formelle avvikssystemet.",
@@ -502,7 +521,27 @@ def _capitalise(text: str) -> str:
     return _SENTENCE_START.sub(lambda mt: mt.group(1) + mt.group(2).upper(), text)
 
 
-def _hospital_place(rng: random.Random, places: list[str], category: str) -> str:
+def _usable(themes: Sequence[Theme], taxonomy: Taxonomy) -> list[Theme]:
+    """The themes whose category the (editable) taxonomy still offers; a generic one if none."""
+    out = []
+    for theme in themes:
+        category = taxonomy.category(theme.category)
+        if category is None or not category.active:
+            continue
+        if theme.subcategory is not None:
+            sub = category.subcategory(theme.subcategory)
+            if sub is None or not sub.active:
+                theme = dataclasses.replace(theme, subcategory=None)
+        out.append(theme)
+    if not out:
+        first = taxonomy.active_categories()[0]
+        out.append(Theme(first.id, None, 1, MIXED, GENERIC_TEXTS))
+    return out
+
+
+def _hospital_place(rng: random.Random, places: list[str], category: str) -> str | None:
+    if not places:
+        return None
     weights = [HOSPITAL_WEIGHTS.get(p, 4 if category in LAB_CATEGORIES else 0) for p in places]
     if not any(weights):
         weights = [1] * len(places)
@@ -514,7 +553,7 @@ def _place(rng: random.Random, party: str, category: str, hospital_places: list[
     if party == "hospital":
         return _hospital_place(rng, hospital_places, category), None
     if party in ("municipality", "gp", "out_of_hours"):
-        return rng.choice(municipalities), None
+        return (rng.choice(municipalities) if municipalities else None), None
     return None, rng.choice(("privat avtalespesialist", "apotek", "ambulansetjenesten"))
 
 
@@ -563,7 +602,7 @@ def plan_demo(*, count: int, seed: int, now: datetime, taxonomy: Taxonomy,
     hospital_places = [p.id for p in taxonomy.active_places() if p.kind == "hospital"]
     municipalities = [p.id for p in taxonomy.active_places() if p.kind == "municipality"]
     pools = _reporters(rng)
-    themes = {kind: [t for t in group if t.category in active]
+    themes = {kind: _usable(group, taxonomy)
               for kind, group in (("deviation", DEVIATIONS), ("suggestion", SUGGESTIONS),
                                   ("input", INPUTS))}
 
@@ -588,8 +627,9 @@ def plan_demo(*, count: int, seed: int, now: datetime, taxonomy: Taxonomy,
         lag = min(rng.choices((0, 1, 2, 3, 5, 8, 14), (30, 25, 15, 10, 10, 6, 4))[0],
                   (today - occurred_on).days)
         reported_at = _work_time(rng, occurred_on + timedelta(days=lag), tz)
-        if reported_at >= now:
-            reported_at = now - timedelta(minutes=rng.randint(5, 600))
+        earlier_today = now - timedelta(minutes=rng.randint(5, 600))  # drawn every time, so
+        if reported_at >= now:  # the time of day of the run changes nothing else
+            reported_at = earlier_today
             occurred_on = min(occurred_on, reported_at.astimezone(tz).date())
         steps.append(Step(reported_at, index, "submit", {
             "actor": reporter.identity,
@@ -601,7 +641,7 @@ def plan_demo(*, count: int, seed: int, now: datetime, taxonomy: Taxonomy,
                 place_text=checked(place_text) if place_text else None, locale="nb"),
         }))
         steps += _history(rng, index, reported_at, kind, severity, theme, reporter, tz,
-                          submitted, pools)
+                          submitted, pools, active)
         submitted.append((reported_at, theme.category, index))
 
     cutoff = now - timedelta(minutes=1)
@@ -613,7 +653,7 @@ def plan_demo(*, count: int, seed: int, now: datetime, taxonomy: Taxonomy,
 def _history(rng: random.Random, index: int, t0: datetime, kind: str, severity: str,
              theme: Theme, reporter: Reporter, tz: ZoneInfo,
              earlier: list[tuple[datetime, str, int]],
-             pools: dict[str, list[Reporter]]) -> list[Step]:
+             pools: dict[str, list[Reporter]], active: set[str]) -> list[Step]:
     """What happened to one report after it came in (future steps are cut by the caller)."""
     steps: list[Step] = []
     member = rng.choice(GROUP)
@@ -636,7 +676,7 @@ def _history(rng: random.Random, index: int, t0: datetime, kind: str, severity: 
 
     assessed = _shifted_severity(rng, severity) if kind == "deviation" else "none"
     t = add(_later(rng, t0, tz, 1.0 if serious else 4.0), "assess", assessed_severity=assessed,
-            **_assessment(rng, kind, theme))
+            **_assessment(rng, kind, theme, active))
     if rng.random() < 0.14:
         t = add(t + timedelta(minutes=rng.randint(5, 90)), "request_info",
                 question=checked(rng.choice(QUESTIONS)))
@@ -644,8 +684,9 @@ def _history(rng: random.Random, index: int, t0: datetime, kind: str, severity: 
             t = _later(rng, t, tz, 2.0)
             steps.append(Step(t, index, "reporter_answer",
                               {"actor": reporter.identity, "text": checked(rng.choice(ANSWERS))}))
-        else:
-            return steps  # still waiting for the reporter
+        else:  # no answer: after some weeks the group goes on with what it has
+            t = add(_later(rng, t, tz, 21.0), "move_status", status="triage",
+                    message=checked(NO_ANSWER))
     if rng.random() < 0.5:
         t = add(_later(rng, t, tz, 2.0), "reply", text=checked(rng.choice(REPLIES)))
 
@@ -665,12 +706,14 @@ def _history(rng: random.Random, index: int, t0: datetime, kind: str, severity: 
     elif roll < 0.26 and same_topic:
         t = add(later, "mark_duplicate", duplicate_of=rng.choice(same_topic[-30:]))
         close = (DUPLICATE_LEARNING, DUPLICATE_MEASURES, 0.8, 5.0)
-    elif roll < 0.93:
+    else:  # measures; some wait long for them (those stay "being assessed" for a while)
+        if roll >= 0.93:
+            later = _later(rng, t, tz, 35.0)
         message = checked(rng.choice(STATUS_MESSAGES)) if rng.random() < 0.5 else None
         t = add(later, "move_status", status="in_progress", message=message)
-        close = (LEARNING_POINTS, MEASURES, 0.75, 25.0)
-    else:
-        return steps  # stays under assessment
+        lps, mes = FITTING.get(theme.category, ((7, 9), (2, 9)))
+        close = (tuple(LEARNING_POINTS[i] for i in lps), tuple(MEASURES[i] for i in mes),
+                 0.75, 25.0)
     learning, measures, share, median = close
     if rng.random() < share:
         t = add(_later(rng, t, tz, median), "close",
@@ -680,19 +723,22 @@ def _history(rng: random.Random, index: int, t0: datetime, kind: str, severity: 
             t = add(_later(rng, t, tz, 10.0), "reopen")
             t = add(_later(rng, t, tz, 3.0), "move_status", status="in_progress", message=None)
             add(_later(rng, t, tz, 20.0), "close",
-                learning_point=checked(rng.choice(LEARNING_POINTS)),
-                measure=checked(rng.choice(MEASURES)))
+                learning_point=checked(rng.choice(learning)),
+                measure=checked(rng.choice(measures)))
     return steps
 
 
-def _assessment(rng: random.Random, kind: str, theme: Theme) -> dict[str, Any]:
+def _assessment(rng: random.Random, kind: str, theme: Theme,
+                active: set[str]) -> dict[str, Any]:
     args: dict[str, Any] = {}
     if kind == "deviation" and rng.random() < 0.3:
         args["agreement_reference"] = checked(rng.choice(AGREEMENTS))
     elif kind == "deviation" and rng.random() < 0.3:
         args["guideline_breached"] = False
     if kind == "deviation" and theme.subcategory is None and rng.random() < 0.1:
-        args["category"] = "routines" if theme.category != "routines" else "other"
+        other = "routines" if theme.category != "routines" else "other"
+        if other in active:  # the group files it under another category
+            args["category"] = other
     return args
 
 

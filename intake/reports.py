@@ -43,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from intake import periods
-from intake.domain import Actor, Kind, PermissionDenied, Severity, Status
+from intake.domain import Actor, Kind, PermissionDenied, Severity
 from intake.i18n import N_, Translator
 from intake.report_model import (
     Breakdown,
@@ -263,8 +263,10 @@ def _learning_statement(cur: Period, timezone: str) -> Any:
     start, end = periods.utc_bounds(cur, timezone)
     return (
         select(R.reference, R.category_id, R.learning_point, R.measure, R.closed_at)
-        .where(R.closed_at >= start, R.closed_at < end,
-               R.status == Status.CLOSED.value, R.learning_point.is_not(None))
+        # closed_at is set only by closing and cleared by reopening, so the range alone
+        # selects the closed reports, through ix_reports_closed_at (a status condition
+        # made SQLite pick the (status, reported_at) index and scan the history)
+        .where(R.closed_at >= start, R.closed_at < end, R.learning_point.is_not(None))
         .order_by(R.closed_at, R.reference)
     )
 

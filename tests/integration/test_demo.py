@@ -187,3 +187,22 @@ def test_command_line(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
                 settings=settings) == 0
     assert "Demodata: 5 meldinger" in capsys.readouterr().out
     assert main(["seed-demo", "--reports", "0"], settings=settings) == 2
+
+
+def test_works_with_an_edited_taxonomy(ctx: services.Context) -> None:
+    """The group edits the lists: demo reports only use what is still offered."""
+    from intake.taxonomy import Category, Item, Taxonomy
+
+    taxonomy = Taxonomy(
+        categories=(Category("discharge_summary", "Epikrise", "Discharge summary",
+                             subcategories=(Item("late", "Forsinket", "Late", active=False),)),
+                    Category("other", "Annet", "Other"),
+                    Category("routines", "Rutiner", "Routines", active=False)),
+        places=())
+    edited = dataclasses.replace(ctx, taxonomy=taxonomy)
+    assert seed_demo(ctx=edited, count=30, seed=5).reports == 30
+    with ctx.db.reading() as session:
+        used = set(session.execute(select(m.Report.category_id, m.Report.subcategory_id)))
+        places = set(session.scalars(select(m.Report.place_id)))
+    assert {c for c, _ in used} <= {"discharge_summary", "other"}
+    assert {s for _, s in used} == {None} and places == {None}
