@@ -18,10 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bench.baseline import postgres_client, sqlite_client
 from bench.databases import (
-    PG_ENV_VARS,
     BenchDatabase,
     postgres_databases,
-    postgres_server_url,
+    select_backends,
     sqlite_databases,
 )
 from bench.load import BenchFailed, Client, run_load
@@ -110,16 +109,7 @@ def _document(settings: dict[str, Any], **rest: Any) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    backends: list[str] = []
-    skipped: dict[str, str] = {}
-    server_url = postgres_server_url()
-    if args.backend in ("all", "sqlite"):
-        backends.append("sqlite")
-    if args.backend in ("all", "postgresql"):
-        if server_url:
-            backends.append("postgresql")
-        else:
-            skipped["postgresql"] = f"set {' or '.join(PG_ENV_VARS)}"
+    backends, skipped, server_url = select_backends(args.backend)
 
     def databases(backend: str, count: int) -> AbstractContextManager[list[BenchDatabase]]:
         if backend == "sqlite":

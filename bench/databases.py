@@ -36,6 +36,22 @@ def postgres_server_url() -> str | None:
     return None
 
 
+def select_backends(choice: str) -> tuple[list[str], dict[str, str], str | None]:
+    """The backends to run for --backend all|sqlite|postgresql, the skipped ones with the
+    reason, and the PostgreSQL server URL (None when not given)."""
+    backends: list[str] = []
+    skipped: dict[str, str] = {}
+    server_url = postgres_server_url()
+    if choice in ("all", "sqlite"):
+        backends.append("sqlite")
+    if choice in ("all", "postgresql"):
+        if server_url:
+            backends.append("postgresql")
+        else:
+            skipped["postgresql"] = f"set {' or '.join(PG_ENV_VARS)}"
+    return backends, skipped, server_url
+
+
 def _libpq(url: str) -> str:
     """A SQLAlchemy URL as plain libpq URL (psycopg does not take the +driver suffix)."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

@@ -47,10 +47,9 @@ from psycopg import sql
 from sqlalchemy import event, text
 
 from bench.databases import (
-    PG_ENV_VARS,
     BenchDatabase,
     postgres_databases,
-    postgres_server_url,
+    select_backends,
     sqlite_databases,
 )
 from bench.server import REPO
@@ -837,16 +836,7 @@ def main(argv: list[str] | None = None) -> int:
                                            ("intake.digest", DIGEST_MISSING)) if why}
     for name, why in missing.items():
         print(f"NOTE: {name} cannot be imported ({why}); only the raw queries are timed.")
-    backends: list[str] = []
-    skipped: dict[str, str] = {}
-    server_url = postgres_server_url()
-    if args.backend in ("all", "sqlite"):
-        backends.append("sqlite")
-    if args.backend in ("all", "postgresql"):
-        if server_url:
-            backends.append("postgresql")
-        else:
-            skipped["postgresql"] = f"set {' or '.join(PG_ENV_VARS)}"
+    backends, skipped, server_url = select_backends(args.backend)
 
     now = datetime.now(UTC).replace(microsecond=0)
     _say(f"generating {args.rows:,} reports over {YEARS} years (seed {args.seed})")
