@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal
 from dateutil.rrule import rrulestr
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -233,7 +233,7 @@ class Digest:
         return self.previous_weeks_total / TREND_WEEKS
 
 
-def _marginal(groups: list[tuple[str, str, str, int, int]], index: int) -> dict[str, int]:
+def _marginal(groups: list[tuple[str, str, str, int]], index: int) -> dict[str, int]:
     """Sum this week's counts of the grouped rows (at most kinds x categories x severities)
     over one of the three keys; zero counts are left out."""
     out: dict[str, int] = {}
@@ -266,9 +266,10 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
     """The digest of one ISO week (default: the last full week before `now`).
 
     New, by kind/category/severity: reported_at in the week (local time). Closed: closed_at
-    in the week. Waiting, needs-info and suggestions are the state at `now`. Five queries:
-    one GROUP BY over the week and the four before it, three short lists that carry their
-    totals, and the +1 ranking.
+    in the week. Waiting, needs-info and suggestions are the state at `now`. Six or seven
+    queries, each on an index: the week's GROUP BY, the count of the four weeks before,
+    the waiting list (and its count when the list is full), two short lists that carry
+    their totals, and the +1 ranking.
     """
     settings = ctx.settings
     tz = settings.timezone
@@ -281,30 +282,30 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
     r = m.Report
     cat = ctx.taxonomy.category_label
 
-    in_week = func.sum(case((r.reported_at >= start, 1), else_=0))
-    grouped = (
-        select(r.kind, r.category_id, r.reported_severity, in_week, func.count())
-        .where(r.reported_at >= trend_start, r.reported_at < end)
+    grouped = (  # the week, by kind, category and severity (index on reported_at)
+        select(r.kind, r.category_id, r.reported_severity, func.count())
+        .where(r.reported_at >= start, r.reported_at < end)
         .group_by(r.kind, r.category_id, r.reported_severity)
     )
-    # waiting for triage (received, triage), or for a first feedback while measures run;
-    # written as a status list so the (status, reported_at) index serves it
-    waiting_cte = (
-        select(r.id, r.reference, r.category_id, r.reported_at, r.status, r.first_feedback_at)
-        .where(r.status.in_([Status.RECEIVED.value, Status.TRIAGE.value,
-                             Status.IN_PROGRESS.value]),
-               r.reported_at < cutoff,
-               or_(r.status != Status.IN_PROGRESS.value, r.first_feedback_at.is_(None)))
-        .cte("waiting")
+    before = (  # the four weeks before: a count on the same index
+        select(func.count()).select_from(r).where(r.reported_at >= trend_start,
+                                                  r.reported_at < start)
     )
-    if ctx.db.dialect == "postgresql":
-        # Find the waiting reports first (status index), then sort them. Otherwise, given
-        # an index on reported_at, PostgreSQL walks it from the oldest report through the
-        # whole, mostly finished, history to find the 50 oldest waiting ones.
-        waiting_cte = waiting_cte.prefix_with("MATERIALIZED")
-    w = waiting_cte.c
-    waiting = (select(w.reference, w.category_id, w.reported_at, w.status, w.first_feedback_at)
-               .order_by(w.reported_at, w.id))
+    # waiting for triage (received, triage), or for a first feedback while measures run:
+    # the predicate of the partial index ix_reports_waiting, word for word, so both
+    # databases read that small index (in reported_at order) and not the history
+    # (SQLite without statistics would rather take the status index: INDEXED BY says which,
+    # and fails loudly should the index ever stop matching the predicate)
+    hint = "INDEXED BY ix_reports_waiting" if ctx.db.dialect == "sqlite" else ""
+    is_waiting = f"FROM reports {hint} WHERE ({m.WAITING_PREDICATE}) AND reported_at < :cutoff"
+    waiting = (
+        text("SELECT reference, category_id, reported_at, status, first_feedback_at "
+             f"{is_waiting} ORDER BY reported_at, id LIMIT :n")
+        .bindparams(bindparam("cutoff", cutoff, type_=r.reported_at.type), n=LIST_MAX)
+        .columns(r.reference, r.category_id, r.reported_at, r.status, r.first_feedback_at)
+    )
+    waiting_count = text(f"SELECT count(*) {is_waiting}").bindparams(
+        bindparam("cutoff", cutoff, type_=r.reported_at.type))
     asked = (  # when the group last asked the reporter (the move to needs_info)
         select(func.max(m.AuditEvent.at))
         .where(m.AuditEvent.report_id == r.id, m.AuditEvent.action == "status_changed",
@@ -344,8 +345,11 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
     )
 
     with ctx.db.reading() as session:
-        groups = [(k, c, s, int(w or 0), int(n)) for k, c, s, w, n in session.execute(grouped)]
-        waiting_rows, waiting_total = _listed(session, waiting)
+        groups = [(k, c, s, int(n)) for k, c, s, n in session.execute(grouped)]
+        previous_weeks_total = int(session.scalar(before) or 0)
+        waiting_rows = [tuple(row) for row in session.execute(waiting)]
+        waiting_total = (len(waiting_rows) if len(waiting_rows) < LIST_MAX
+                         else int(session.scalar(waiting_count) or 0))
         needs_rows, needs_total = _listed(session, needs_info)
         learned_rows, learned_total = _listed(session, learned)
         suggestion_rows = session.execute(suggestions).all()
@@ -372,7 +376,7 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
         learned_total=learned_total,
         top_suggestions=tuple(SuggestionItem(ref, cat(cid, lang), int(n), int(n_week or 0))
                               for ref, cid, n, n_week in suggestion_rows),
-        previous_weeks_total=sum(g[4] for g in groups) - total,
+        previous_weeks_total=previous_weeks_total,
     )
 
 

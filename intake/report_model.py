@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +43,10 @@ class Breakdown:
     total: int
 
 
-@dataclass(frozen=True, slots=True)
-class LearningPoint:
+class LearningPoint(NamedTuple):
+    """A closed report's learning point and measure. A NamedTuple, not a dataclass: a
+    report may list tens of thousands, and a tuple is built four times faster."""
+
     reference: str
     category: str       # label
     learning_point: str

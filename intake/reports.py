@@ -1,33 +1,40 @@
-"""The tertial and annual report for the committee: SQL aggregation only.
+"""The tertial/annual report for the committee: SQL aggregation only.
 
-`build_period_report` runs four grouped queries and reads no report rows:
+`build_period_report` reads no report rows for its counts:
 
-1. the breakdowns, one statement over the reports of the period, the previous period and
-   the same period a year earlier (`occurred_on BETWEEN ...` per period, index
-   `ix_reports_occurred_on_kind`), each counted three times with a condition per period:
+1. the breakdowns of the period, the previous period and the same period a year earlier.
+   Tertials and years are whole months, so they are read from `report_counts` (monthly
+   counts per dimension and key, kept current by triggers on `reports` in the same
+   transaction as every change; migration 0003): one GROUP BY over a few hundred rows per
+   month, whatever the number of reports. Weeks are not whole months; they are counted
+   from `reports` directly (`occurred_on BETWEEN ...`, index `ix_reports_occurred_on_kind`):
    PostgreSQL `GROUP BY GROUPING SETS` with `COUNT(*) FILTER (WHERE ...)` in one pass;
-   SQLite (no grouping sets) a materialised CTE of those rows with 0/1 flags and one
-   GROUP BY per set over it, UNION ALL. Five sets (kind x category x subcategory, reported
-   x assessed severity, direction, place, month) give the nine breakdowns;
-2. the median days from reported_at to first_feedback_at (PostgreSQL percentile_cont;
-   SQLite ORDER BY ... LIMIT/OFFSET around the middle), only when there is feedback;
-3. the learning points and measures of the reports closed in the period;
-4. the trend: one row of range counts, one per tertial of the last three years (each an
-   index-only count on the occurred_on index).
+   SQLite (no grouping sets) a materialised CTE with 0/1 flags and one GROUP BY per set,
+   UNION ALL. Five sets (kind x category x subcategory, reported x assessed severity,
+   direction, place, month) give the nine breakdowns;
+2. the median days to first feedback, in whole hours: a histogram of hours from reported
+   to first feedback (the `feedback` rows of `report_counts`, or the same expression over
+   `reports` for a week), the median taken from the sorted buckets;
+3. the learning points and measures of the reports closed in the period (index on
+   closed_at): one row per closed report, as the committee asks for all of them;
+4. the trend: one row of sums over `report_counts`, one per tertial of the last three years.
 
 The export is audited in its own transaction first. Python loops only over aggregated
-rows (a few hundred at most), never over reports.
+rows (a few hundred at most) and the learning points, never over report rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    Date,
     Integer,
+    String,
     and_,
     case,
     cast,
@@ -38,6 +45,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.sql.elements import ColumnElement
@@ -231,38 +239,130 @@ def _grouping_masks() -> dict[int, str]:
     }
 
 
+# ---------------------------------------------------------------- report_counts
+
+RC = m.ReportCount.__table__.c
+COUNTED_DIMS = {  # report_counts.dim -> the DIMS its keys k1, k2, k3 fill
+    "class": ("kind", "category", "subcategory"),
+    "severity": ("reported_severity", "assessed_severity"),
+    "direction": ("direction",),
+    "place": ("place",),
+}
+TOTAL_DIM = "direction"  # every report is counted once in each dim; this one has few keys
+
+
+def whole_months(p: Period) -> bool:
+    """True when the period is whole calendar months (tertials and years)."""
+    return p.start.day == 1 and (p.end + timedelta(days=1)).day == 1
+
+
+def _rc_in(p: Period) -> ColumnElement[bool]:
+    return RC.month.between(p.start.replace(day=1), p.end)
+
+
+def _rc_sum(condition: ColumnElement[bool], column: Any) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, column), else_=0)), 0)
+
+
+def _counts_statements(cur: Period, prev: Period, ago: Period) -> tuple[Any, Any]:
+    """(per dim and key, per month): sums of report_counts for the three periods; rows
+    (dim, k1, k2, k3, p, q, y, fb, dev, breach) and (month, p, q, y)."""
+    in_cur, in_prev, in_ago = _rc_in(cur), _rc_in(prev), _rc_in(ago)
+    spans = or_(*(RC.month.between(a.replace(day=1), b) for a, b in _ranges((cur, prev, ago))))
+    per_key = (
+        select(RC.dim, RC.k1, RC.k2, RC.k3,
+               _rc_sum(in_cur, RC.n), _rc_sum(in_prev, RC.n), _rc_sum(in_ago, RC.n),
+               _rc_sum(in_cur, RC.fb), _rc_sum(in_cur, RC.dev), _rc_sum(in_cur, RC.breach))
+        .where(RC.dim.in_(list(COUNTED_DIMS)), spans)
+        .group_by(RC.dim, RC.k1, RC.k2, RC.k3)
+        .having(func.sum(func.abs(RC.n)) != 0)
+    )
+    per_month = (
+        select(RC.month, _rc_sum(in_cur, RC.n), _rc_sum(in_prev, RC.n), _rc_sum(in_ago, RC.n))
+        .where(RC.dim == TOTAL_DIM, spans)
+        .group_by(RC.month)
+    )
+    return per_key, per_month
+
+
+def _counts_rows(per_key: Sequence[Any], per_month: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """report_counts sums as the rows of the breakdown statement: (set, *DIMS, measures)."""
+    rows: list[tuple[Any, ...]] = []
+    for dim, k1, k2, k3, *measures in per_key:
+        keys = dict(zip(COUNTED_DIMS[dim], (k1 or None, k2 or None, k3 or None), strict=False))
+        rows.append((dim, *(keys.get(d) for d in DIMS), *measures))
+    for month, p, q, y in per_month:
+        keys = {"month": month.month}
+        rows.append(("month", *(keys.get(d) for d in DIMS), p, q, y, 0, 0, 0))
+    return rows
+
+
+def _hours_to_feedback(dialect: str) -> ColumnElement[int]:
+    """Whole hours from reported_at to first_feedback_at (never negative), as the triggers
+    of report_counts compute them."""
+    if dialect == "postgresql":
+        seconds = extract("epoch", R.first_feedback_at - R.reported_at)
+        return cast(func.greatest(0, func.floor(seconds / 3600)), Integer)
+    seconds = (cast(func.strftime("%s", R.first_feedback_at), Integer)
+               - cast(func.strftime("%s", R.reported_at), Integer))
+    return func.max(0, seconds / 3600)
+
+
+def _feedback_histogram(cur: Period, dialect: str) -> Any:
+    """Rows (hours, reports) of the period's reports with feedback."""
+    if whole_months(cur):
+        return (select(RC.k1, func.sum(RC.n))
+                .where(RC.dim == "feedback", _rc_in(cur))
+                .group_by(RC.k1)
+                .having(func.sum(RC.n) != 0))
+    hours = _hours_to_feedback(dialect)
+    return (select(hours, func.count())
+            .where(_in(cur), R.first_feedback_at.is_not(None))
+            .group_by(hours))
+
+
+def median_of_histogram(buckets: Iterable[tuple[int, int]]) -> float | None:
+    """The median of values given as (value, how many), sorted or not; None when empty."""
+    ordered = sorted((int(v), int(n)) for v, n in buckets if int(n) > 0)
+    total = sum(n for _, n in ordered)
+    if total == 0:
+        return None
+    wanted = ((total - 1) // 2, total // 2)  # 0-based positions of the middle one or two
+    found: list[int] = []
+    seen = 0
+    for value, n in ordered:
+        while len(found) < 2 and wanted[len(found)] < seen + n:
+            found.append(value)
+        seen += n
+        if len(found) == 2:
+            break
+    return (found[0] + found[1]) / 2
+
+
 def _median_days(session: Any, dialect: str, cur: Period, n: int) -> float | None:
-    """Median days from reported_at to first_feedback_at over the period's n answered reports."""
+    """Median days (in whole hours) from reported_at to first_feedback_at in the period."""
     if n <= 0:
         return None
-    where = (_in(cur), R.first_feedback_at.is_not(None))
-    if dialect == "postgresql":
-        days = extract("epoch", R.first_feedback_at - R.reported_at) / 86400.0
-        value = session.scalar(
-            select(func.percentile_cont(0.5).within_group(days)).where(*where)
-        )
-    else:
-        days = func.julianday(R.first_feedback_at) - func.julianday(R.reported_at)
-        middle = (
-            select(days.label("d")).where(*where).order_by(days)
-            .limit(2 - n % 2).offset((n - 1) // 2).subquery()
-        )
-        value = session.scalar(select(func.avg(middle.c.d)))
-    return None if value is None else round(float(value), 4)
+    hours = median_of_histogram(session.execute(_feedback_histogram(cur, dialect)).all())
+    return None if hours is None else round(hours / 24, 4)
 
 
 def _trend_statement(tertials: Sequence[Period]) -> Any:
-    """One row: the number of reports in each tertial, as index range counts (index-only)."""
-    return select(*(
-        select(func.count()).select_from(m.Report.__table__).where(_in(t)).scalar_subquery()
-        for t in tertials
-    ))
-
-
-def _learning_statement(cur: Period, timezone: str) -> Any:
-    start, end = periods.utc_bounds(cur, timezone)
+    """One row: the number of reports in each tertial, summed from report_counts."""
     return (
-        select(R.reference, R.category_id, R.learning_point, R.measure, R.closed_at)
+        select(*(_rc_sum(_rc_in(t), RC.n) for t in tertials))
+        .where(RC.dim == TOTAL_DIM, RC.month.between(tertials[0].start, tertials[-1].end))
+    )
+
+
+def _learning_statement(cur: Period, timezone: str, dialect: str = "sqlite") -> Any:
+    """reference, category, learning point, measure and the local closing day: a date
+    (PostgreSQL converts it) or SQLite's stored UTC text (converted per hour in Python)."""
+    start, end = periods.utc_bounds(cur, timezone)
+    closed = (cast(func.timezone(timezone, R.closed_at), Date) if dialect == "postgresql"
+              else type_coerce(R.closed_at, String))
+    return (
+        select(R.reference, R.category_id, R.learning_point, R.measure, closed)
         # closed_at is set only by closing and cleared by reopening, so the range alone
         # selects the closed reports, through ix_reports_closed_at (a status condition
         # made SQLite pick the (status, reported_at) index and scan the history)
@@ -385,9 +485,11 @@ def _merged(reported: str | None, assessed: str | None) -> str | None:
     return MERGED_MINOR if value in (Severity.NONE.value, Severity.MINOR.value) else value
 
 
-def _collect(grouped: Sequence[Any], dialect: str) -> tuple[_Totals, dict[str, dict[Any, _Counts]]]:
-    """Sum the grouping-set rows (a few hundred) into the breakdowns' counts per key."""
-    masks = _grouping_masks() if dialect == "postgresql" else {}
+def _collect(
+    grouped: Sequence[Any], masks: dict[int, str] | None = None
+) -> tuple[_Totals, dict[str, dict[Any, _Counts]]]:
+    """Sum the grouping-set rows (a few hundred) into the breakdowns' counts per key; the
+    set is named in the row, or a PostgreSQL GROUPING() bit mask looked up in `masks`."""
     totals = _Totals()
     found: dict[str, dict[Any, _Counts]] = {dim: {} for dim in BREAKDOWN_ORDER}
 
@@ -416,6 +518,46 @@ def _collect(grouped: Sequence[Any], dialect: str) -> tuple[_Totals, dict[str, d
             key = keys[set_name]
             add(set_name, int(key) if set_name == "month" and key is not None else key, counts)
     return totals, found
+
+
+def _learning_points(
+    rows: Sequence[Any], taxonomy: Any, locale: str, timezone: str
+) -> tuple[LearningPoint, ...]:
+    """The learning points as the report lists them. Every closed report has one, so at a
+    large hospital's volume there are thousands: labels are looked up once per category,
+    and SQLite's UTC texts ('YYYY-MM-DD HH:MM:SS...') turned into local days once per hour
+    (Oslo's offsets are whole hours)."""
+    zone = ZoneInfo(timezone)
+    labels: dict[str, str] = {}
+    days: dict[str, date] = {}
+    points = []
+    for reference, category_id, learning_point, measure, closed in rows:
+        category = labels.get(category_id)
+        if category is None:
+            category = labels[category_id] = taxonomy.category_label(category_id, locale)
+        if not isinstance(closed, date):
+            hour = closed[:13]
+            day = days.get(hour)
+            if day is None:
+                utc = datetime.fromisoformat(hour + ":00:00").replace(tzinfo=UTC)
+                day = days[hour] = utc.astimezone(zone).date()
+            closed = day
+        points.append(LearningPoint(reference, category, learning_point or "", measure or "",
+                                    closed))
+    return tuple(points)
+
+
+def _grouped_rows(
+    session: Any, dialect: str, cur: Period, prev: Period, ago: Period
+) -> tuple[list[Any], dict[int, str] | None]:
+    """The breakdown rows and how to name their sets: from report_counts when the three
+    periods are whole months, else from the reports themselves."""
+    if all(whole_months(p) for p in (cur, prev, ago)):
+        per_key, per_month = _counts_statements(cur, prev, ago)
+        return _counts_rows(session.execute(per_key).all(),
+                            session.execute(per_month).all()), None
+    rows = session.execute(_breakdown_statement(cur, prev, ago, dialect)).all()
+    return list(rows), _grouping_masks() if dialect == "postgresql" else None
 
 
 def _audit_export(ctx: Context, actor: Actor, period: Period) -> None:
@@ -447,10 +589,10 @@ def build_period_report(
 
     dialect = ctx.db.dialect
     with ctx.db.reading() as session:
-        grouped = session.execute(_breakdown_statement(period, prev, ago, dialect)).all()
-        totals, found = _collect(grouped, dialect)
+        totals, found = _collect(*_grouped_rows(session, dialect, period, prev, ago))
         median = _median_days(session, dialect, period, totals.feedback)
-        learning = session.execute(_learning_statement(period, ctx.settings.timezone)).all()
+        learning = session.execute(
+            _learning_statement(period, ctx.settings.timezone, dialect)).all()
         per_tertial = session.execute(_trend_statement(trend)).one()
 
     locale = tr.locale
@@ -496,16 +638,7 @@ def build_period_report(
         guideline_breached_share=(totals.breached / totals.deviations
                                   if totals.deviations else None),
         top_problem_areas=tuple(top[:TOP_PROBLEM_AREAS]),
-        learning_points=tuple(
-            LearningPoint(
-                reference=reference,
-                category=taxonomy.category_label(category_id, locale),
-                learning_point=learning_point or "",
-                measure=measure or "",
-                closed_on=periods.local_date(closed_at, ctx.settings.timezone),
-            )
-            for reference, category_id, learning_point, measure, closed_at in learning
-        ),
+        learning_points=_learning_points(learning, taxonomy, locale, ctx.settings.timezone),
         feedback_share=totals.feedback / total if total else None,
         median_days_to_feedback=median,
         trend=tuple(TrendPoint(period=t.key, count=int(n or 0))

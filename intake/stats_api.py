@@ -47,4 +47,6 @@ async def report_stats(
         )
     report = await call(build_period_report, ctx=ctx, actor=actor, period=p, suppress=suppress,
                         tr=tr)
-    return jsonable_encoder(dataclasses.asdict(report))
+    data = dataclasses.asdict(report)
+    data["learning_points"] = [lp._asdict() for lp in report.learning_points]
+    return jsonable_encoder(data)

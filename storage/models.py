@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -67,6 +68,13 @@ class ReferenceCounter(Base):
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
+# Reports waiting for the group: not triaged yet, or in progress without any feedback. The
+# partial index below holds just these; the digest's query repeats the predicate word for
+# word (SQLite uses a partial index only when the query's WHERE contains its predicate).
+WAITING_PREDICATE = ("status IN ('received', 'triage') "
+                     "OR (status = 'in_progress' AND first_feedback_at IS NULL)")
+
+
 class Report(Base):
     """One report (melding): a deviation, a suggestion or an input."""
 
@@ -79,6 +87,8 @@ class Report(Base):
         # the weekly digest selects by week: new (reported_at) and closed (closed_at)
         Index("ix_reports_reported_at", "reported_at"),
         Index("ix_reports_closed_at", "closed_at"),
+        Index("ix_reports_waiting", "reported_at", "id",
+              sqlite_where=text(WAITING_PREDICATE), postgresql_where=text(WAITING_PREDICATE)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -214,3 +224,26 @@ class DigestRun(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     posted_at: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+class ReportCount(Base):
+    """The committee report's counts per month of occurred_on, dimension and key.
+
+    Maintained by triggers on `reports` (migration 0003) in the same transaction as every
+    insert, delete and change of a counted column; never written by the application.
+    dim: class (k1 kind, k2 category, k3 subcategory), severity (k1 reported, k2 assessed),
+    direction (k1), place (k1), feedback (k1 whole hours to first feedback, zero-padded).
+    A NULL key is ''. fb, dev, breach: of the n reports, those with feedback, deviations,
+    deviations with a breached guideline.
+    """
+
+    __tablename__ = "report_counts"
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    dim: Mapped[str] = mapped_column(String(12), primary_key=True)
+    k1: Mapped[str] = mapped_column(String(100), primary_key=True)
+    k2: Mapped[str] = mapped_column(String(100), primary_key=True)
+    k3: Mapped[str] = mapped_column(String(100), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    fb: Mapped[int] = mapped_column(Integer)
+    dev: Mapped[int] = mapped_column(Integer)
+    breach: Mapped[int] = mapped_column(Integer)

@@ -500,3 +500,49 @@ def test_scheduler_is_off_without_a_destination(ctx: services.Context) -> None:
     stop = asyncio.Event()
     asyncio.run(asyncio.wait_for(
         digest.digest_scheduler(ctx, ctx.settings, Recorder(), stop), timeout=1))
+
+
+def test_a_long_waiting_list_shows_the_oldest_and_counts_them_all(
+    ctx: services.Context, clock: FakeClock
+) -> None:
+    """More waiting reports than the list holds: the oldest LIST_MAX, and the full count;
+    in-progress reports with feedback and finished ones are not waiting."""
+    refs = [submit(ctx, clock, utc(2026, 1, 5, 8, 0) + timedelta(hours=i))
+            for i in range(digest.LIST_MAX + 3)]
+    answered = submit(ctx, clock, utc(2026, 1, 4, 8, 0))
+    services.move_status(ctx=ctx, actor=GROUP, reference=answered, status="in_progress",
+                         message="Vi jobber med saken.")
+    closed = submit(ctx, clock, utc(2026, 1, 3, 8, 0))
+    close(ctx, closed, "Lærdom", "Tiltak")
+    d = build_digest(ctx=ctx, week="2026-W10", now=MONDAY_0800)
+    assert d.waiting_total == digest.LIST_MAX + 3
+    assert [w.reference for w in d.waiting] == refs[:digest.LIST_MAX]
+
+
+def test_the_waiting_list_reads_the_partial_index(sqlite_url: str) -> None:
+    """SQLite takes a partial index only when the query repeats its predicate: the digest's
+    waiting query, as it runs, is planned on ix_reports_waiting, not on the history."""
+    from sqlalchemy import event
+
+    settings = Settings(database_url=sqlite_url, secret_key="k", run_outbox_worker=False)
+    db = open_database(sqlite_url)
+    ctx = services.Context(db=db, settings=settings, taxonomy=load_taxonomy(),
+                           secret_key=b"k", clock=FakeClock())
+    seen: list[tuple[str, object]] = []
+
+    def record(conn: object, cursor: object, statement: str, params: object, *a: object) -> None:
+        if "in_progress" in statement and "ORDER BY reported_at" in statement:
+            seen.append((statement, params))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        build_digest(ctx=ctx, week="2026-W10", now=MONDAY_0800)
+        [(statement, params)] = seen
+        with db.engine.connect() as conn:
+            plan = " | ".join(str(r[-1]) for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + statement, params))  # type: ignore[arg-type]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+        db.dispose()
+    assert "INDEX ix_reports_waiting" in plan, plan
+    assert "SCAN reports" not in plan, plan

@@ -19,7 +19,16 @@ from intake.domain import Actor, PermissionDenied, Role
 from intake.i18n import Translator
 from intake.periods import parse_period
 from intake.report_model import Breakdown, PeriodReport, Row
-from intake.reports import _breakdown_statement, build_period_report
+from intake.reports import (
+    _breakdown_statement,
+    _collect,
+    _counts_rows,
+    _counts_statements,
+    _grouping_masks,
+    build_period_report,
+    median_of_histogram,
+    whole_months,
+)
 from intake.settings import Settings
 from intake.taxonomy import Taxonomy
 from storage import models as m
@@ -423,6 +432,135 @@ def test_feedback_share_and_median_days(ctx: services.Context, clock: FakeClock)
     assert build(ctx, "2025-T3").median_days_to_feedback == pytest.approx(10.0)
 
 
+def test_median_is_taken_in_whole_hours(ctx: services.Context, clock: FakeClock) -> None:
+    """Feedback 47 h 59 min after the report counts as 47 hours, from report_counts
+    (tertial) and from the reports (week) alike."""
+    clock.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    ref = submit(ctx, "2026-03-02")
+    clock.advance(hours=47, minutes=59)
+    services.reply(ctx=ctx, actor=GROUP, reference=ref, text="Takk, vi ser på det.")
+    assert build(ctx, "2026-T1").median_days_to_feedback == pytest.approx(47 / 24, abs=1e-4)
+    assert build(ctx, "2026-W10").median_days_to_feedback == pytest.approx(47 / 24, abs=1e-4)
+
+
+@pytest.mark.parametrize(("buckets", "median"), [
+    ([], None),
+    ([(5, 0)], None),
+    ([(7, 1)], 7),
+    ([(3, 1), (1, 1)], 2),                 # unsorted; even count: mean of the middle two
+    ([(1, 2), (9, 1)], 1),
+    ([(1, 1), (2, 1), (10, 2)], 6),
+    ([(0, 5), (48, 5)], 24),
+    ([(24, 1000), (1, 999)], 24),
+])
+def test_median_of_histogram(buckets: list[tuple[int, int]], median: float | None) -> None:
+    assert median_of_histogram(buckets) == median
+
+
+def test_whole_months() -> None:
+    assert whole_months(period("2026-T1")) and whole_months(period("2024"))
+    assert whole_months(period("2024-T3"))
+    assert not whole_months(period("2026-W10")) and not whole_months(period("2026-W01"))
+
+
+def _recount(ctx: services.Context) -> dict[tuple[Any, ...], tuple[int, int, int, int]]:
+    """report_counts as it should be, computed in Python from every report (tests only)."""
+    expected: dict[tuple[Any, ...], list[int]] = {}
+    with ctx.db.reading() as session:
+        reports = session.scalars(select(m.Report)).all()
+        for r in reports:
+            month = r.occurred_on.replace(day=1)
+            flags = (1, int(r.first_feedback_at is not None), int(r.kind == "deviation"),
+                     int(r.kind == "deviation" and r.guideline_breached is True))
+            keys = [("class", r.kind, r.category_id or "", r.subcategory_id or ""),
+                    ("severity", r.reported_severity or "", r.assessed_severity or "", ""),
+                    ("direction", r.direction or "", "", ""),
+                    ("place", r.place_id or "", "", "")]
+            if r.first_feedback_at is not None:
+                hours = max(0, int((r.first_feedback_at.replace(microsecond=0)
+                                    - r.reported_at.replace(microsecond=0))
+                                   .total_seconds()) // 3600)
+                keys.append(("feedback", f"{hours:06d}", "", ""))
+            for key in keys:
+                row = expected.setdefault((month, *key), [0, 0, 0, 0])
+                for i, v in enumerate(flags):
+                    row[i] += v
+    return {k: tuple(v) for k, v in expected.items()}
+
+
+def _stored_counts(ctx: services.Context) -> dict[tuple[Any, ...], tuple[int, int, int, int]]:
+    rc = m.ReportCount
+    with ctx.db.reading() as session:
+        rows = session.execute(select(rc.month, rc.dim, rc.k1, rc.k2, rc.k3,
+                                      rc.n, rc.fb, rc.dev, rc.breach)).all()
+    return {tuple(r[:5]): tuple(r[5:]) for r in rows if any(r[5:])}
+
+
+def test_report_counts_follow_every_change(ctx: services.Context, clock: FakeClock) -> None:
+    """The triggers keep report_counts equal to a recount of the reports through submits,
+    assessments (severity, category, guideline), feedback, closing, reopening, redirects,
+    duplicates, and plain SQL updates and deletes."""
+    refs = load_golden(ctx, clock)
+    assert _stored_counts(ctx) == _recount(ctx)
+    clock.advance(hours=5, minutes=30)
+    services.reply(ctx=ctx, actor=GROUP, reference=refs[0], text="Takk for meldingen.")
+    services.move_status(ctx=ctx, actor=GROUP, reference=refs[1], status="in_progress")
+    services.assess(ctx=ctx, actor=GROUP, reference=refs[2], assessed_severity="moderate",
+                    guideline_breached=True, category="medication", subcategory="med_list")
+    services.assess(ctx=ctx, actor=GROUP, reference=refs[4], assessed_severity="minor",
+                    guideline_breached=False)
+    services.close(ctx=ctx, actor=GROUP, reference=refs[1], learning_point="Lærdom",
+                   measure="Tiltak")
+    services.reopen(ctx=ctx, actor=GROUP, reference=refs[1])
+    services.mark_duplicate(ctx=ctx, actor=GROUP, reference=refs[6],
+                            duplicate_of=refs[0])
+    assert _stored_counts(ctx) == _recount(ctx)
+    with ctx.db.transaction() as session:
+        session.execute(text("UPDATE reports SET occurred_on = :d, place_id = NULL, "
+                             "direction = NULL WHERE reference = :r"),
+                        {"d": date(2025, 12, 31), "r": refs[3]})
+        session.execute(text("UPDATE reports SET description = 'x', status = 'triage' "
+                             "WHERE reference = :r"), {"r": refs[5]})
+    assert _stored_counts(ctx) == _recount(ctx)
+    # a row written without the services (as a bulk load would), then deleted
+    with ctx.db.transaction() as session:
+        session.add(m.Report(
+            reference="MELD-2026-9999", kind="deviation", category_id="other",
+            description="x", occurred_on=date(2026, 2, 1), reported_at=clock.now,
+            reported_severity="minor", guideline_breached=True, channel="web",
+            first_feedback_at=clock.now, status="triage"))
+    assert _stored_counts(ctx) == _recount(ctx)
+    assert (date(2026, 2, 1), "class", "deviation", "other", "") in _stored_counts(ctx)
+    with ctx.db.transaction() as session:
+        session.execute(text("DELETE FROM reports WHERE reference = 'MELD-2026-9999'"))
+    assert _stored_counts(ctx) == _recount(ctx)
+
+
+@pytest.mark.parametrize("key", ["2026-T1", "2026-T2", "2025-T3", "2026", "2025"])
+def test_counts_and_reports_give_the_same_breakdowns(
+    ctx: services.Context, clock: FakeClock, key: str
+) -> None:
+    """Tertials and years are read from report_counts; the same statement over the reports
+    (what a week uses) gives the same breakdowns for them."""
+    load_golden(ctx, clock)
+    cur = period(key)
+    from intake.periods import previous_period, year_ago
+
+    prev, ago = previous_period(cur, TR), year_ago(cur, TR)
+    dialect = ctx.db.dialect
+    with ctx.db.reading() as session:
+        per_key, per_month = _counts_statements(cur, prev, ago)
+        from_counts = _collect(_counts_rows(session.execute(per_key).all(),
+                                            session.execute(per_month).all()))
+        direct = session.execute(_breakdown_statement(cur, prev, ago, dialect)).all()
+        from_reports = _collect(direct, _grouping_masks() if dialect == "postgresql" else None)
+    assert from_counts[0].counts == from_reports[0].counts
+    assert (from_counts[0].feedback, from_counts[0].deviations, from_counts[0].breached) == (
+        from_reports[0].feedback, from_reports[0].deviations, from_reports[0].breached)
+    assert from_counts[1] == from_reports[1]
+    assert from_counts[0].counts.p > 0 or key == "2026-T2"
+
+
 def test_only_the_group_gets_the_report(ctx: services.Context) -> None:
     with pytest.raises(PermissionDenied) as caught:
         build(ctx, "2026-T1", actor=REPORTER)
@@ -462,10 +600,11 @@ def test_few_queries_whatever_the_number_of_reports(
             event.remove(ctx.db.engine, "before_cursor_execute", record)
         return [s for s in statements if s in ("SELECT", "INSERT", "UPDATE", "DELETE")]
 
-    # the audit row; breakdowns, learning points, trend (no feedback: no median)
-    assert queries() == ["INSERT", *["SELECT"] * 3]
+    # the audit row; counts per key and per month, learning points, trend (no feedback:
+    # no median)
+    assert queries() == ["INSERT", *["SELECT"] * 4]
     load_golden(ctx, clock)
-    assert queries() == ["INSERT", *["SELECT"] * 4]  # and the median
+    assert queries() == ["INSERT", *["SELECT"] * 5]  # and the median
 
 
 def test_breakdown_query_uses_the_occurred_on_index(sqlite_url: str) -> None:
@@ -529,7 +668,11 @@ def bearer(ctx: services.Context, role: str = "triager") -> dict[str, str]:
 def test_api_stats_for_a_triager(
     ctx: services.Context, clock: FakeClock, client: Client
 ) -> None:
+    clock.now = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
     ref = submit(ctx, "2026-02-01")
+    services.move_status(ctx=ctx, actor=GROUP, reference=ref, status="in_progress")
+    services.close(ctx=ctx, actor=GROUP, reference=ref, learning_point="Lærdom",
+                   measure="Tiltak")
     r = client.get("/api/v1/reports/stats", params={"period": "2026-T1"}, headers=bearer(ctx))
     assert r.status_code == 200, r.text
     body = r.json()
@@ -542,6 +685,9 @@ def test_api_stats_for_a_triager(
     assert kinds["rows"][0] == {"key": "deviation", "label": "Avvik", "count": 1,
                                 "previous": 0, "year_ago": 0}
     assert len(body["trend"]) == 9
+    assert body["learning_points"] == [{
+        "reference": ref, "category": "Epikrise", "learning_point": "Lærdom",
+        "measure": "Tiltak", "closed_on": "2026-02-02"}]
     r = client.get("/api/v1/reports/stats?period=2026&suppress=false", headers=bearer(ctx))
     assert r.status_code == 200 and r.json()["suppressed"] is False
     # the report route next to it still answers
