@@ -6,14 +6,17 @@ large history, against the raw GROUP BY query on the same table in the same run.
    statuses by age, feedback and closing times, learning points on the closed ones, some
    +1s on open suggestions and the audit event of every report waiting for information.
 2. Bulk-loads them into a fresh migrated database (not through the services): SQLite with
-   executemany in one transaction per stage, PostgreSQL with COPY then VACUUM (ANALYZE) as
-   autovacuum would; chunks of 50,000 rows.
+   executemany in one transaction per stage (the report_counts triggers run per row, as
+   they do for every submit), PostgreSQL with COPY with triggers off and one recount of
+   report_counts in the same transaction, then VACUUM (ANALYZE) as autovacuum would;
+   chunks of 50,000 rows.
    The newest quarter goes in first, then the next quarter, then the older half, so the
    report can be timed on 1/4, 1/2 and all of the history with the same rows in its period.
 3. Times (median of `--repeat`): `build_period_report` for the last complete tertial and
    for the last complete year, `build_digest` for the last complete ISO week, and the raw
    `SELECT category_id, count(*) ... GROUP BY category_id` over the same rows (by
-   occurred_on for the reports, by reported_at for the digest). Every SQL statement the
+   occurred_on for the reports, by reported_at for the digest); for the reports also the
+   raw SELECT of the learning points they list (every closed report has one). Every SQL statement the
    report or digest runs is timed as well, so the slowest ones can be named.
 4. Prints EXPLAIN (SQLite: EXPLAIN QUERY PLAN) of the raw queries: is an index used?
 
