@@ -16,8 +16,8 @@ large history, against the raw GROUP BY query on the same table in the same run.
    for the last complete year, `build_digest` for the last complete ISO week, and the raw
    `SELECT category_id, count(*) ... GROUP BY category_id` over the same rows (by
    occurred_on for the reports, by reported_at for the digest); for the reports also the
-   raw SELECT of the learning points they list (every closed report has one). Every SQL statement the
-   report or digest runs is timed as well, so the slowest ones can be named.
+   raw SELECT of the learning points they list (every closed report has one). Every SQL
+   statement the report or digest runs is timed as well, so the slowest ones can be named.
 4. Prints EXPLAIN (SQLite: EXPLAIN QUERY PLAN) of the raw queries: is an index used?
 
 Figures go to standard output and to var/bench/reports.json. PostgreSQL needs
@@ -62,7 +62,7 @@ from intake.services import Context
 from intake.settings import Settings
 from intake.taxonomy import load_taxonomy
 from storage.db import Database, open_database
-from storage.report_counts import recount_sql
+from storage.report_counts import recount_statements
 
 WORK_DIR = REPO / "var" / "bench"
 TZ = "Europe/Oslo"
@@ -429,14 +429,14 @@ class Loader:
         with psycopg.connect(self.db.conninfo) as conn, conn.cursor() as cur:
             cur.execute("SET TIME ZONE 'UTC'")  # the timestamps are UTC wall-clock strings
             # a bulk load: triggers off (report_counts: a plpgsql call per row), then one
-            # recount of report_counts in the same transaction
+            # recount of what they keep, in the same transaction
             cur.execute("SET session_replication_role = replica")
             copy(cur, "reports", REPORT_COLUMNS, _chunks(rows, lo, hi))
             copy(cur, "plus_ones", PLUS_COLUMNS, iter([plus]))
             copy(cur, "audit_events", AUDIT_COLUMNS, iter([audit]))
             cur.execute("SET session_replication_role = DEFAULT")
-            cur.execute("DELETE FROM report_counts")
-            cur.execute(recount_sql("postgresql"))  # type: ignore[arg-type]
+            for statement in recount_statements("postgresql"):
+                cur.execute(statement)  # type: ignore[arg-type]
             conn.commit()
             cur.execute("SELECT setval(pg_get_serial_sequence('reports', 'id'), "
                         "(SELECT max(id) FROM reports))")

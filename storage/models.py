@@ -73,6 +73,9 @@ class ReferenceCounter(Base):
 # word (SQLite uses a partial index only when the query's WHERE contains its predicate).
 WAITING_PREDICATE = ("status IN ('received', 'triage') "
                      "OR (status = 'in_progress' AND first_feedback_at IS NULL)")
+# Open suggestions with +1s, for the digest's ranking (same rule: the query repeats it).
+BACKED_PREDICATE = ("kind = 'suggestion' AND plus_one_count > 0 "
+                    "AND status IN ('received', 'triage', 'needs_info', 'in_progress')")
 
 
 class Report(Base):
@@ -89,6 +92,8 @@ class Report(Base):
         Index("ix_reports_closed_at", "closed_at"),
         Index("ix_reports_waiting", "reported_at", "id",
               sqlite_where=text(WAITING_PREDICATE), postgresql_where=text(WAITING_PREDICATE)),
+        Index("ix_reports_backed", "plus_one_count", "reported_at", "id",
+              sqlite_where=text(BACKED_PREDICATE), postgresql_where=text(BACKED_PREDICATE)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -124,6 +129,8 @@ class Report(Base):
     status_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     first_feedback_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
+    # kept by triggers on plus_ones (migration 0003); never written by the application
+    plus_one_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     messages: Mapped[list[Message]] = relationship(

@@ -1,7 +1,6 @@
-"""report_counts from scratch: what migration 0003 runs for the reports already there, and
-what a bulk load does after loading with the triggers off (`recount`).
-
-The triggers that keep the table current as reports change are in migration 0003.
+"""What the triggers of migration 0003 keep, from scratch: report_counts (migration 0003
+counts the reports already there with `recount_sql`) and reports.plus_one_count. A bulk
+load with the triggers off runs `recount` afterwards.
 """
 
 from __future__ import annotations
@@ -43,7 +42,21 @@ def recount_sql(dialect: str) -> str:
             + " UNION ALL ".join(selects))
 
 
+PLUS_ONE_COUNT_SQL = (
+    "UPDATE reports SET plus_one_count = (SELECT count(*) FROM plus_ones "
+    "WHERE plus_ones.report_id = reports.id) "
+    "WHERE plus_one_count <> (SELECT count(*) FROM plus_ones "
+    "WHERE plus_ones.report_id = reports.id)"
+)
+
+
+def recount_statements(dialect: str) -> list[str]:
+    """What the triggers keep, from scratch: report_counts and reports.plus_one_count."""
+    return ["DELETE FROM report_counts", recount_sql(dialect), PLUS_ONE_COUNT_SQL]
+
+
 def recount(conn: Connection) -> None:
-    """Replace report_counts with a count of every report (in the caller's transaction)."""
-    conn.execute(text("DELETE FROM report_counts"))
-    conn.execute(text(recount_sql(conn.dialect.name)))
+    """Recount everything the triggers keep (in the caller's transaction), e.g. after a bulk
+    import with the triggers off."""
+    for statement in recount_statements(conn.dialect.name):
+        conn.execute(text(statement))

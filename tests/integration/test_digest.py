@@ -546,3 +546,41 @@ def test_the_waiting_list_reads_the_partial_index(sqlite_url: str) -> None:
         db.dispose()
     assert "INDEX ix_reports_waiting" in plan, plan
     assert "SCAN reports" not in plan, plan
+
+
+def test_the_index_predicates_name_the_open_statuses() -> None:
+    """The partial indexes spell their statuses out (SQLite needs the words); they must
+    stay the statuses in which a report is still open."""
+    import re
+
+    from intake.domain import Status
+
+    finished = {Status.CLOSED, Status.REJECTED, Status.DUPLICATE, Status.REDIRECTED}
+    backed = set(re.findall(r"'(\w+)'", m.BACKED_PREDICATE)) - {"suggestion"}
+    assert backed == {s.value for s in Status if s not in finished}
+    waiting = set(re.findall(r"'(\w+)'", m.WAITING_PREDICATE))
+    assert waiting == {"received", "triage", "in_progress"}
+
+
+def test_the_suggestion_ranking_reads_the_plus_one_counts(
+    ctx: services.Context, clock: FakeClock
+) -> None:
+    """+1s kept on the report by triggers: the ranking follows them, counts the week's own,
+    and drops suggestions once they are finished."""
+    ideas = [submit(ctx, clock, utc(2026, 2, 2 + i, 9, 0), kind="suggestion",
+                    category="routines", subcategory=None) for i in range(7)]
+    for i, ref in enumerate(ideas):
+        at(clock, utc(2026, 2, 20, 9, 0))
+        plus(ctx, ref, i + 1)
+    at(clock, utc(2026, 3, 4, 9, 0))  # in W10
+    plus(ctx, ideas[1], 2, start=100)
+    services.move_status(ctx=ctx, actor=GROUP, reference=ideas[6], status="rejected",
+                         message="Ikke aktuelt nå.")
+    d = build_digest(ctx=ctx, week="2026-W10", now=MONDAY_0800)
+    assert [(s.reference, s.plus_ones, s.plus_ones_this_week) for s in d.top_suggestions] == [
+        (ideas[5], 6, 0), (ideas[4], 5, 0), (ideas[1], 4, 2), (ideas[3], 4, 0),
+        (ideas[2], 3, 0)]
+    with ctx.db.reading() as session:
+        stored = dict(session.execute(select(m.Report.reference, m.Report.plus_one_count)
+                                      .where(m.Report.reference.in_(ideas))).all())
+    assert stored == {ref: (i + 1) + (2 if i == 1 else 0) for i, ref in enumerate(ideas)}

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import column, create_engine, insert, select, table, text
 from sqlalchemy.engine import make_url
 
 from storage import models as m
@@ -58,8 +58,16 @@ def test_upgrade_counts_existing_reports(empty_url: str) -> None:
             ("suggestion", None, date(2026, 3, 1), None, None, None),
         ], start=1)
     ]
+    # the tables as revision 0002 has them (the models are newer)
+    reports = table("reports", *(column(name) for name in rows[0]))
+    plus_ones = table("plus_ones", column("report_id"), column("actor_id"),
+                      column("created_at"))
     with engine.begin() as conn:
-        conn.execute(insert(m.Report.__table__), rows)
+        conn.execute(insert(reports), rows)
+        ids = dict(conn.execute(text("SELECT reference, id FROM reports")).all())
+        conn.execute(insert(plus_ones), [
+            {"report_id": ids["MELD-2026-0004"], "actor_id": f"web:{i}", "created_at": reported}
+            for i in range(3)])
     upgrade(empty_url)
     rc = m.ReportCount
     with engine.connect() as conn:
@@ -81,4 +89,8 @@ def test_upgrade_counts_existing_reports(empty_url: str) -> None:
         (feb, "feedback", "000049", "", ""): (1, 1, 1, 1),
         (feb, "feedback", "000002", "", ""): (1, 1, 1, 0),
     }
+    with engine.connect() as conn:
+        assert dict(conn.execute(select(m.Report.reference, m.Report.plus_one_count)).all()) == {
+            "MELD-2026-0001": 0, "MELD-2026-0002": 0, "MELD-2026-0003": 0,
+            "MELD-2026-0004": 3}
     engine.dispose()

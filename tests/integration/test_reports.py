@@ -722,3 +722,64 @@ def test_api_stats_needs_a_group_token(ctx: services.Context, client: Client) ->
 def test_a_row_dataclass_is_what_renderers_get(ctx: services.Context) -> None:
     report = build(ctx, "2026-T1")
     assert all(isinstance(r, Row) for b in report.breakdowns for r in b.rows)
+
+
+def test_recount_restores_what_the_triggers_keep(ctx: services.Context, clock: FakeClock) -> None:
+    """After a bulk load with the triggers off, `recount` makes report_counts and the +1
+    counts what the triggers would have kept."""
+    from storage.report_counts import recount
+
+    refs = load_golden(ctx, clock)
+    for i in range(3):
+        services.plus_one(ctx=ctx, actor=Actor(f"slack:UPLUS{i}", Role.REPORTER),
+                          reference=refs[5])
+    kept = _stored_counts(ctx)
+    with ctx.db.transaction() as session:
+        session.execute(text("DELETE FROM report_counts WHERE dim = 'class'"))
+        session.execute(text("UPDATE report_counts SET n = n + 7 WHERE dim = 'place'"))
+        session.execute(text("UPDATE reports SET plus_one_count = 0"))
+    assert _stored_counts(ctx) != kept
+    with ctx.db.transaction() as session:
+        recount(session.connection())
+    assert _stored_counts(ctx) == kept == _recount(ctx)
+    with ctx.db.reading() as session:
+        assert session.scalar(select(m.Report.plus_one_count)
+                              .where(m.Report.reference == refs[5])) == 3
+
+
+@pytest.mark.postgres
+def test_concurrent_changes_keep_the_counts_without_deadlocks(pg_database_url: str) -> None:
+    """Threads moving reports between the same categories in opposite directions while
+    others submit: the triggers take report_counts' row locks in one order, so PostgreSQL
+    finds no deadlock, and the counts end equal to a recount."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from intake.settings import Settings
+    from intake.taxonomy import load_taxonomy
+    from storage.db import open_database
+    from tests.conftest import _truncate_all
+
+    _truncate_all(pg_database_url)
+    db = open_database(pg_database_url)
+    ctx = services.Context(db=db, settings=Settings(database_url=pg_database_url,
+                                                    secret_key="t"),
+                           taxonomy=load_taxonomy(), secret_key=b"t")
+    cats = [("medication", "med_list"), ("referral", "misrouted")]
+    refs = [submit(ctx, "2026-02-10", category=cats[i % 2][0], subcategory=cats[i % 2][1],
+                   severity="minor") for i in range(8)]
+
+    def churn(i: int) -> int:
+        for n in range(8):
+            cat, sub = cats[(i + n + 1) % 2]
+            services.assess(ctx=ctx, actor=GROUP, reference=refs[i], category=cat,
+                            subcategory=sub, assessed_severity=("minor", "moderate")[n % 2],
+                            guideline_breached=bool(n % 2))
+            submit(ctx, "2026-02-11", category=cat, subcategory=sub)
+        return i
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert sorted(pool.map(churn, range(8))) == list(range(8))
+        assert _stored_counts(ctx) == _recount(ctx)
+    finally:
+        db.dispose()

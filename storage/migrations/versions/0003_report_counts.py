@@ -1,5 +1,7 @@
 """report_counts: the committee report's counts per month, kept current by triggers;
-a partial index of the reports waiting for the group (the weekly digest)
+for the weekly digest, a partial index of the reports waiting for the group, and
+reports.plus_one_count (kept by triggers on plus_ones) with a partial index of the open
+suggestions that have +1s
 
 One row per (month of occurred_on, dimension, key) with the number of reports and, of
 those, how many got feedback, are deviations and are deviations with a breached
@@ -32,6 +34,8 @@ COUNTED = ("kind", "category_id", "subcategory_id", "reported_severity", "assess
            "guideline_breached")
 WAITING = ("status IN ('received', 'triage') "
            "OR (status = 'in_progress' AND first_feedback_at IS NULL)")
+BACKED = ("kind = 'suggestion' AND plus_one_count > 0 "
+          "AND status IN ('received', 'triage', 'needs_info', 'in_progress')")
 UPSERT = ("ON CONFLICT (month, dim, k1, k2, k3) DO UPDATE SET n = {t}.n + excluded.n, "
           "fb = {t}.fb + excluded.fb, dev = {t}.dev + excluded.dev, "
           "breach = {t}.breach + excluded.breach")
@@ -59,39 +63,56 @@ def _sqlite_add(r: str, d: str) -> str:
     )
 
 
+# PostgreSQL: one upsert per change, its rows in one global order (month, dim, keys), so
+# that concurrent writers take the row locks of report_counts in the same order and cannot
+# deadlock (an update subtracts the old keys and adds the new ones in that one statement;
+# keys it leaves as they were sum to zero and are not touched).
 PG_FUNCTIONS = f"""
-CREATE FUNCTION meld_report_counts_add(r reports, d integer) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_month date := date_trunc('month', r.occurred_on)::date;
-    v_fb integer := CASE WHEN r.first_feedback_at IS NULL THEN 0 ELSE d END;
-    v_dev integer := CASE WHEN r.kind = 'deviation' THEN d ELSE 0 END;
-    v_breach integer := CASE WHEN r.kind = 'deviation' AND r.guideline_breached
-                             THEN d ELSE 0 END;
-BEGIN
-    INSERT INTO report_counts AS c (month, dim, k1, k2, k3, n, fb, dev, breach) VALUES
-        (v_month, 'class', r.kind, coalesce(r.category_id, ''),
-         coalesce(r.subcategory_id, ''), d, v_fb, v_dev, v_breach),
-        (v_month, 'severity', coalesce(r.reported_severity, ''),
-         coalesce(r.assessed_severity, ''), '', d, v_fb, v_dev, v_breach),
-        (v_month, 'direction', coalesce(r.direction, ''), '', '', d, v_fb, v_dev, v_breach),
-        (v_month, 'place', coalesce(r.place_id, ''), '', '', d, v_fb, v_dev, v_breach)
-    {UPSERT.format(t="c")};
-    IF r.first_feedback_at IS NOT NULL THEN
-        INSERT INTO report_counts AS c (month, dim, k1, k2, k3, n, fb, dev, breach) VALUES
-            (v_month, 'feedback',
-             lpad(greatest(0, floor(extract(epoch FROM r.first_feedback_at - r.reported_at)
-                                    / 3600))::bigint::text, 6, '0'),
-             '', '', d, v_fb, v_dev, v_breach)
-        {UPSERT.format(t="c")};
-    END IF;
-END $$;
+CREATE FUNCTION meld_report_count_rows(r reports, d integer)
+RETURNS TABLE (month date, dim varchar, k1 varchar, k2 varchar, k3 varchar,
+               n integer, fb integer, dev integer, breach integer)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT f.m, v.dim, v.k1, v.k2, v.k3, d, f.fb, f.dev, f.br
+    FROM (SELECT date_trunc('month', r.occurred_on)::date AS m,
+                 CASE WHEN r.first_feedback_at IS NULL THEN 0 ELSE d END AS fb,
+                 CASE WHEN r.kind = 'deviation' THEN d ELSE 0 END AS dev,
+                 CASE WHEN r.kind = 'deviation' AND r.guideline_breached
+                      THEN d ELSE 0 END AS br) AS f,
+         (VALUES ('class'::varchar, r.kind::varchar, coalesce(r.category_id, ''),
+                  coalesce(r.subcategory_id, '')),
+                 ('severity', coalesce(r.reported_severity, ''),
+                  coalesce(r.assessed_severity, ''), ''),
+                 ('direction', coalesce(r.direction, ''), '', ''),
+                 ('place', coalesce(r.place_id, ''), '', ''),
+                 ('feedback', CASE WHEN r.first_feedback_at IS NOT NULL THEN
+                      lpad(greatest(0, floor(extract(epoch FROM r.first_feedback_at
+                                                     - r.reported_at) / 3600))::bigint::text,
+                           6, '0') END, '', '')) AS v (dim, k1, k2, k3)
+    WHERE v.k1 IS NOT NULL
+$$;
 
 CREATE FUNCTION meld_report_counts_trigger() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' THEN PERFORM meld_report_counts_add(OLD, -1); END IF;
-    IF TG_OP <> 'DELETE' THEN PERFORM meld_report_counts_add(NEW, 1); END IF;
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO report_counts AS c (month, dim, k1, k2, k3, n, fb, dev, breach)
+        SELECT * FROM meld_report_count_rows(NEW, 1) ORDER BY 1, 2, 3, 4, 5
+        {UPSERT.format(t="c")};
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO report_counts AS c (month, dim, k1, k2, k3, n, fb, dev, breach)
+        SELECT * FROM meld_report_count_rows(OLD, -1) ORDER BY 1, 2, 3, 4, 5
+        {UPSERT.format(t="c")};
+    ELSE
+        INSERT INTO report_counts AS c (month, dim, k1, k2, k3, n, fb, dev, breach)
+        SELECT v.month, v.dim, v.k1, v.k2, v.k3,
+               sum(v.n), sum(v.fb), sum(v.dev), sum(v.breach)
+        FROM (SELECT * FROM meld_report_count_rows(OLD, -1)
+              UNION ALL SELECT * FROM meld_report_count_rows(NEW, 1)) AS v
+        GROUP BY 1, 2, 3, 4, 5
+        HAVING sum(v.n) <> 0 OR sum(v.fb) <> 0 OR sum(v.dev) <> 0 OR sum(v.breach) <> 0
+        ORDER BY 1, 2, 3, 4, 5
+        {UPSERT.format(t="c")};
+    END IF;
     RETURN NULL;
 END $$;
 """
@@ -110,11 +131,32 @@ def upgrade() -> None:
     sa.Column('breach', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('month', 'dim', 'k1', 'k2', 'k3', name=op.f('pk_report_counts'))
     )
-    with op.batch_alter_table('reports', schema=None) as batch_op:
-        batch_op.create_index('ix_reports_waiting', ['reported_at', 'id'], unique=False,
-                              sqlite_where=sa.text(WAITING), postgresql_where=sa.text(WAITING))
+    # ADD COLUMN (no table rebuild on SQLite) before any trigger on reports exists
+    op.add_column('reports', sa.Column('plus_one_count', sa.Integer(), server_default='0',
+                                       nullable=False))
+    op.execute("UPDATE reports SET plus_one_count = (SELECT count(*) FROM plus_ones "
+               "WHERE plus_ones.report_id = reports.id) "
+               "WHERE id IN (SELECT report_id FROM plus_ones)")
+    op.create_index('ix_reports_waiting', 'reports', ['reported_at', 'id'], unique=False,
+                    sqlite_where=sa.text(WAITING), postgresql_where=sa.text(WAITING))
+    op.create_index('ix_reports_backed', 'reports',
+                    ['plus_one_count', 'reported_at', 'id'], unique=False,
+                    sqlite_where=sa.text(BACKED), postgresql_where=sa.text(BACKED))
     dialect = op.get_bind().dialect.name
     op.execute(recount_sql(dialect))
+    for action, sign, row in (("INSERT", "+", "NEW"), ("DELETE", "-", "OLD")):
+        bump = (f"UPDATE reports SET plus_one_count = plus_one_count {sign} 1 "
+                f"WHERE id = {row}.report_id")
+        if dialect == "postgresql":
+            op.execute(f"CREATE FUNCTION meld_plus_one_count_{action.lower()}() "
+                       f"RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {bump}; "
+                       "RETURN NULL; END $$")
+            op.execute(f"CREATE TRIGGER plus_ones_count_{action.lower()} AFTER {action} ON "
+                       "plus_ones FOR EACH ROW EXECUTE FUNCTION "
+                       f"meld_plus_one_count_{action.lower()}()")
+        else:
+            op.execute(f"CREATE TRIGGER plus_ones_count_{action.lower()} AFTER {action} ON "
+                       f"plus_ones BEGIN {bump}; END")
     if dialect == "postgresql":
         op.execute(PG_FUNCTIONS)
         changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in COUNTED)
@@ -135,13 +177,19 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        for action in ("insert", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS plus_ones_count_{action} ON plus_ones")
+            op.execute(f"DROP FUNCTION IF EXISTS meld_plus_one_count_{action}()")
         op.execute("DROP TRIGGER IF EXISTS report_counts_update ON reports")
         op.execute("DROP TRIGGER IF EXISTS report_counts_insert_delete ON reports")
         op.execute("DROP FUNCTION IF EXISTS meld_report_counts_trigger()")
-        op.execute("DROP FUNCTION IF EXISTS meld_report_counts_add(reports, integer)")
+        op.execute("DROP FUNCTION IF EXISTS meld_report_count_rows(reports, integer)")
     else:
-        for name in ("report_counts_update", "report_counts_delete", "report_counts_insert"):
+        for name in ("report_counts_update", "report_counts_delete", "report_counts_insert",
+                     "plus_ones_count_insert", "plus_ones_count_delete"):
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
     op.drop_table('report_counts')
+    op.drop_index('ix_reports_backed', table_name='reports')
+    op.drop_index('ix_reports_waiting', table_name='reports')
     with op.batch_alter_table('reports', schema=None) as batch_op:
-        batch_op.drop_index('ix_reports_waiting')
+        batch_op.drop_column('plus_one_count')
