@@ -90,7 +90,7 @@ def test_a_key_not_endorsed_for_teams_is_refused(ms: FakeMicrosoft) -> None:
 
 
 def test_a_service_url_off_the_allow_list_is_refused(ms: FakeMicrosoft) -> None:
-    elsewhere = "https://localhost:%d/teams/" % ms.port  # same server, another origin
+    elsewhere = f"https://localhost:{ms.port}/teams/"  # same server, another origin
     with pytest.raises(AuthError) as err:
         _validate(_authenticator(ms), ms.jwt(service_url=elsewhere), service_url=elsewhere)
     assert (err.value.code, err.value.status) == ("serviceurl_not_allowed", 403)

@@ -82,7 +82,7 @@ def test_a_retried_submit_with_a_new_activity_id_makes_one_report(teams: TeamsHa
 def test_errors_are_shown_beside_the_field_and_the_text_is_kept(teams: TeamsHarness) -> None:
     card = teams.submit_form(form_data(category=None, no_ids="false"))
     assert teams.reports() == []
-    i, category = find_input(card, "category")
+    i, _ = find_input(card, "category")
     assert card["body"][i + 1]["type"] == "TextBlock"
     assert card["body"][i + 1]["color"] == "Attention"
     j, _ = find_input(card, "no_ids")
