@@ -277,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in (cli_report, cli_digest, cli_demo):
         module.add_parser(sub)
+    from bot.teams import package as teams_package  # the Teams app zip
+
+    teams_package.add_parser(sub)
     return p
 
 
