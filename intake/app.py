@@ -252,6 +252,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
+        if teams is not None:
+            teams.start()
         task = None
         socket_mode = None
         if settings.run_outbox_worker:
@@ -289,7 +291,7 @@ def create_app(
             if teams_digest is not None:
                 await teams_digest
             if teams is not None:
-                await teams.door.drain()
+                await teams.close()
             if ctx is None:
                 context.db.dispose()
 

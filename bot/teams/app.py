@@ -41,6 +41,16 @@ class Teams:
     door: TeamsDoor
     authenticator: BotAuthenticator
     digest_poster: TeamsDigestPoster | None
+    connector: Connector
+
+    def start(self) -> None:
+        """On the server's loop, at start-up: pooled connections to the Bot Connector."""
+        self.connector.start()
+
+    async def close(self) -> None:
+        """At shutdown: finish background replies, close the connections."""
+        await self.door.drain()
+        await self.connector.aclose()
 
 
 def build_teams(settings: Settings, ctx: services.Context, *,
@@ -74,7 +84,7 @@ def build_teams(settings: Settings, ctx: services.Context, *,
         poster = TeamsDigestPoster(connector, target,
                                    Translator(settings.locale, settings.timezone))
     return Teams(router=_router(authenticator, door), notifiers=notifiers, door=door,
-                 authenticator=authenticator, digest_poster=poster)
+                 authenticator=authenticator, digest_poster=poster, connector=connector)
 
 
 def _refused(code: str, status: int) -> JSONResponse:

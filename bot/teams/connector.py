@@ -8,6 +8,7 @@ nothing is resent here: a timeout or a 5xx may still have been delivered, so the
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 from urllib.parse import quote
@@ -40,6 +41,26 @@ class Connector:
         self.tokens = tokens
         self.allowed_origins = allowed_origins
         self.client = client
+        self._pooled: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
+
+    def start(self) -> None:
+        """Keep connections alive on the running loop (the server's, which also runs the
+        outbox worker) until aclose(); calls from any other loop use a client of their own."""
+        self._pooled = (asyncio.get_running_loop(), self.client())
+
+    async def aclose(self) -> None:
+        if self._pooled is not None:
+            await self._pooled[1].aclose()
+            self._pooled = None
+
+    async def _request(self, method: str, url: str, body: dict[str, Any],
+                       token: str) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"}
+        pooled = self._pooled
+        if pooled is not None and pooled[0] is asyncio.get_running_loop():
+            return await pooled[1].request(method, url, json=body, headers=headers)
+        async with self.client() as client:
+            return await client.request(method, url, json=body, headers=headers)
 
     def _url(self, service_url: str, path: str) -> str:
         if origin(service_url) not in self.allowed_origins:
@@ -53,10 +74,7 @@ class Connector:
         except TokenError as exc:
             raise ConnectorError(f"token_{exc}") from None
         try:
-            # a client per call: the outbox worker and the server may run on different loops
-            async with self.client() as client:
-                response = await client.request(
-                    method, url, json=body, headers={"Authorization": f"Bearer {token}"})
+            response = await self._request(method, url, body, token)
         except httpx.TimeoutException:
             raise ConnectorError("timeout") from None
         except httpx.HTTPError:

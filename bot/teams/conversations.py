@@ -48,11 +48,15 @@ class ConversationStore:
         self.db = db
         self._known: dict[str, Reference] = {}
 
+    def known(self, ref: Reference) -> bool:
+        """True if this process already stored everything `ref` says (no write needed)."""
+        old = self._known.get(ref.key)
+        return old is not None and _merged(old, ref) == old
+
     def remember(self, ref: Reference) -> None:
         """Store `ref` unless this process already stored the same; a personal chat id is
         never replaced by a None (a user seen in a channel keeps their chat)."""
-        known = self._known.get(ref.key)
-        if known is not None and _merged(known, ref) == known:
+        if self.known(ref):
             return
         with self.db.transaction() as session:
             row = session.scalars(select(m.TeamsConversation)

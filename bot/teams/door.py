@@ -166,6 +166,8 @@ class TeamsDoor:
                                   user_id=None, service_url=activity.service_url,
                                   tenant_id=tenant, bot_id=bot))
         for ref in refs:
+            if self.store.known(ref):  # the hot path: no thread hop, no write
+                continue
             try:
                 await asyncio.to_thread(self.store.remember_safely, ref)
             except DB_DOWN:
