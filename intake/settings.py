@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -136,6 +136,16 @@ class Settings(BaseSettings):
         except (ValueError, TypeError) as exc:
             raise ValueError(f"not an RFC 5545 RRULE: {exc}") from None
         return value
+
+    @model_validator(mode="after")
+    def _teams_complete(self) -> Settings:
+        given = {"MELD_TEAMS_APP_ID": self.teams_app_id,
+                 "MELD_TEAMS_APP_PASSWORD": self.teams_app_password,
+                 "MELD_TEAMS_TENANT_ID": self.teams_tenant_id}
+        missing = [name for name, value in given.items() if not value]
+        if 0 < len(missing) < len(given):
+            raise ValueError(f"Teams needs {', '.join(missing)} too (or none of the three)")
+        return self
 
     @property
     def slack_enabled(self) -> bool:

@@ -224,8 +224,13 @@ class BotTokens:
         return self._app
 
     def token_sync(self) -> str:
-        with self._lock:  # one acquisition at a time; later callers hit msal's cache
-            result = self._client().acquire_token_for_client(scopes=[BOT_SCOPE])
+        try:
+            with self._lock:  # one acquisition at a time; later callers hit msal's cache
+                result = self._client().acquire_token_for_client(scopes=[BOT_SCOPE])
+        except (requests.RequestException, ValueError) as exc:
+            # msal raises these when the authority cannot be reached or read
+            log.warning("teams: token endpoint unavailable (%s)", type(exc).__name__)
+            raise TokenError("unreachable") from None
         token = result.get("access_token") if isinstance(result, dict) else None
         if not token:
             code = (result or {}).get("error", "no_token") if isinstance(result, dict) \

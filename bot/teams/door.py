@@ -226,6 +226,13 @@ class TeamsDoor:
         result = await self.call(commands.run_command, actor=actor, text=text, tr=tr)
         log.info("teams command by group member: ok=%s reference=%s", result.ok,
                  result.reference)
+        if result.ok and result.report is not None:
+            # report text only in a dialog, never in the channel (as in Slack)
+            await self._reply(activity, cards.message(cards.open_dialog_card(
+                tr("Open {reference} to read the report (only you see it).",
+                   reference=result.report.reference), tr("Show"), "show",
+                result.report.reference)))
+            return
         if result.ok and result.dialog and result.reference:
             button = tr("Close report") if result.dialog == "close" else tr("Assess")
             await self._reply(activity, cards.message(cards.open_dialog_card(

@@ -175,3 +175,9 @@ def test_the_token_goes_only_to_allowed_service_urls(ms: FakeMicrosoft) -> None:
     sent = ms.wait_sent(1)[0]
     assert sent.path == "/v3/conversations/a%3A1/activities"
     assert sent.token and sent.token.startswith("bot-token-")
+
+
+def test_an_unreachable_token_endpoint_is_a_token_error(ms: FakeMicrosoft) -> None:
+    tokens = BotTokens(teams_settings("sqlite://", ms, teams_authority_url="https://127.0.0.1:1"))
+    with pytest.raises(TokenError, match="unreachable"):
+        tokens.token_sync()

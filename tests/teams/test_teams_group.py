@@ -219,3 +219,20 @@ def test_a_failed_notice_is_retried_by_the_outbox(teams: TeamsHarness) -> None:
             r.next_attempt_at = r.created_at
     assert teams.drain() == 2
     assert len([s for s in teams.ms.sent if s.conversation == f"a:personal-{REPORTER}"]) == 2
+
+
+def test_triage_in_a_group_chat_with_meld(teams: TeamsHarness) -> None:
+    reference = teams.seed_report()
+    chat = "19:groupchat-forbedring@thread.v2"
+    teams.message(f"<at>Meld</at> vis {reference}", user=GROUP, conversation=chat)
+    teams.wait_replies()
+    [answer] = teams.ms.wait_sent(1)
+    assert answer.conversation == chat
+    # the text is never posted in a chat or channel: a button opens it in a dialog
+    assert reference in card_texts(answer.card)
+    assert "Epikrise manglet" not in card_texts(answer.card)
+    assert answer.card["actions"][0]["data"]["meld"] == "show"
+    body = teams.invoke("task/fetch", {"data": {"meld": "show", "reference": reference}},
+                        user=GROUP, conversation=chat)
+    assert "Epikrise manglet" in card_texts(body["task"]["value"]["card"]["content"])
+    assert len(teams.audit("read")) == 2  # `vis` and the dialog: every group read audited

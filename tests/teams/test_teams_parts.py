@@ -21,11 +21,12 @@ from intake.settings import Settings
 from intake.taxonomy import load_taxonomy
 
 APP = "11111111-2222-3333-4444-555555555555"
+TEAMS = {"teams_app_password": "secret", "teams_tenant_id": "t"}
 
 
 def test_meld_teams_package_builds_the_app_zip(tmp_path: Path, capsys) -> None:
     out = tmp_path / "meld-teams.zip"
-    settings = Settings(teams_app_id=APP, base_url="https://meld.example.no")
+    settings = Settings(teams_app_id=APP, base_url="https://meld.example.no", **TEAMS)
     assert main(["teams-package", "--output", str(out)], settings=settings) == 0
     with zipfile.ZipFile(out) as zf:
         assert sorted(zf.namelist()) == ["color.png", "manifest.json", "outline.png"]
@@ -46,8 +47,9 @@ def test_meld_teams_package_builds_the_app_zip(tmp_path: Path, capsys) -> None:
 
 @pytest.mark.parametrize(("settings", "message"), [
     (Settings(base_url="https://meld.example.no"), "MELD_TEAMS_APP_ID"),
-    (Settings(teams_app_id=APP, base_url="http://127.0.0.1:8000"), "https"),
-    (Settings(teams_app_id="not-a-guid", base_url="https://meld.example.no"), "GUID"),
+    (Settings(teams_app_id=APP, base_url="http://127.0.0.1:8000", **TEAMS), "https"),
+    (Settings(teams_app_id="not-a-guid", base_url="https://meld.example.no", **TEAMS),
+     "GUID"),
 ])
 def test_teams_package_refuses_what_teams_would_refuse(tmp_path: Path, capsys,
                                                        settings: Settings,
@@ -139,3 +141,18 @@ def test_a_failure_on_one_platform_retries_the_row() -> None:
         asyncio.run(FanOutNotifier("group", [slack, teams]).deliver(_note()))
     assert err.value.code == "teams_http_502" and not err.value.permanent
     assert len(slack.notes) == 1
+
+
+def test_teams_settings_come_as_a_set_of_three() -> None:
+    from pydantic import ValidationError
+
+    assert not Settings().teams_enabled
+    assert Settings(teams_app_id=APP, **TEAMS).teams_enabled
+    with pytest.raises(ValidationError, match="MELD_TEAMS_TENANT_ID"):
+        Settings(teams_app_id=APP, teams_app_password="secret")
+    with pytest.raises(ValidationError, match="MELD_TEAMS_APP_PASSWORD"):
+        Settings(teams_app_id=APP, teams_tenant_id="t")
+    s = Settings(teams_group_members=" 0B0B-X ,, y ", teams_service_urls="https://A.example/, "
+                 "https://b.example:8443")
+    assert s.teams_group_member_ids == {"0b0b-x", "y"}
+    assert s.teams_service_origins == {"https://a.example", "https://b.example:8443"}

@@ -166,3 +166,27 @@ def test_the_report_text_is_never_logged(teams: TeamsHarness, caplog) -> None:
         teams.message("meld")
         teams.wait_replies()
     assert "Hemmelig" not in caplog.text
+
+
+def test_with_the_database_down_the_form_says_so_and_keeps_the_text(
+        tmp_path, sqlite_template, ms) -> None:
+    import shutil
+
+    from tests.teams.conftest import _start, _stop, teams_settings
+
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    shutil.copy(sqlite_template, folder / "meld.db")
+    h = _start(teams_settings(f"sqlite:///{folder}/meld.db", ms), ms)
+    shutil.rmtree(folder)
+    try:
+        card = h.submit_form(form_data())
+        i, description = find_input(card, "description")
+        assert description["value"] == DESCRIPTION
+        assert "database" in card["body"][i + 1]["text"].lower() or \
+            "databasen" in card["body"][i + 1]["text"].lower()
+        assert h.message("meld").status_code == 200  # the chat still answers
+        h.wait_replies()
+        assert h.ms.wait_sent(1)[0].card is not None
+    finally:
+        _stop(h)
