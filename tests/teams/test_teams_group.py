@@ -236,3 +236,43 @@ def test_triage_in_a_group_chat_with_meld(teams: TeamsHarness) -> None:
                         user=GROUP, conversation=chat)
     assert "Epikrise manglet" in card_texts(body["task"]["value"]["card"]["content"])
     assert len(teams.audit("read")) == 2  # `vis` and the dialog: every group read audited
+
+
+def test_meld_digest_teams_posts_once_and_says_so(sqlite_url: str, ms, capsys) -> None:
+    from intake.cli import main
+    from intake.settings import Settings
+    from tests.teams.conftest import teams_settings
+
+    settings = teams_settings(sqlite_url, ms)
+    assert main(["digest", "--teams", "--week", "2026-W10"], settings=settings) == 0
+    assert "Ukeoversikten for 2026-W10 er postet" in capsys.readouterr().out
+    assert main(["digest", "--teams", "--week", "2026-W10"], settings=settings) == 0
+    assert "ble allerede postet" in capsys.readouterr().out
+    assert [s.conversation for s in ms.sent] == [TRIAGE]
+    ms.fail_next = [403]
+    assert main(["digest", "--teams", "--week", "2026-W11"], settings=settings) == 1
+    assert "teams_http_403" in capsys.readouterr().err
+    plain = Settings(database_url=sqlite_url, secret_key="x")
+    assert main(["digest", "--teams", "--week", "2026-W12"], settings=plain) == 1
+    assert "MELD_TEAMS_TRIAGE_CONVERSATION" in capsys.readouterr().err
+
+
+def test_serve_posts_the_missed_digest_to_teams_once(sqlite_url: str, ms) -> None:
+    import time
+
+    from tests.teams.conftest import _start, _stop, teams_settings
+
+    h = _start(teams_settings(sqlite_url, ms, run_digest_scheduler=True), ms)
+    try:
+        deadline = time.monotonic() + 5
+        while not [s for s in ms.sent if s.conversation == TRIAGE] and \
+                time.monotonic() < deadline:
+            time.sleep(0.01)
+        second = _start(teams_settings(sqlite_url, ms, run_digest_scheduler=True), ms)
+        time.sleep(0.3)
+        _stop(second)
+    finally:
+        _stop(h)
+    posted = [s for s in ms.sent if s.conversation == TRIAGE]
+    assert len(posted) == 1
+    assert posted[0].card["body"][0]["text"].startswith("Ukeoversikt")
