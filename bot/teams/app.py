@@ -30,6 +30,7 @@ from intake.notify import Notifier
 from intake.settings import Settings
 
 log = logging.getLogger("meld.teams")
+TEAMS_CHANNEL = "msteams"
 
 
 @dataclass
@@ -120,6 +121,9 @@ def _router(authenticator: BotAuthenticator, door: TeamsDoor) -> APIRouter:
         except AuthError as err:
             log.warning("teams request refused: %s (%s)", err.code, err.status)
             return _refused(err.code, err.status)
+        if activity.channel_id != TEAMS_CHANNEL:  # a genuine token for Web Chat, Skype, ...
+            log.warning("teams request refused: channel %s", activity.channel_id[:40])
+            return _refused("channel_not_supported", 403)
         status, body = await door.handle(activity)
         if body is None:
             return Response(status_code=status)

@@ -135,8 +135,11 @@ class TeamsDoor:
         await self._remember(activity, aad)
         kind = activity.type
         if kind == "invoke":
-            if not aad:
-                return 200, invoke_card(cards.text_card(error_text("group_only", self.tr)))
+            if not aad:  # not a Teams user of this tenant (a bot, an anonymous guest)
+                refusal = error_text("group_only", self.tr)
+                if (activity.name or "").startswith(("task/", "composeExtension/")):
+                    return 200, task_message(refusal)
+                return 200, invoke_card(cards.text_card(refusal))
             return 200, await self._invoke(activity, aad)
         if kind == "message" and aad:
             self._background(self._message(activity, aad), "message")

@@ -181,3 +181,29 @@ def test_an_unreachable_token_endpoint_is_a_token_error(ms: FakeMicrosoft) -> No
     tokens = BotTokens(teams_settings("sqlite://", ms, teams_authority_url="https://127.0.0.1:1"))
     with pytest.raises(TokenError, match="unreachable"):
         tokens.token_sync()
+
+
+def test_only_the_teams_channel_is_served(teams: TeamsHarness) -> None:
+    teams.ms.endorsements = ["msteams", "webchat"]
+    activity = dict(teams.activity("message", text="meld"), channelId="webchat")
+    r = teams.post(activity)
+    assert (r.status_code, r.json()["code"]) == (403, "channel_not_supported")
+    assert teams.ms.sent == []
+
+
+def test_slack_and_teams_together_share_the_group_channel(sqlite_url: str,
+                                                          ms: FakeMicrosoft) -> None:
+    from bot.teams.notifier import FanOutNotifier, TeamsGroupNotifier
+    from intake.app import create_app
+
+    settings = teams_settings(sqlite_url, ms, slack_bot_token="xoxb-test",
+                              slack_signing_secret="s" * 32, slack_triage_channel="CTRIAGE")
+    app = create_app(settings)
+    try:
+        group = app.state.worker.notifiers["group"]
+        assert isinstance(group, FanOutNotifier)
+        assert [type(n).__name__ for n in group.notifiers] == ["SlackGroupNotifier",
+                                                               TeamsGroupNotifier.__name__]
+        assert {"slack", "teams", "web"} <= set(app.state.worker.notifiers)
+    finally:
+        app.state.ctx.db.dispose()

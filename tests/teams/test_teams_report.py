@@ -190,3 +190,16 @@ def test_with_the_database_down_the_form_says_so_and_keeps_the_text(
         assert h.ms.wait_sent(1)[0].card is not None
     finally:
         _stop(h)
+
+
+def test_an_activity_without_an_entra_user_stores_nothing(teams: TeamsHarness) -> None:
+    activity = teams.activity("invoke", name="composeExtension/submitAction",
+                              value={"commandId": "meld_message", "data": form_data()})
+    del activity["from"]["aadObjectId"]
+    r = teams.post(activity)
+    assert r.status_code == 200 and r.json()["task"]["type"] == "message"
+    activity = teams.activity("invoke", name="adaptiveCard/action",
+                              value={"action": {"verb": "meld_submit", "data": form_data()}})
+    del activity["from"]["aadObjectId"]
+    assert teams.post(activity).json()["statusCode"] == 200
+    assert teams.reports() == []
