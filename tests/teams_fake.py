@@ -135,6 +135,8 @@ class FakeMicrosoft:
             def _answer(self, status: int, body: Any) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
+                if status == 429:
+                    self.send_header("Retry-After", "7")
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

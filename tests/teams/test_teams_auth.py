@@ -207,3 +207,58 @@ def test_slack_and_teams_together_share_the_group_channel(sqlite_url: str,
         assert {"slack", "teams", "web"} <= set(app.state.worker.notifiers)
     finally:
         app.state.ctx.db.dispose()
+
+
+def _connector(ms: FakeMicrosoft) -> Connector:
+    import ssl
+
+    settings = teams_settings("sqlite://", ms)
+    tls = ssl.create_default_context(cafile=str(ms.cert))
+    return Connector(BotTokens(settings), allowed_origins=settings.teams_service_origins,
+                     client=lambda: httpx.AsyncClient(verify=tls))
+
+
+def test_card_updates_replace_the_activity(ms: FakeMicrosoft) -> None:
+    connector = _connector(ms)
+    asyncio.run(connector.update(ms.service_url, "a:1", "activity-9",
+                                 {"type": "message", "text": "oppdatert"}))
+    [sent] = ms.wait_sent(1)
+    assert (sent.method, sent.path) == ("PUT", "/v3/conversations/a%3A1/activities/activity-9")
+
+
+@pytest.mark.parametrize(("status", "permanent", "retry_after"), [
+    (429, False, 7.0), (502, False, None), (503, False, None), (403, True, None),
+    (404, True, None),
+])
+def test_connector_failures_say_whether_to_retry(ms: FakeMicrosoft, status: int,
+                                                 permanent: bool,
+                                                 retry_after: float | None) -> None:
+    from bot.teams.notifier import delivery_error
+
+    ms.fail_next = [status]
+    with pytest.raises(ConnectorError) as err:
+        asyncio.run(_connector(ms).send(ms.service_url, "a:1", {"type": "message"}))
+    delivery = delivery_error(err.value)
+    assert delivery.code == f"teams_http_{status}"
+    assert (delivery.permanent, delivery.retry_after) == (permanent, retry_after)
+
+
+def test_a_pooled_connector_reuses_its_client_on_its_loop(ms: FakeMicrosoft) -> None:
+    connector = _connector(ms)
+    made = []
+    factory = connector.client
+
+    def counting() -> httpx.AsyncClient:
+        made.append(1)
+        return factory()
+
+    connector.client = counting
+
+    async def run() -> None:
+        connector.start()
+        for _ in range(3):
+            await connector.send(ms.service_url, "a:1", {"type": "message"})
+        await connector.aclose()
+
+    asyncio.run(run())
+    assert len(made) == 1 and len(ms.wait_sent(3)) == 3
