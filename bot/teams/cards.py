@@ -25,9 +25,11 @@ from microsoft_teams.cards import (
     ExecuteAction,
     Fact,
     FactSet,
+    RichTextBlock,
     SubmitAction,
     TextBlock,
     TextInput,
+    TextRun,
     ToggleInput,
 )
 
@@ -265,11 +267,19 @@ def form_errors(errors: list[FieldError], tr: Translator) -> dict[str, str]:
 # ---------------------------------------------------------------- answers and notices
 
 
+def plain(text: str, *, subtle: bool = False, separator: bool | None = None,
+          weight: str | None = None) -> RichTextBlock:
+    """Text as it was written: a TextRun is not read as Markdown (a TextBlock is), so a
+    reporter's or the group's words cannot become links or formatting."""
+    run = TextRun(text=text, is_subtle=subtle or None, weight=weight)
+    return RichTextBlock(inlines=[run], separator=separator)
+
+
 def text_card(text: str, *, title: str | None = None) -> dict[str, Any]:
     body: list[CardElement] = []
     if title:
         body.append(TextBlock(text=title, weight="Bolder", wrap=True))
-    body += [TextBlock(text=part, wrap=True) for part in text.split("\n\n") if part]
+    body += [plain(part) for part in text.split("\n\n") if part]
     return dump(AdaptiveCard(body=body))
 
 
@@ -295,11 +305,9 @@ def _dialog_button(title: str, **data: Any) -> SubmitAction:
 def notice_card(tr: Translator, notice: str, message_text: str | None,
                 reference: str | None) -> dict[str, Any]:
     """A notice to a reporter: the words, the group's message as a quote, an Answer button."""
-    body: list[CardElement] = [TextBlock(text=part, wrap=True)
-                               for part in notice.split("\n\n") if part]
+    body: list[CardElement] = [plain(part) for part in notice.split("\n\n") if part]
     if message_text:
-        body.append(TextBlock(text=message_text[:TEXT_MAX], wrap=True, is_subtle=True,
-                              separator=True))
+        body.append(plain(message_text[:TEXT_MAX], subtle=True, separator=True))
     actions = [_dialog_button(tr("Answer"), meld="answer", reference=reference)] \
         if reference else None
     return dump(AdaptiveCard(body=body, actions=actions))
@@ -436,11 +444,9 @@ def digest_card(digest: d.Digest, tr: Translator) -> dict[str, Any]:
         body.append(TextBlock(text=tr("This we have learned (closed this week)"),
                               weight="Bolder", wrap=True, separator=True))
         for item in g.learned[:LIST_MAX]:
-            body += [TextBlock(text=f"{item.reference} · {item.category}", weight="Bolder",
-                               wrap=True),
-                     FactSet(facts=[Fact(title=tr("Learning point"),
-                                         value=item.learning_point[:1200]),
-                                    Fact(title=tr("Measure"), value=item.measure[:1200])])]
+            body += [plain(f"{item.reference} · {item.category}", weight="Bolder"),
+                     plain(f"{tr('Learning point')}: {item.learning_point[:1200]}"),
+                     plain(f"{tr('Measure')}: {item.measure[:1200]}")]
         if g.learned_total > min(len(g.learned), LIST_MAX):
             body.append(TextBlock(text=d.more_line(
                 g.learned_total - min(len(g.learned), LIST_MAX), tr), wrap=True))

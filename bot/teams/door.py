@@ -141,7 +141,7 @@ class TeamsDoor:
                     return 200, task_message(refusal)
                 return 200, invoke_card(cards.text_card(refusal))
             return 200, await self._invoke(activity, aad)
-        if kind == "message" and aad:
+        if kind == "message" and aad and activity.conversation is not None:
             self._background(self._message(activity, aad), "message")
         elif kind == "conversationUpdate":
             self._conversation_update(activity)
@@ -226,7 +226,13 @@ class TeamsDoor:
             await self._reply(activity, cards.text_message(
                 await self.refuse(actor, "teams:command")))
             return
-        result = await self.call(commands.run_command, actor=actor, text=text, tr=tr)
+        try:
+            result = await self.call(commands.run_command, actor=actor, text=text, tr=tr)
+        except DB_DOWN:
+            log.warning("teams command: database unavailable")
+            await self._reply(activity, cards.text_message(error_text("database_unavailable",
+                                                                      tr)))
+            return
         log.info("teams command by group member: ok=%s reference=%s", result.ok,
                  result.reference)
         if result.ok and result.report is not None:

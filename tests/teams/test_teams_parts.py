@@ -156,3 +156,14 @@ def test_teams_settings_come_as_a_set_of_three() -> None:
                  "https://b.example:8443")
     assert s.teams_group_member_ids == {"0b0b-x", "y"}
     assert s.teams_service_origins == {"https://a.example", "https://b.example:8443"}
+
+
+def test_written_words_are_never_read_as_markdown() -> None:
+    tr = Translator("nb", "Europe/Oslo")
+    words = "Se [her](https://phish.example) **nå**"
+    card = cards.notice_card(tr, "Forbedringsgruppen har svart:", words, "MELD-2026-0001")
+    blocks = [b for b in card["body"] if words in json.dumps(b, ensure_ascii=False)]
+    assert [b["type"] for b in blocks] == ["RichTextBlock"]
+    assert blocks[0]["inlines"] == [{"type": "TextRun", "text": words, "isSubtle": True}]
+    detail = cards.text_card(words, title="MELD-2026-0001")
+    assert [b["type"] for b in detail["body"]] == ["TextBlock", "RichTextBlock"]

@@ -203,3 +203,23 @@ def test_an_activity_without_an_entra_user_stores_nothing(teams: TeamsHarness) -
     del activity["from"]["aadObjectId"]
     assert teams.post(activity).json()["statusCode"] == 200
     assert teams.reports() == []
+
+
+def test_with_the_database_down_a_command_says_so(tmp_path, sqlite_template, ms) -> None:
+    import shutil
+
+    from tests.teams.conftest import GROUP, _start, _stop, teams_settings
+
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    shutil.copy(sqlite_template, folder / "meld.db")
+    h = _start(teams_settings(f"sqlite:///{folder}/meld.db", ms), ms)
+    shutil.rmtree(folder)
+    try:
+        assert h.message("<at>Meld</at> liste", user=GROUP,
+                         conversation="channel").status_code == 200
+        h.wait_replies()
+        [answer] = h.ms.wait_sent(1)
+        assert "database" in answer.body["text"].lower()
+    finally:
+        _stop(h)
