@@ -214,9 +214,12 @@ class TeamsDoor:
         text = command_text(activity.text or "")
         tr = self.tr
         if personal:
-            if text.casefold() in OPEN_WORDS:
+            first, _, rest = text.partition(" ")
+            if text.casefold() in OPEN_WORDS or first.casefold() in ("meld", "ny"):
+                # "meld Epikrisen kom aldri" opens the form with that text, like /meld in Slack
+                prefill = "" if text.casefold() in OPEN_WORDS else rest.strip()
                 card = cards.blank_report_form(tr, self.ctx.taxonomy, today=self.ctx.today(),
-                                               key=cards.new_key())
+                                               key=cards.new_key(), text=prefill)
                 await self._reply(activity, cards.message(card, tr("New report")))
             else:
                 await self._reply(activity, cards.message(cards.welcome_card(tr)))

@@ -223,3 +223,11 @@ def test_with_the_database_down_a_command_says_so(tmp_path, sqlite_template, ms)
         assert "database" in answer.body["text"].lower()
     finally:
         _stop(h)
+
+
+def test_meld_with_words_prefills_the_form(teams: TeamsHarness) -> None:
+    teams.message("meld Epikrisen kom aldri fram")
+    teams.wait_replies()
+    card = teams.ms.wait_sent(1)[0].card
+    _, description = find_input(card, "description")
+    assert description["value"] == "Epikrisen kom aldri fram"
