@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -63,6 +63,14 @@ def ssl_context(settings: Settings) -> ssl.SSLContext:
 
 
 ClientFactory = Callable[[], httpx.AsyncClient]
+
+
+class KeySource(Protocol):
+    """Where signing keys come from (OpenIdKeys in production; anything alike in tests)."""
+
+    issuer: str
+
+    async def get(self, kid: str) -> SigningKey | None: ...
 
 
 class OpenIdKeys:
@@ -129,7 +137,7 @@ def origin(url: str) -> str:
 class BotAuthenticator:
     """Validates the JWT of one inbound request against the activity it carries."""
 
-    def __init__(self, *, app_id: str, keys: OpenIdKeys, allowed_origins: frozenset[str],
+    def __init__(self, *, app_id: str, keys: KeySource, allowed_origins: frozenset[str],
                  clock: Callable[[], float] = time.time) -> None:
         self.app_id = app_id
         self.keys = keys

@@ -262,3 +262,29 @@ def test_a_pooled_connector_reuses_its_client_on_its_loop(ms: FakeMicrosoft) -> 
 
     asyncio.run(run())
     assert len(made) == 1 and len(ms.wait_sent(3)) == 3
+
+
+def test_msal_uses_the_http_client_it_is_given(ms: FakeMicrosoft) -> None:
+    from bot.teams.auth import CaBundleSession
+
+    session = CaBundleSession()
+    session.verify = str(ms.cert)
+    seen: list[str] = []
+    session.hooks["response"].append(lambda r, *a, **k: seen.append(r.request.url))
+    tokens = BotTokens(teams_settings("sqlite://", ms), http_client=session)
+    assert tokens.token_sync().startswith("bot-token-")
+    assert any(url.endswith("/oauth2/v2.0/token") for url in seen)
+    assert all(url.startswith(ms.url) for url in seen)  # no instance discovery elsewhere
+
+
+def test_any_key_source_can_stand_in(ms: FakeMicrosoft) -> None:
+    from bot.teams.auth import SigningKey
+
+    class Fixed:
+        issuer = ISSUER
+
+        async def get(self, kid: str) -> SigningKey | None:
+            return SigningKey(ms.signing_key.public_key(), frozenset({"msteams"}))
+
+    auth = BotAuthenticator(app_id=APP_ID, keys=Fixed(), allowed_origins=frozenset([ms.url]))
+    assert _validate(auth, ms.jwt(), service_url=ms.service_url)["aud"] == APP_ID
