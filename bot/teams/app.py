@@ -60,6 +60,9 @@ def build_teams(settings: Settings, ctx: services.Context, *,
     if not settings.teams_enabled:
         return None
     assert settings.teams_app_id is not None
+    # microsoft-agents-activity logs a refused activity's validation error at ERROR, with
+    # the input values in it: those can be report text. Our own refusal line says enough.
+    logging.getLogger("microsoft_agents.activity").setLevel(logging.CRITICAL)
     tls = ssl_context(settings)
     timeout = settings.teams_timeout_seconds
 

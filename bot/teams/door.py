@@ -416,8 +416,9 @@ class TeamsDoor:
             try:
                 await self.call(services.assess, actor=actor, reference=reference,
                                 category=cat or None, subcategory=sub or None,
-                                assessed_severity=data.get("assessed_severity") or None,
-                                agreement_reference=data.get("agreement_reference") or None)
+                                assessed_severity=cards._str(data.get("assessed_severity"), 40),
+                                agreement_reference=cards._str(data.get("agreement_reference"),
+                                                               400))
             except ValidationFailed as err:
                 view = await self.call(services.get_report, actor=actor, reference=reference)
                 return task_card(cards.assess_dialog(tr, self.ctx.taxonomy, view,

@@ -276,3 +276,32 @@ def test_serve_posts_the_missed_digest_to_teams_once(sqlite_url: str, ms) -> Non
     posted = [s for s in ms.sent if s.conversation == TRIAGE]
     assert len(posted) == 1
     assert posted[0].card["body"][0]["text"].startswith("Ukeoversikt")
+
+
+JUNK = [None, 5, [], {}, ["x"], {"a": 1}, "", "x" * 5000, True]
+
+
+def test_odd_payloads_get_answers_never_a_500(teams: TeamsHarness) -> None:
+    reference = teams.seed_report()
+    names = ["adaptiveCard/action", "task/fetch", "task/submit", "composeExtension/fetchTask",
+             "composeExtension/submitAction", "signin/verifyState", ""]
+    dialogs = ["show", "assess", "reply", "close", "answer", "submit", "nope"]
+    for junk in JUNK:
+        for name in names:
+            for dialog in dialogs:
+                data = {"meld": dialog, "reference": reference, "text": junk,
+                        "category": junk, "assessed_severity": junk,
+                        "agreement_reference": junk, "learning_point": junk,
+                        "measure": junk, "key": junk, "description": junk, "no_ids": junk}
+                value = {"data": data, "action": {"verb": "meld_submit", "data": data},
+                         "messagePayload": {"body": {"contentType": "html", "content": junk}}}
+                r = teams.post(teams.activity("invoke", name=name, value=value, user=GROUP,
+                                              conversation="channel"))
+                # an invoke without a name is not an activity: 400, never a 500
+                assert r.status_code == (200 if name else 400), (name, dialog, junk, r.text)
+        r = teams.post(teams.activity("invoke", name="task/fetch", value=junk))
+        assert r.status_code in (200, 400), r.text
+        r = teams.post(teams.activity("message", text=junk if isinstance(junk, str) else None,
+                                      value=junk))
+        assert r.status_code in (200, 400), r.text
+    teams.wait_replies()

@@ -231,3 +231,13 @@ def test_meld_with_words_prefills_the_form(teams: TeamsHarness) -> None:
     card = teams.ms.wait_sent(1)[0].card
     _, description = find_input(card, "description")
     assert description["value"] == "Epikrisen kom aldri fram"
+
+
+def test_a_refused_activity_does_not_log_its_text(teams: TeamsHarness, caplog) -> None:
+    import logging
+
+    activity = teams.activity("message", text=["Hemmelig pasienttekst"])
+    with caplog.at_level(logging.DEBUG):
+        assert teams.post(activity).status_code == 400
+    assert "Hemmelig" not in caplog.text
+    assert "not an activity" in caplog.text
