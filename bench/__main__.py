@@ -1,5 +1,6 @@
 """`python -m bench`: Meld's durable submits/s over HTTP against the raw driver, and the Slack
-door's ack latency against Bolt's bare dispatch, per backend."""
+door's ack latency against Bolt's bare dispatch, and the Teams door's form submission
+against a bare JWT-validating endpoint, per backend."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from bench.report import (
 from bench.server import REPO, cpu_seconds, memory_mb, running_server
 from bench.slack import bench_slack
 from bench.submit import http_client, probe
+from bench.teams import TeamsResult, bench_teams
 
 WORK_DIR = REPO / "var" / "bench"
 
@@ -53,8 +55,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--backend", choices=["all", "sqlite", "postgresql"], default="all")
     p.add_argument("--report-rows", type=int, default=1_000_000,
                    help="synthetic reports for the tertial report and digest bench")
-    p.add_argument("--only", choices=["all", "submit", "slack", "reports"], default="all",
-                   help="which phases: durable submits, Slack acks, or both (default: all)")
+    p.add_argument("--only", choices=["all", "submit", "slack", "reports", "teams"],
+                   default="all",
+                   help="which phases: durable submits, Slack acks, reports, Teams "
+                   "(default: all)")
+    p.add_argument("--teams-seconds", type=float, default=3.0,
+                   help="length of each Teams load (2 per backend; default: 3)")
+    p.add_argument("--teams-out", type=Path, default=WORK_DIR / "teams.json")
     p.add_argument("--slack-seconds", type=float, default=5.0,
                    help="length of each Slack load (4 per backend; default: 5)")
     p.add_argument("--out", type=Path, default=WORK_DIR / "submit.json")
@@ -140,6 +147,18 @@ def main(argv: list[str] | None = None) -> int:
                 slack_failures[backend] = f"{type(exc).__name__}: {exc}"
                 _say(f"{backend}: Slack: {exc}")
 
+    teams_results: list[TeamsResult] = []
+    teams_failures: dict[str, str] = {}
+    if args.only in ("all", "teams"):
+        for backend in backends:
+            try:
+                teams_results.append(bench_teams(
+                    backend, databases(backend, 1), work_dir=WORK_DIR, clients=args.clients,
+                    seconds=args.teams_seconds, max_ops=args.requests, say=_say))
+            except (BenchFailed, psycopg.Error, SQLAlchemyError) as exc:
+                teams_failures[backend] = f"{type(exc).__name__}: {exc}"
+                _say(f"{backend}: Teams: {exc}")
+
     for result in results:
         print_table(result)
     for slack_result in slack_results:
@@ -165,6 +184,16 @@ def main(argv: list[str] | None = None) -> int:
             targets=slack_targets, skipped=skipped, failures=slack_failures))
         print(f"\nSlack figures written to {args.slack_out}")
 
+    if args.only in ("all", "teams"):
+        for teams_result in teams_results:
+            teams_result.print()
+        write_json(args.teams_out, _document(
+            {"clients": args.clients, "seconds": args.teams_seconds,
+             "max_requests": args.requests},
+            backends={r.backend: r.as_json() for r in teams_results},
+            skipped=skipped, failures=teams_failures))
+        print(f"\nTeams figures written to {args.teams_out}")
+
     reports_code = 0
     if args.only in ("all", "reports"):
         from bench import reports_bench
@@ -174,10 +203,12 @@ def main(argv: list[str] | None = None) -> int:
         reports_code = reports_bench.main(["--rows", str(args.report_rows),
                                            "--backend", args.backend])
 
-    if failures or slack_failures or reports_code:
+    if failures or slack_failures or teams_failures or reports_code:
         return 2
     dominated = ([r.backend for r in results if r.errors_dominate]
-                 + [f"{r.backend} (Slack)" for r in slack_results if r.errors_dominate])
+                 + [f"{r.backend} (Slack)" for r in slack_results if r.errors_dominate]
+                 + [f"{r.backend} (Teams)" for r in teams_results
+                    if r.meld.error_count > r.meld.ok or r.stored != r.accepted])
     if dominated:
         _say(f"errors dominate on {', '.join(dominated)}")
         return 1

@@ -230,6 +230,17 @@ def create_app(
 
         slack = build_slack(settings, context)
         all_notifiers.update(slack.notifiers)
+    teams = None
+    if settings.teams_enabled:
+        from bot.teams.app import build_teams
+        from bot.teams.notifier import FanOutNotifier
+
+        teams = build_teams(settings, context)
+        assert teams is not None
+        for name, notifier in teams.notifiers.items():
+            if name in all_notifiers:  # the group channel on Slack and on Teams
+                notifier = FanOutNotifier(name, [all_notifiers[name], notifier])
+            all_notifiers[name] = notifier
     all_notifiers.update(notifiers or {})
     worker = OutboxWorker(
         db=context.db, notifiers=all_notifiers,
@@ -241,6 +252,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
+        if teams is not None:
+            teams.start()
         task = None
         socket_mode = None
         if settings.run_outbox_worker:
@@ -252,6 +265,13 @@ def create_app(
 
             digest_task = asyncio.create_task(digest_scheduler(
                 context, settings, slack_digest_poster(settings, slack.client), stop))
+        teams_digest = None
+        if settings.run_digest_scheduler and teams is not None and teams.digest_poster:
+            from intake.digest import digest_scheduler
+
+            teams_digest = asyncio.create_task(digest_scheduler(
+                context, settings, teams.digest_poster, stop,
+                channel=teams.digest_poster.channel_key))
         if slack is not None and slack.app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -268,6 +288,10 @@ def create_app(
                 await task
             if digest_task is not None:
                 await digest_task
+            if teams_digest is not None:
+                await teams_digest
+            if teams is not None:
+                await teams.close()
             if ctx is None:
                 context.db.dispose()
 
@@ -280,6 +304,7 @@ def create_app(
     app.state.ctx = context
     app.state.worker = worker
     app.state.slack = slack
+    app.state.teams = teams
     app.state.translator = Translator(settings.locale, settings.timezone)
     _install_error_handlers(app)
     app.include_router(stats_api.router)  # before api.router: /reports/{reference} would match
@@ -288,6 +313,8 @@ def create_app(
     app.include_router(web_routes.router)
     if slack is not None and slack.router is not None:
         app.include_router(slack.router)
+    if teams is not None:
+        app.include_router(teams.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)

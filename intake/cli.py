@@ -90,11 +90,13 @@ def cmd_serve(cli: Cli, args: argparse.Namespace) -> int:
         slack = cli.tr("on (Socket Mode)")
     else:
         slack = cli.tr("on (HTTP, POST /slack/events)")
+    teams = (cli.tr("on (POST /api/messages)") if settings.teams_enabled
+             else cli.tr("off"))
     print(cli.tr("Meld is running on {url} (database: {database}, processes: {workers}). "
-                 "Slack: {slack}. Teams: off.",
+                 "Slack: {slack}. Teams: {teams}.",
                  url=f"http://{settings.host}:{settings.port}/",
                  database=settings.database_url.split("://")[0], workers=settings.workers,
-                 slack=slack))
+                 slack=slack, teams=teams))
     common = {"host": settings.host, "port": settings.port, "log_config": None,
               "proxy_headers": False, "server_header": False}
     if settings.workers > 1:
@@ -277,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in (cli_report, cli_digest, cli_demo):
         module.add_parser(sub)
+    from bot.teams import package as teams_package  # the Teams app zip
+
+    teams_package.add_parser(sub)
     return p
 
 

@@ -3,6 +3,7 @@
     meld digest                      the last full ISO week, posted to the triage channel
     meld digest --week 2026-W10      that week
     meld digest --dry-run            print the digest as text; post and claim nothing
+    meld digest --teams              to the Teams channel (MELD_TEAMS_TRIAGE_CONVERSATION)
 
 Posting goes through the same claim as `meld serve`'s scheduler, so a manual run beside
 the scheduled one (or on another machine) never posts a week twice.
@@ -27,6 +28,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--week", help="ISO week, e.g. 2026-W10 (default: the last full week)")
     p.add_argument("--dry-run", action="store_true",
                    help="print the digest as text; post nothing and claim nothing")
+    p.add_argument("--teams", action="store_true",
+                   help="post to the group's Teams channel instead of the Slack one")
     p.set_defaults(func=cmd_digest)
 
 
@@ -39,7 +42,15 @@ def cmd_digest(cli: Cli, args: argparse.Namespace) -> int:
         print(tr("meld: {week} is not an ISO week; write it like 2026-W10.", week=args.week),
               file=sys.stderr)
         return 2
-    channel = digest.digest_channel(settings)
+    if getattr(args, "teams", False):
+        if not (settings.teams_enabled and settings.teams_triage_conversation):
+            print(tr("meld: Teams is not configured (MELD_TEAMS_APP_ID and "
+                     "MELD_TEAMS_TRIAGE_CONVERSATION), so the digest was not posted."),
+                  file=sys.stderr)
+            return 1
+        channel: str | None = f"teams:{settings.teams_triage_conversation}"
+    else:
+        channel = digest.digest_channel(settings)
     if not args.dry_run and channel is None:
         print(tr("meld: Slack is not configured (MELD_SLACK_BOT_TOKEN and "
                  "MELD_SLACK_TRIAGE_CHANNEL), so the digest was not posted. "
@@ -60,9 +71,16 @@ def cmd_digest(cli: Cli, args: argparse.Namespace) -> int:
         print(tr("meld: week {week} has not ended yet, so its digest cannot be posted; "
                  "--dry-run shows it as it stands.", week=week.key), file=sys.stderr)
         return 2
-    from bot.slack.digest import slack_digest_poster  # the command may know the door
+    if getattr(args, "teams", False):
+        from bot.teams.app import build_teams  # the command may know the door
 
-    poster = slack_digest_poster(settings)
+        teams = build_teams(settings, ctx)
+        assert teams is not None and teams.digest_poster is not None
+        poster: Any = teams.digest_poster
+    else:
+        from bot.slack.digest import slack_digest_poster  # the command may know the door
+
+        poster = slack_digest_poster(settings)
     try:
         posted = asyncio.run(digest.run_digest(ctx=ctx, channel=channel, period=week.key,
                                                post=poster))

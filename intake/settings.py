@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -85,6 +85,47 @@ class Settings(BaseSettings):
         "", description="Comma-separated Slack user ids that are Forbedringsgruppen"
     )
 
+    # Microsoft Teams (all optional: without an app id and password Teams is off)
+    teams_app_id: str | None = Field(
+        None, description="The bot's Microsoft App ID (Entra app registration, client id)"
+    )
+    teams_app_password: SecretStr | None = Field(
+        None, description="Client secret of that app registration"
+    )
+    teams_tenant_id: str | None = Field(
+        None, description="Entra tenant id (single-tenant bot; required with Teams on)"
+    )
+    teams_authority_url: str = Field(
+        "https://login.microsoftonline.com",
+        description="Entra login host for msal; the authority is <this>/<tenant id>",
+    )
+    teams_openid_metadata_url: str = Field(
+        "https://login.botframework.com/v1/.well-known/openidconfiguration",
+        description="OpenID metadata naming the JWKS that signs Bot Framework requests",
+    )
+    teams_service_urls: str = Field(
+        "https://smba.trafficmanager.net",
+        description="Comma-separated origins (scheme://host[:port]) Meld may send its bot "
+        "token to: the Bot Connector serviceUrls it accepts",
+    )
+    teams_ca_bundle: Path | None = Field(
+        None, description="CA bundle for outgoing Teams calls (a private CA in staging)"
+    )
+    teams_timeout_seconds: float = Field(
+        10.0, gt=0, le=60, description="Timeout of one outgoing Teams call"
+    )
+    teams_group_members: str = Field(
+        "", description="Comma-separated Entra object ids that are Forbedringsgruppen"
+    )
+    teams_triage_conversation: str | None = Field(
+        None, description="Conversation id of the Teams channel (19:...@thread.tacv2) for "
+        "new-report cards and the weekly digest",
+    )
+    teams_triage_service_url: str = Field(
+        "https://smba.trafficmanager.net/emea/",
+        description="serviceUrl for the triage channel until the bot has seen a message there",
+    )
+
     @field_validator("digest_rrule")
     @classmethod
     def _valid_rrule(cls, value: str) -> str:
@@ -96,6 +137,16 @@ class Settings(BaseSettings):
             raise ValueError(f"not an RFC 5545 RRULE: {exc}") from None
         return value
 
+    @model_validator(mode="after")
+    def _teams_complete(self) -> Settings:
+        given = {"MELD_TEAMS_APP_ID": self.teams_app_id,
+                 "MELD_TEAMS_APP_PASSWORD": self.teams_app_password,
+                 "MELD_TEAMS_TENANT_ID": self.teams_tenant_id}
+        missing = [name for name, value in given.items() if not value]
+        if 0 < len(missing) < len(given):
+            raise ValueError(f"Teams needs {', '.join(missing)} too (or none of the three)")
+        return self
+
     @property
     def slack_enabled(self) -> bool:
         return self.slack_bot_token is not None
@@ -103,6 +154,20 @@ class Settings(BaseSettings):
     @property
     def slack_group_member_ids(self) -> frozenset[str]:
         return frozenset(u.strip() for u in self.slack_group_members.split(",") if u.strip())
+
+    @property
+    def teams_enabled(self) -> bool:
+        return self.teams_app_id is not None and self.teams_app_password is not None
+
+    @property
+    def teams_group_member_ids(self) -> frozenset[str]:
+        return frozenset(u.strip().lower() for u in self.teams_group_members.split(",")
+                         if u.strip())
+
+    @property
+    def teams_service_origins(self) -> frozenset[str]:
+        return frozenset(u.strip().rstrip("/").lower() for u in self.teams_service_urls.split(",")
+                         if u.strip())
 
     @property
     def is_sqlite(self) -> bool:

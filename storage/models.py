@@ -254,3 +254,21 @@ class ReportCount(Base):
     fb: Mapped[int] = mapped_column(Integer)
     dev: Mapped[int] = mapped_column(Integer)
     breach: Mapped[int] = mapped_column(Integer)
+
+
+class TeamsConversation(Base):
+    """Where Meld can reach someone in Teams: a conversation reference for proactive messages.
+
+    `key` is "user:<Entra object id>" for a reporter's personal chat with the bot, or
+    "conversation:<conversation id>" for a channel or group chat the bot was added to.
+    """
+
+    __tablename__ = "teams_conversations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(300))
+    user_id: Mapped[str | None] = mapped_column(String(200))  # the Teams user id, 29:...
+    service_url: Mapped[str] = mapped_column(String(500))
+    tenant_id: Mapped[str | None] = mapped_column(String(100))
+    bot_id: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,159 @@
+"""Teams as outbox channels: reporters' personal chats, the group's channel, the digest.
+
+A reporter's notice is a proactive message to the personal chat stored from their earlier
+activity; if Meld only saw them in a channel (the message action), it first creates the
+personal chat (POST /v3/conversations). Failures become DeliveryError so the outbox worker
+owns retries; nothing is resent here, since a timeout may still have been delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from bot.teams import cards
+from bot.teams.connector import Connector, ConnectorError
+from bot.teams.conversations import ConversationStore, conversation_key, user_key
+from intake import digest as d
+from intake.i18n import Translator
+from intake.notify import DeliveryError, Notification
+from intake.taxonomy import Taxonomy
+from intake.texts import notification_text
+
+log = logging.getLogger("meld.teams.notifier")
+
+
+def delivery_error(exc: ConnectorError) -> DeliveryError:
+    return DeliveryError(f"teams_{exc.code}", permanent=exc.permanent,
+                         retry_after=exc.retry_after)
+
+
+class TeamsNotifier:
+    """Delivers outbox notifications to Teams reporters in their personal chat with Meld."""
+
+    channel = "teams"
+
+    def __init__(self, connector: Connector, store: ConversationStore, *,
+                 timezone: str = "Europe/Oslo", deadline: float = 60.0) -> None:
+        self.connector = connector
+        self.store = store
+        self.timezone = timezone
+        self.deadline = deadline
+
+    async def deliver(self, note: Notification) -> None:
+        prefix, _, aad = note.recipient.partition(":")
+        if prefix != "teams" or not aad:
+            raise DeliveryError("teams_bad_recipient", permanent=True)
+        key = user_key(aad)
+        ref = await asyncio.to_thread(self.store.get, key)
+        if ref is None:
+            raise DeliveryError("teams_no_conversation", permanent=True)
+        tr = Translator(note.locale, self.timezone)
+        card = cards.notice_card(tr, notification_text(note.event, note.payload, tr),
+                                 note.message, note.reference)
+        try:
+            async with asyncio.timeout(self.deadline):
+                conversation = ref.conversation_id
+                if conversation is None:
+                    if not (ref.user_id and ref.bot_id):
+                        raise DeliveryError("teams_no_conversation", permanent=True)
+                    conversation = await self.connector.create_conversation(
+                        ref.service_url, bot_id=ref.bot_id, user_id=ref.user_id,
+                        tenant_id=ref.tenant_id)
+                    await asyncio.to_thread(self.store.set_conversation, key, conversation)
+                await self.connector.send(ref.service_url, conversation, cards.message(card))
+        except ConnectorError as exc:
+            log.info("teams outbox id=%s attempt %s: %s", note.id, note.attempt, exc.code)
+            raise delivery_error(exc) from None
+        except TimeoutError:
+            raise DeliveryError("teams_timeout") from None
+
+
+class ChannelTarget:
+    """The group's Teams channel: its conversation id, and the serviceUrl to reach it."""
+
+    def __init__(self, store: ConversationStore, conversation_id: str,
+                 fallback_service_url: str) -> None:
+        self.store = store
+        self.conversation_id = conversation_id
+        self.fallback_service_url = fallback_service_url
+
+    async def service_url(self) -> str:
+        ref = await asyncio.to_thread(self.store.get, conversation_key(self.conversation_id))
+        return ref.service_url if ref is not None else self.fallback_service_url
+
+
+class TeamsGroupNotifier:
+    """A card per new report in the group's channel: coded fields and buttons, no text."""
+
+    channel = "group"
+
+    def __init__(self, connector: Connector, target: ChannelTarget, *, taxonomy: Taxonomy,
+                 locale: str = "nb", timezone: str = "Europe/Oslo") -> None:
+        self.connector = connector
+        self.target = target
+        self.taxonomy = taxonomy
+        self.locale = locale
+        self.timezone = timezone
+
+    async def deliver(self, note: Notification) -> None:
+        if note.event != "new_report":
+            return
+        tr = Translator(self.locale, self.timezone)
+        card = cards.triage_card(tr, self.taxonomy, note.payload)
+        activity = cards.message(card, tr("New report {reference}",
+                                          reference=note.payload["reference"]))
+        try:
+            await self.connector.send(await self.target.service_url(),
+                                      self.target.conversation_id, activity)
+        except ConnectorError as exc:
+            log.info("teams group outbox id=%s: %s", note.id, exc.code)
+            raise delivery_error(exc) from None
+
+
+class FanOutNotifier:
+    """One outbox channel delivered through several platforms (the group on Slack and Teams).
+
+    A failure on one platform retries the row, which re-posts on the platforms that had
+    succeeded: for the group's cards a duplicate is the accepted trade-off, a loss is not.
+    """
+
+    def __init__(self, channel: str, notifiers: list[Any]) -> None:
+        self.channel = channel
+        self.notifiers = notifiers
+
+    async def deliver(self, note: Notification) -> None:
+        errors: list[DeliveryError] = []
+        for notifier in self.notifiers:
+            try:
+                await notifier.deliver(note)
+            except DeliveryError as err:
+                errors.append(err)
+        if errors:
+            raise DeliveryError(",".join(e.code for e in errors)[:200],
+                                permanent=all(e.permanent for e in errors))
+
+
+class TeamsDigestPoster:
+    """`post` for intake.digest.run_digest: the digest card to the group's Teams channel."""
+
+    def __init__(self, connector: Connector, target: ChannelTarget, tr: Translator) -> None:
+        self.connector = connector
+        self.target = target
+        self.tr = tr
+
+    @property
+    def channel_key(self) -> str:
+        """The digest_runs key: one claim per Teams channel and week."""
+        return f"teams:{self.target.conversation_id}"
+
+    async def __call__(self, digest: d.Digest) -> None:
+        card = cards.digest_card(digest, self.tr)
+        try:
+            await self.connector.send(await self.target.service_url(),
+                                      self.target.conversation_id,
+                                      cards.message(card, d.title(digest, self.tr)))
+        except ConnectorError as exc:
+            raise delivery_error(exc) from None
+        log.info("teams digest %s posted", digest.week.key)
