@@ -133,6 +133,7 @@ class OutboxWorker:
         self.backoff_max = backoff_max
         self.clock = clock
         self.stats = WorkerStats()
+        self._unrecorded: list[Notification] = []  # delivered, not yet marked in the database
 
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after the given number of failed attempts (with +-20% jitter)."""
@@ -292,23 +293,45 @@ class OutboxWorker:
     async def deliver(self, notes: list[Notification]) -> int:
         """Deliver claimed notes and record the successes in one transaction."""
         done: list[Notification] = []
+        lost_db: SQLAlchemyError | None = None
         for note in notes:
-            if await self._attempt(note):
+            try:
+                ok = await self._attempt(note)
+            except SQLAlchemyError as exc:  # a failure could not be recorded: its lease
+                lost_db = exc               # covers it; the rest of the batch waits too
+                break
+            if ok:
                 done.append(note)
-        await asyncio.to_thread(self._mark_delivered, [n.id for n in done])
-        for note in done:
+        # Delivered notes are remembered until the database has recorded them: a database
+        # outage right after a delivery must not make it look undelivered (a duplicate
+        # once the lease runs out). They are recorded at the start of the next round.
+        self._unrecorded.extend(done)
+        await self._record_delivered()
+        if lost_db is not None:
+            raise lost_db
+        return len(done)
+
+    async def _record_delivered(self) -> None:
+        """Mark the remembered deliveries delivered; raises (and keeps them) if it cannot."""
+        if not self._unrecorded:
+            return
+        notes = list(self._unrecorded)
+        await asyncio.to_thread(self._mark_delivered, [n.id for n in notes])
+        del self._unrecorded[:len(notes)]
+        for note in notes:
             log.info("outbox id=%s channel=%s event=%s delivered",
                      note.id, note.channel, note.event)
-        self.stats.delivered += len(done)
-        return len(done)
+        self.stats.delivered += len(notes)
 
     async def run_once(self, limit: int = 200) -> int:
         """Claim and deliver one batch; returns how many were delivered."""
+        await self._record_delivered()
         notes = await asyncio.to_thread(self.claim, limit)
         return await self.deliver(notes) if notes else 0
 
     async def drain(self, max_rounds: int = 100) -> int:
         """Deliver until nothing is due (tests and one-shot runs)."""
+        await self._record_delivered()
         total = 0
         for _ in range(max_rounds):
             notes = await asyncio.to_thread(self.claim, 200)
