@@ -30,8 +30,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import Select, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from intake.domain import Actor, PermissionDenied, Role, Status
@@ -53,7 +54,7 @@ def cutoff_for(ctx: Context, days: int | None = None) -> datetime:
     return ctx.clock() - timedelta(days=days if days is not None else ctx.settings.retention_days)
 
 
-def _due(cutoff: datetime) -> select:
+def _due(cutoff: datetime) -> Select[Any]:
     R = m.Report
     text_left = or_(
         R.description.is_not(None), R.reporter_id.is_not(None), R.place_text.is_not(None),
