@@ -149,9 +149,11 @@ def test_sigkill_mid_burst_loses_nothing_and_stores_nothing_twice(
     logged = {int(i) for i in REDELIVERY.findall(log)}
     # each duplicate Slack received is in the log by outbox id
     assert {group_ids[ref] for ref in twice} <= logged, (twice, logged)
-    assert len(logged) <= 4  # only what was in flight at the kill (one group row at a time)
+    assert len(logged) <= 1  # only what was in flight at the kill (one group row at a time)
+    all_logged = len(re.findall(r"resending \(possible duplicate\)", log))
     print(f"\nkill test ({db_url.split(':')[0]}): sent={burst.sent} acknowledged={len(acked)} "
           f"unanswered={len(burst.unknown)} (stored before the kill: "
           f"{len(in_flight_stored)}) lost=0 duplicates=0 reports={len(final.references)} "
-          f"outbox redeliveries logged={len(logged)} duplicate triage cards={len(twice)} "
+          f"outbox redeliveries logged={all_logged} (triage cards {len(logged)}) "
+          f"duplicate triage cards received by Slack={len(twice)} "
           f"time={time.monotonic() - started:.1f}s")
