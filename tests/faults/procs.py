@@ -123,6 +123,12 @@ class ThrowawayPostgres:
         self.bindir = bindir
         self.as_user: list[str] = []
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            import pwd
+
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError:
+                _missing("running as root and there is no postgres user to run PostgreSQL as")
             if shutil.which("runuser") is None:
                 _missing("running as root and runuser is missing")
             self.as_user = ["runuser", "-u", "postgres", "--"]
