@@ -124,7 +124,10 @@ def apply(*, ctx: Context, actor: Actor, days: int | None = None,
     erased: list[str] = []
     while True:
         with ctx.db.transaction() as session:
-            rows = session.execute(_due(cutoff).limit(batch)).all()
+            stmt = _due(cutoff).limit(batch)
+            if ctx.db.dialect == "postgresql":  # a concurrent reopen waits, or wins
+                stmt = stmt.with_for_update(of=m.Report)
+            rows = session.execute(stmt).all()
             if not rows:
                 break
             _erase(session, [rid for rid, _ref in rows], actor=actor, days=days,

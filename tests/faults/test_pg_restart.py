@@ -18,9 +18,10 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from bot.slack.views import REPORT_CALLBACK
 from storage.migrate import upgrade
 from tests.bot.conftest import SIGNING_SECRET, report_values, sign, view_submission
-from tests.doors.conftest import SECRET
+from tests.doors.conftest import SECRET, report_body
 from tests.faults.burst import Burst, read_stored, retry_keys
 from tests.faults.procs import MeldProcess, ThrowawayPostgres
 from tests.faults.test_kill import pending_outbox, wait_until
@@ -42,7 +43,7 @@ def throwaway_pg() -> Iterator[ThrowawayPostgres]:
 
 
 def submit_modal(url: str, view_id: str) -> dict:
-    payload = view_submission("meld_report", report_values(), view_id=view_id)
+    payload = view_submission(REPORT_CALLBACK, report_values(), view_id=view_id)
     body = urlencode({"payload": json.dumps(payload)}).encode()
     ts = str(int(time.time()))
     r = httpx.post(url + "/slack/events", content=body, timeout=15, headers={
@@ -54,9 +55,6 @@ def submit_modal(url: str, view_id: str) -> dict:
 
 def test_postgres_restart_during_a_burst(throwaway_pg: ThrowawayPostgres,
                                          tmp_path: Path) -> None:
-    from bot.slack.views import REPORT_CALLBACK
-
-    assert REPORT_CALLBACK == "meld_report"
     pg = throwaway_pg
     upgrade(pg.url)
     with FakeSlack() as slack:
@@ -78,8 +76,6 @@ def test_postgres_restart_during_a_burst(throwaway_pg: ThrowawayPostgres,
             # while it is down: 503 with a clear message, /readyz says so, Slack keeps the form
             r = httpx.post(meld.url + "/api/v1/reports", json={}, timeout=15)
             assert r.status_code == 422  # bad input is still bad input
-            from tests.doors.conftest import report_body
-
             r = httpx.post(meld.url + "/api/v1/reports", json=report_body(), timeout=15,
                            headers={"Idempotency-Key": "pg-while-down"})
             assert r.status_code == 503, r.text
