@@ -35,6 +35,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+RUNNING: list[MeldProcess] = []  # killed after each test, however it ended (conftest)
+
+
 class MeldProcess:
     """One Meld server process; `env` holds the MELD_* settings."""
 
@@ -62,6 +65,7 @@ class MeldProcess:
             )
         finally:
             log.close()
+        RUNNING.append(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
