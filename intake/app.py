@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -247,6 +248,7 @@ def create_app(
         max_attempts=settings.outbox_max_attempts,
         backoff_base=settings.outbox_backoff_base_seconds,
         backoff_max=settings.outbox_backoff_max_seconds,
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
 
     @contextlib.asynccontextmanager

@@ -275,9 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.set_defaults(func=cmd_outbox)
 
     # commands that live in their own modules: each has add_parser(sub)
-    from intake import cli_demo, cli_digest, cli_report
+    from intake import cli_demo, cli_digest, cli_lifecycle, cli_report
 
-    for module in (cli_report, cli_digest, cli_demo):
+    for module in (cli_report, cli_digest, cli_demo, cli_lifecycle):
         module.add_parser(sub)
     from bot.teams import package as teams_package  # the Teams app zip
 

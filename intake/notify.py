@@ -5,6 +5,22 @@ claims due rows (one per recipient at a time, oldest first, so a reporter's noti
 in order), hands them to the notifier of the row's channel, and marks them delivered; a
 failure is retried with exponential backoff. A crash between commit and delivery loses
 nothing: the row stays pending and its lease runs out.
+
+Unknown outcomes. A row whose lease ran out without a recorded outcome (the process died
+during delivery), or whose last attempt failed ambiguously (`DeliveryError(ambiguous=True)`:
+a timeout, a dropped connection, a 5xx after the request was sent), may already have
+reached the recipient. Such a row is claimed with `Notification.unknown_outcome` set and
+the worker logs it by id. What happens next is the notifier's choice:
+
+- `resend_blindly = True` (the default; Slack DMs): deliver again. A duplicate is possible
+  and accepted; the log line `outbox id=N ... possible duplicate` names it.
+- `resend_blindly = False` (e.g. Teams): never resend blindly. If the notifier has
+  `async verify(note) -> bool`, the worker asks it first (True: it was delivered, mark it
+  so without sending; False: deliver now). Without `verify`, the row is parked for
+  reconciliation (`failed_at` set, `last_error = "unverified:<code>"`) and logged by id.
+
+An ambiguous failure is recorded as `last_error = "ambiguous:<code>"`, so the next claim,
+in this process or another, knows the outcome is unknown.
 """
 
 from __future__ import annotations
@@ -26,6 +42,8 @@ from storage.db import Database
 log = logging.getLogger("meld.outbox")
 
 LEASE = timedelta(minutes=2)
+AMBIGUOUS = "ambiguous:"  # last_error prefix: the last attempt may have been delivered
+UNVERIFIED = "unverified:"  # last_error prefix: parked, a person must reconcile it
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,17 +59,20 @@ class Notification:
     locale: str
     message: str | None
     attempt: int
+    unknown_outcome: bool = False  # an earlier attempt may have been delivered
 
 
 class DeliveryError(Exception):
-    """A failed delivery. retry_after (seconds) when the platform said when; permanent stops."""
+    """A failed delivery. retry_after (seconds) when the platform said when; permanent stops;
+    ambiguous when the platform may have done it anyway (timeout, dropped connection, 5xx)."""
 
     def __init__(self, code: str, *, retry_after: float | None = None,
-                 permanent: bool = False) -> None:
+                 permanent: bool = False, ambiguous: bool = False) -> None:
         super().__init__(code)
         self.code = code
         self.retry_after = retry_after
         self.permanent = permanent
+        self.ambiguous = ambiguous
 
 
 class Notifier(Protocol):
@@ -61,6 +82,14 @@ class Notifier(Protocol):
 
     async def deliver(self, note: Notification) -> None:
         """Deliver or raise DeliveryError; must not log the message text."""
+
+    # Optional: `resend_blindly: bool` (default True) and `async def verify(note) -> bool`
+    # (was this note delivered?), for platforms where a duplicate is not acceptable.
+
+
+def resends_blindly(notifier: Notifier) -> bool:
+    """Whether a note whose earlier attempt had an unknown outcome may simply be resent."""
+    return bool(getattr(notifier, "resend_blindly", True))
 
 
 class WebStatusNotifier:
@@ -77,6 +106,9 @@ class WorkerStats:
     delivered: int = 0
     retried: int = 0
     failed: int = 0
+    redelivered: int = 0  # claimed again after an attempt with an unknown outcome
+    verified: int = 0  # found delivered by the notifier's verify(): not sent again
+    parked: int = 0  # unknown outcome, no verify(): left for reconciliation
 
 
 class OutboxWorker:
@@ -91,14 +123,17 @@ class OutboxWorker:
         backoff_base: float = 5.0,
         backoff_max: float = 3600.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        lease: timedelta = LEASE,
     ) -> None:
         self.db = db
+        self.lease = lease
         self.notifiers = dict(notifiers)
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.clock = clock
         self.stats = WorkerStats()
+        self._unrecorded: list[Notification] = []  # delivered, not yet marked in the database
 
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after the given number of failed attempts (with +-20% jitter)."""
@@ -134,15 +169,24 @@ class OutboxWorker:
         notes: list[Notification] = []
         with self.db.transaction() as session:
             for row, reference, locale, body in session.execute(stmt).all():
-                row.locked_until = now + LEASE
+                # locked_until is cleared with every recorded outcome: still set (and past,
+                # or the row would not be due) means the last claimer died mid-delivery
+                lease_lost = row.locked_until is not None
+                unknown = lease_lost or (row.last_error or "").startswith(AMBIGUOUS)
+                row.locked_until = now + self.lease
                 row.attempts += 1
                 notes.append(
                     Notification(
                         id=row.id, channel=row.channel, recipient=row.recipient,
                         event=row.event, payload=dict(row.payload), reference=reference,
                         locale=locale or "nb", message=body, attempt=row.attempts,
+                        unknown_outcome=unknown,
                     )
                 )
+                if lease_lost:
+                    log.warning("outbox id=%s channel=%s: attempt %s left no outcome (lease "
+                                "ran out); claimed again as attempt %s",
+                                row.id, row.channel, row.attempts - 1, row.attempts)
         return notes
 
     def _mark_delivered(self, ids: list[int]) -> None:
@@ -159,7 +203,8 @@ class OutboxWorker:
         now = self.clock()
         give_up = err.permanent or note.attempt >= self.max_attempts
         delay = err.retry_after if err.retry_after is not None else self.backoff(note.attempt)
-        values: dict[str, Any] = {"locked_until": None, "last_error": err.code[:200]}
+        code = (AMBIGUOUS + err.code) if err.ambiguous else err.code
+        values: dict[str, Any] = {"locked_until": None, "last_error": code[:200]}
         if give_up:
             values["failed_at"] = now
         else:
@@ -177,13 +222,65 @@ class OutboxWorker:
             log.warning("outbox id=%s channel=%s attempt %s failed (%s); retry in %.0fs",
                         note.id, note.channel, note.attempt, err.code, delay)
 
+    def _park(self, note: Notification) -> None:
+        """Unknown outcome and no way to verify: stop, and leave it to a person."""
+        with self.db.transaction() as session:
+            row = session.get(m.OutboxMessage, note.id)
+            if row is None:
+                return
+            previous = (row.last_error or "").removeprefix(AMBIGUOUS) or "lease_expired"
+            row.locked_until = None
+            row.failed_at = self.clock()
+            row.last_error = (UNVERIFIED + previous)[:200]
+        self.stats.parked += 1
+        log.error("outbox id=%s channel=%s: an earlier attempt may have been delivered and "
+                  "the notifier cannot verify it; not resent, parked for reconciliation",
+                  note.id, note.channel)
+
+    async def _settle_unknown(self, notifier: Notifier, note: Notification) -> bool | None:
+        """For a note whose earlier attempt may have arrived: True (it did, done), False
+        (go on and deliver) or None (parked or retried later; stop here)."""
+        if resends_blindly(notifier):
+            self.stats.redelivered += 1
+            log.warning("outbox id=%s channel=%s attempt %s: an earlier attempt may have "
+                        "been delivered; resending (possible duplicate)",
+                        note.id, note.channel, note.attempt)
+            return False
+        verify = getattr(notifier, "verify", None)
+        if verify is None:
+            await asyncio.to_thread(self._park, note)
+            return None
+        try:
+            delivered = bool(await verify(note))
+        except DeliveryError as err:  # cannot tell yet: stays ambiguous, asked again later
+            await asyncio.to_thread(self._mark_failed, note, DeliveryError(
+                f"verify_{err.code}"[:80], retry_after=err.retry_after, ambiguous=True))
+            return None
+        if delivered:
+            self.stats.verified += 1
+            log.info("outbox id=%s channel=%s: verified as delivered earlier; not resent",
+                     note.id, note.channel)
+            return True
+        log.info("outbox id=%s channel=%s: verified as not delivered; sending",
+                 note.id, note.channel)
+        return False
+
     async def _attempt(self, note: Notification) -> bool:
         """Hand one note to its notifier; failures are recorded, successes returned True."""
         notifier = self.notifiers[note.channel]
+        if note.unknown_outcome:
+            settled = await self._settle_unknown(notifier, note)
+            if settled is None:
+                return False
+            if settled:
+                return True
         try:
             await notifier.deliver(note)
         except DeliveryError as err:
             await asyncio.to_thread(self._mark_failed, note, err)
+            if (err.ambiguous and not err.permanent and not resends_blindly(notifier)
+                    and getattr(notifier, "verify", None) is None):
+                await asyncio.to_thread(self._park, note)
             return False
         except Exception as exc:  # a notifier bug must not stop the worker; retried later
             log.exception("outbox id=%s channel=%s notifier raised", note.id, note.channel)
@@ -196,23 +293,45 @@ class OutboxWorker:
     async def deliver(self, notes: list[Notification]) -> int:
         """Deliver claimed notes and record the successes in one transaction."""
         done: list[Notification] = []
+        lost_db: SQLAlchemyError | None = None
         for note in notes:
-            if await self._attempt(note):
+            try:
+                ok = await self._attempt(note)
+            except SQLAlchemyError as exc:  # a failure could not be recorded: its lease
+                lost_db = exc               # covers it; the rest of the batch waits too
+                break
+            if ok:
                 done.append(note)
-        await asyncio.to_thread(self._mark_delivered, [n.id for n in done])
-        for note in done:
+        # Delivered notes are remembered until the database has recorded them: a database
+        # outage right after a delivery must not make it look undelivered (a duplicate
+        # once the lease runs out). They are recorded at the start of the next round.
+        self._unrecorded.extend(done)
+        await self._record_delivered()
+        if lost_db is not None:
+            raise lost_db
+        return len(done)
+
+    async def _record_delivered(self) -> None:
+        """Mark the remembered deliveries delivered; raises (and keeps them) if it cannot."""
+        if not self._unrecorded:
+            return
+        notes = list(self._unrecorded)
+        await asyncio.to_thread(self._mark_delivered, [n.id for n in notes])
+        del self._unrecorded[:len(notes)]
+        for note in notes:
             log.info("outbox id=%s channel=%s event=%s delivered",
                      note.id, note.channel, note.event)
-        self.stats.delivered += len(done)
-        return len(done)
+        self.stats.delivered += len(notes)
 
     async def run_once(self, limit: int = 200) -> int:
         """Claim and deliver one batch; returns how many were delivered."""
+        await self._record_delivered()
         notes = await asyncio.to_thread(self.claim, limit)
         return await self.deliver(notes) if notes else 0
 
     async def drain(self, max_rounds: int = 100) -> int:
         """Deliver until nothing is due (tests and one-shot runs)."""
+        await self._record_delivered()
         total = 0
         for _ in range(max_rounds):
             notes = await asyncio.to_thread(self.claim, 200)

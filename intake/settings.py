@@ -43,7 +43,18 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(12, ge=1)
     outbox_backoff_base_seconds: float = Field(5.0, gt=0)
     outbox_backoff_max_seconds: float = Field(3600.0, gt=0)
+    outbox_lease_seconds: float = Field(
+        120.0, ge=1, le=3600,
+        description="How long a claimed notification is reserved for one worker; after a "
+        "crash it is delivered again once this has passed",
+    )
     run_outbox_worker: bool = True
+    retention_days: int = Field(
+        730, ge=1, le=36500,
+        description="Days after closing until `meld retention --apply` erases a report's "
+        "free text and the reporter's identity (coded fields, learning point and measure "
+        "stay for the statistics)",
+    )
     log_level: str = "INFO"
 
     # Weekly digest for Forbedringsgruppen (posted to the Slack triage channel)

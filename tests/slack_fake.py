@@ -150,6 +150,11 @@ class FakeSlack:
                 Failure(times=times, status=status, retry_after=retry_after, error=error,
                         hang=hang, disconnect=disconnect))
 
+    def clear_failures(self) -> None:
+        """Forget the scripted failures still pending (the recorded calls stay)."""
+        with self._lock:
+            self._failures.clear()
+
     def reset(self) -> None:
         with self._lock:
             self._calls.clear()

@@ -183,7 +183,8 @@ def classify(err: SlackApiError) -> DeliveryError:
         return DeliveryError("slack_rate_limited",
                              retry_after=_retry_after(getattr(response, "headers", None)))
     if status is not None and status != 200:
-        return DeliveryError(f"slack_http_{status}")
+        # a 5xx may come after Slack did the work: the outcome is unknown
+        return DeliveryError(f"slack_http_{status}", ambiguous=status >= 500)
     code = _error_code(error)
     if code in ("ratelimited", "rate_limited"):
         return DeliveryError("slack_rate_limited",
@@ -204,6 +205,9 @@ class SlackNotifier:
     """Delivers outbox notifications to Slack reporters as a DM from the bot."""
 
     channel = "slack"
+    # chat.postMessage has no idempotency key: after an ambiguous failure the outbox sends
+    # again, and the worker logs the possible duplicate by outbox id (see intake.notify)
+    resend_blindly = True
 
     def __init__(self, client: AsyncWebClient, *, timezone: str = "Europe/Oslo",
                  deadline: float = 60.0) -> None:
@@ -236,7 +240,7 @@ class SlackNotifier:
                                    text=text, blocks=blocks)
         except TimeoutError:  # our own deadline ran out
             log.info("slack outbox id=%s attempt %s: slack_timeout", note.id, note.attempt)
-            raise DeliveryError("slack_timeout") from None
+            raise DeliveryError("slack_timeout", ambiguous=True) from None
 
 
 async def _call(note: Notification, method: Any, **kwargs: Any) -> Any:
@@ -246,9 +250,11 @@ async def _call(note: Notification, method: Any, **kwargs: Any) -> Any:
     except SlackApiError as exc:
         err = classify(exc)
     except TimeoutError:  # aiohttp's total timeout, its socket timeouts, a caller's deadline
-        err = DeliveryError("slack_timeout")
-    except aiohttp.ClientConnectionError:  # refused, reset, disconnected
+        err = DeliveryError("slack_timeout", ambiguous=True)
+    except aiohttp.ClientConnectorError:  # refused before anything was sent: not ambiguous
         err = DeliveryError("slack_connection_error")
+    except aiohttp.ClientConnectionError:  # reset, disconnected: Slack may have done it
+        err = DeliveryError("slack_connection_error", ambiguous=True)
     except aiohttp.ClientError:
         err = DeliveryError("slack_client_error")
     log.info("slack outbox id=%s attempt %s: %s", note.id, note.attempt, err.code)

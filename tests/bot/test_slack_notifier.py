@@ -157,7 +157,8 @@ def test_server_errors_are_retried_with_backoff(ctx, clock, fake_slack) -> None:
     worker = worker_for(ctx, clock, fake_slack, backoff_base=10, backoff_max=100)
     assert asyncio.run(worker.run_once()) == 0
     (row,) = rows(ctx)
-    assert row.last_error == "slack_http_500" and row.failed_at is None
+    # a 5xx may come after Slack did the work: recorded as ambiguous
+    assert row.last_error == "ambiguous:slack_http_500" and row.failed_at is None
     assert 8 <= (row.next_attempt_at - clock.now).total_seconds() <= 12
     clock.advance(seconds=13)
     assert asyncio.run(worker.run_once()) == 0
@@ -184,13 +185,14 @@ def test_an_unknown_user_is_given_up_and_unblocks_the_next(ctx, clock, fake_slac
         "Meldingen", "Forbedringsgruppen"]  # the receipt was never posted
 
 
-def test_a_timeout_is_retried(ctx, clock, fake_slack) -> None:
+def test_a_timeout_is_retried(ctx, clock, fake_slack, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="meld.outbox")
     services.submit_report(ctx=ctx, actor=REPORTER, draft=draft())
     fake_slack.fail("chat.postMessage", hang=2)
     worker = worker_for(ctx, clock, fake_slack, backoff_base=10)
     assert asyncio.run(worker.run_once()) == 0
     (row,) = rows(ctx)
-    assert row.last_error == "slack_timeout" and row.failed_at is None
+    assert row.last_error == "ambiguous:slack_timeout" and row.failed_at is None
     clock.advance(seconds=13)
     assert asyncio.run(worker.run_once()) == 1
     # Slack received both posts. After an ambiguous timeout the first may well have been
@@ -199,6 +201,10 @@ def test_a_timeout_is_retried(ctx, clock, fake_slack) -> None:
     # trade-off; a lost receipt is not.
     assert len(fake_slack.calls_to("chat.postMessage")) == 2
     assert rows(ctx)[0].delivered_at is not None
+    # ...and the possible duplicate is in the log by outbox id
+    assert worker.stats.redelivered == 1
+    assert f"outbox id={rows(ctx)[0].id} channel=slack attempt 2" in caplog.text
+    assert "possible duplicate" in caplog.text
 
 
 def test_message_text_is_never_logged(ctx, clock, fake_slack, caplog) -> None:
@@ -251,6 +257,7 @@ def test_connection_refused_is_retryable() -> None:
     with pytest.raises(DeliveryError) as err:
         deliver(url, note())
     assert err.value.code == "slack_connection_error" and not err.value.permanent
+    assert not err.value.ambiguous  # nothing was sent
 
 
 def test_the_notifier_deadline_bounds_a_slow_client(fake_slack) -> None:
@@ -259,6 +266,7 @@ def test_the_notifier_deadline_bounds_a_slow_client(fake_slack) -> None:
     with pytest.raises(DeliveryError) as err:
         asyncio.run(SlackNotifier(client, deadline=0.3).deliver(note()))
     assert err.value.code == "slack_timeout" and not err.value.permanent
+    assert err.value.ambiguous
 
 
 def test_a_recipient_from_another_channel_is_refused(fake_slack) -> None:
