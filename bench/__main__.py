@@ -1,6 +1,7 @@
 """`python -m bench`: Meld's durable submits/s over HTTP against the raw driver, and the Slack
 door's ack latency against Bolt's bare dispatch, and the Teams door's form submission
-against a bare JWT-validating endpoint, per backend."""
+against a bare JWT-validating endpoint, per backend; the identifier guard against a plain
+regex scan; the tertial report and digest against the raw GROUP BY (bench/reports_bench)."""
 
 from __future__ import annotations
 
@@ -55,10 +56,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--backend", choices=["all", "sqlite", "postgresql"], default="all")
     p.add_argument("--report-rows", type=int, default=1_000_000,
                    help="synthetic reports for the tertial report and digest bench")
-    p.add_argument("--only", choices=["all", "submit", "slack", "reports", "teams"],
+    p.add_argument("--only", choices=["all", "submit", "slack", "reports", "teams", "privacy"],
                    default="all",
-                   help="which phases: durable submits, Slack acks, reports, Teams "
-                   "(default: all)")
+                   help="which phases: durable submits, Slack acks, reports, Teams, the "
+                   "identifier guard (default: all)")
     p.add_argument("--teams-seconds", type=float, default=3.0,
                    help="length of each Teams load (2 per backend; default: 3)")
     p.add_argument("--teams-out", type=Path, default=WORK_DIR / "teams.json")
@@ -193,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
             backends={r.backend: r.as_json() for r in teams_results},
             skipped=skipped, failures=teams_failures))
         print(f"\nTeams figures written to {args.teams_out}")
+
+    if args.only in ("all", "privacy"):
+        from bench.privacy import bench_privacy, print_privacy
+
+        print_privacy(bench_privacy())
 
     reports_code = 0
     if args.only in ("all", "reports"):
