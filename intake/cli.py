@@ -193,9 +193,23 @@ def cmd_export(cli: Cli, args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(cli: Cli, args: argparse.Namespace) -> int:
-    from intake.notify import OutboxWorker, WebStatusNotifier
+    from intake.notify import OutboxWorker, WebStatusNotifier, reconcile, unverified
 
     ctx = cli.ctx
+    tr = cli.tr
+    if args.unverified:
+        rows = unverified(ctx.db)
+        for row in rows:
+            print(f"{row.id}\t{row.channel}\t{row.event}\t{row.reference or '-'}\t"
+                  f"{row.created_at:%Y-%m-%d %H:%M}\t{row.last_error}")
+        print(tr("Notifications that may or may not have arrived: {count}. Check the "
+                 "recipient's chat, then --delivered ID or --resend ID.", count=len(rows)))
+        return 0
+    if args.delivered or args.resend:
+        ids = args.delivered or args.resend
+        changed = reconcile(ctx.db, ids, delivered=bool(args.delivered))
+        print(tr("Reconciled: {ids}.", ids=", ".join(map(str, changed)) or "-"))
+        return 0 if len(changed) == len(set(ids)) else 1
     worker = OutboxWorker(db=ctx.db, notifiers={"web": WebStatusNotifier()})
     delivered = asyncio.run(worker.drain())
     print(cli.tr("Notifications delivered: {count}.", count=delivered))
@@ -271,7 +285,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", help="file (default: standard output)")
     e.set_defaults(func=cmd_export)
 
-    o = sub.add_parser("outbox", help="deliver pending notifications once")
+    o = sub.add_parser("outbox", help="deliver pending notifications once, or reconcile "
+                       "the ones parked with an unknown outcome")
+    og = o.add_mutually_exclusive_group()
+    og.add_argument("--unverified", action="store_true",
+                    help="list notifications that may have arrived (parked, not resent)")
+    og.add_argument("--delivered", type=int, nargs="+", metavar="ID",
+                    help="parked notifications that did arrive: mark them delivered")
+    og.add_argument("--resend", type=int, nargs="+", metavar="ID",
+                    help="parked notifications that did not arrive: send them once more")
     o.set_defaults(func=cmd_outbox)
 
     # commands that live in their own modules: each has add_parser(sub)

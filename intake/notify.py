@@ -353,3 +353,56 @@ class OutboxWorker:
                     await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
                 except TimeoutError:
                     pass
+
+
+# ---------------------------------------------------------------- reconciliation
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedRow:
+    """An outbox row parked with an unknown outcome (codes only, never the message)."""
+
+    id: int
+    channel: str
+    recipient: str
+    event: str
+    reference: str | None
+    created_at: datetime
+    last_error: str
+
+
+def unverified(db: Database) -> list[ParkedRow]:
+    """Rows parked for a person: an attempt may have arrived and nothing could tell."""
+    o = m.OutboxMessage
+    with db.reading() as session:
+        rows = session.execute(
+            select(o.id, o.channel, o.recipient, o.event, m.Report.reference, o.created_at,
+                   o.last_error)
+            .outerjoin(m.Report, m.Report.id == o.report_id)
+            .where(o.delivered_at.is_(None), o.failed_at.is_not(None),
+                   o.last_error.like(UNVERIFIED + "%"))
+            .order_by(o.id)
+        ).all()
+    return [ParkedRow(*row) for row in rows]
+
+
+def reconcile(db: Database, ids: list[int], *, delivered: bool,
+              now: datetime | None = None) -> list[int]:
+    """A person's answer for parked rows: it did arrive (`delivered`: mark it so) or it did
+    not (send it once more). Returns the ids changed; rows not parked are left alone."""
+    now = now or datetime.now(UTC)
+    o = m.OutboxMessage
+    parked = and_(o.id.in_(ids), o.delivered_at.is_(None), o.failed_at.is_not(None),
+                  o.last_error.like(UNVERIFIED + "%"))
+    values: dict[str, Any] = (
+        {"delivered_at": now, "failed_at": None, "last_error": "reconciled:delivered"}
+        if delivered else
+        {"failed_at": None, "next_attempt_at": now, "locked_until": None,
+         "last_error": "reconciled:resend"})
+    with db.transaction() as session:
+        changed = list(session.scalars(update(o).where(parked).values(**values)
+                                       .returning(o.id)))
+    for row_id in changed:
+        log.info("outbox id=%s reconciled by a person: %s", row_id,
+                 "delivered" if delivered else "send once more")
+    return sorted(changed)

@@ -110,6 +110,17 @@ class Sent:
         return "\n".join(parts)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that gave up (Meld's timeout on a hanging answer) is expected, not noise."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ssl.SSLError | ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeMicrosoft:
     """The fake endpoints; `url` is its https origin, `service_url` a Bot Connector URL."""
 
@@ -122,6 +133,9 @@ class FakeMicrosoft:
         self.token_requests: list[dict[str, list[str]]] = []
         self.metadata_fetches = 0
         self.fail_next: list[int] = []  # statuses the next connector calls answer
+        # seconds the next connector calls wait before answering, after the activity was
+        # recorded as posted (a client that gives up first sees a timeout: ambiguous)
+        self.hang_next: list[float] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         fake = self
@@ -194,8 +208,11 @@ class FakeMicrosoft:
                 sent = Sent(method, path.removeprefix("/teams"), body,
                             auth[7:] if auth.startswith("Bearer ") else None)
                 with fake._lock:
-                    fake.sent.append(sent)
+                    fake.sent.append(sent)  # every request, answered with an error or not
                     status = fake.fail_next.pop(0) if fake.fail_next else None
+                    hang = fake.hang_next.pop(0) if fake.hang_next else 0.0
+                if hang:
+                    time.sleep(hang)
                 if status is not None:
                     self._answer(status, {"error": {"code": "Failed"}})
                     return
@@ -205,7 +222,7 @@ class FakeMicrosoft:
                     self._answer(201 if method == "POST" else 200,
                                  {"id": f"activity-{next(fake._ids)}"})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(self.cert, key_file)

@@ -1,9 +1,11 @@
 """Outgoing Bot Connector calls: new activities, replies, updates, new conversations.
 
 Every call carries the bot token from msal and goes only to an allow-listed serviceUrl
-origin. Failures become ConnectorError with a code (and whether they are worth retrying);
-nothing is resent here: a timeout or a 5xx may still have been delivered, so the caller
-(the outbox worker) decides.
+origin. Failures become ConnectorError with a code, whether they are worth retrying, and
+whether they are ambiguous: the request went out and no answer came back (a read timeout,
+a connection dropped mid-answer), so Teams may have posted the message. Nothing is resent
+here; the caller (the outbox worker) decides, and for Teams it never resends blindly.
+An HTTP status, 5xx included, is an answer: the Bot Connector says it did not post.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ PERMANENT_STATUSES = frozenset({400, 403, 404})
 
 class ConnectorError(Exception):
     def __init__(self, code: str, *, status: int | None = None, permanent: bool = False,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, ambiguous: bool = False) -> None:
         super().__init__(code)
         self.code = code
         self.status = status
         self.permanent = permanent
         self.retry_after = retry_after
+        self.ambiguous = ambiguous
 
 
 class Connector:
@@ -75,8 +78,14 @@ class Connector:
             raise ConnectorError(f"token_{exc}") from None
         try:
             response = await self._request(method, url, body, token)
-        except httpx.TimeoutException:
-            raise ConnectorError("timeout") from None
+        except (httpx.ConnectTimeout, httpx.PoolTimeout):
+            raise ConnectorError("connect_timeout") from None  # nothing was sent
+        except httpx.TimeoutException:  # sent, and no answer in time: it may have posted
+            raise ConnectorError("timeout", ambiguous=True) from None
+        except httpx.ConnectError:
+            raise ConnectorError("connection_error") from None
+        except (httpx.RemoteProtocolError, httpx.ReadError):  # dropped after sending
+            raise ConnectorError("connection_dropped", ambiguous=True) from None
         except httpx.HTTPError:
             raise ConnectorError("connection_error") from None
         if response.status_code >= 300:

@@ -3,7 +3,10 @@
 A reporter's notice is a proactive message to the personal chat stored from their earlier
 activity; if Meld only saw them in a channel (the message action), it first creates the
 personal chat (POST /v3/conversations). Failures become DeliveryError so the outbox worker
-owns retries; nothing is resent here, since a timeout may still have been delivered.
+owns retries. A Teams message is never sent twice blindly: after an ambiguous failure (a
+timeout once the request was out) the notifiers say `resend_blindly = False`, and as the
+Bot Connector cannot be asked what was posted, the worker parks the row for a person to
+reconcile (`meld outbox --unverified`) instead of posting again.
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ log = logging.getLogger("meld.teams.notifier")
 
 def delivery_error(exc: ConnectorError) -> DeliveryError:
     return DeliveryError(f"teams_{exc.code}", permanent=exc.permanent,
-                         retry_after=exc.retry_after)
+                         retry_after=exc.retry_after, ambiguous=exc.ambiguous)
 
 
 class TeamsNotifier:
     """Delivers outbox notifications to Teams reporters in their personal chat with Meld."""
 
     channel = "teams"
+    resend_blindly = False  # no idempotency key in the Bot Connector: a resend may duplicate
 
     def __init__(self, connector: Connector, store: ConversationStore, *,
                  timezone: str = "Europe/Oslo", deadline: float = 60.0) -> None:
@@ -66,8 +70,8 @@ class TeamsNotifier:
         except ConnectorError as exc:
             log.info("teams outbox id=%s attempt %s: %s", note.id, note.attempt, exc.code)
             raise delivery_error(exc) from None
-        except TimeoutError:
-            raise DeliveryError("teams_timeout") from None
+        except TimeoutError:  # the deadline ran out with a call in flight: it may have posted
+            raise DeliveryError("teams_timeout", ambiguous=True) from None
 
 
 class ChannelTarget:
@@ -88,6 +92,7 @@ class TeamsGroupNotifier:
     """A card per new report in the group's channel: coded fields and buttons, no text."""
 
     channel = "group"
+    resend_blindly = False
 
     def __init__(self, connector: Connector, target: ChannelTarget, *, taxonomy: Taxonomy,
                  locale: str = "nb", timezone: str = "Europe/Oslo") -> None:
@@ -117,11 +122,14 @@ class FanOutNotifier:
 
     A failure on one platform retries the row, which re-posts on the platforms that had
     succeeded: for the group's cards a duplicate is the accepted trade-off, a loss is not.
+    An ambiguous failure on a platform that must not resend blindly (Teams) parks the row
+    instead, so that platform is not posted to twice on a guess.
     """
 
     def __init__(self, channel: str, notifiers: list[Any]) -> None:
         self.channel = channel
         self.notifiers = notifiers
+        self.resend_blindly = all(getattr(n, "resend_blindly", True) for n in notifiers)
 
     async def deliver(self, note: Notification) -> None:
         errors: list[DeliveryError] = []
@@ -132,7 +140,8 @@ class FanOutNotifier:
                 errors.append(err)
         if errors:
             raise DeliveryError(",".join(e.code for e in errors)[:200],
-                                permanent=all(e.permanent for e in errors))
+                                permanent=all(e.permanent for e in errors),
+                                ambiguous=any(e.ambiguous for e in errors))
 
 
 class TeamsDigestPoster:

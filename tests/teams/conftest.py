@@ -180,6 +180,7 @@ def ms(ms_session: FakeMicrosoft) -> FakeMicrosoft:
     ms_session.sent.clear()
     ms_session.token_requests.clear()
     ms_session.fail_next.clear()
+    ms_session.hang_next.clear()
     ms_session.endorsements = ["msteams"]
     return ms_session
 
