@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -357,12 +357,14 @@ def _trend_statement(tertials: Sequence[Period]) -> Any:
 
 def _learning_statement(cur: Period, timezone: str, dialect: str = "sqlite") -> Any:
     """reference, category, learning point, measure and the local closing day: a date
-    (PostgreSQL converts it) or SQLite's stored UTC text (converted per hour in Python)."""
+    (PostgreSQL converts it) or, on SQLite, the hour of the stored UTC text
+    ('YYYY-MM-DD HH'), turned into a local day once per hour in Python."""
     start, end = periods.utc_bounds(cur, timezone)
     closed = (cast(func.timezone(timezone, R.closed_at), Date) if dialect == "postgresql"
-              else type_coerce(R.closed_at, String))
+              else func.substr(type_coerce(R.closed_at, String), 1, 13))
     return (
-        select(R.reference, R.category_id, R.learning_point, R.measure, closed)
+        select(R.reference, R.category_id, R.learning_point, func.coalesce(R.measure, ""),
+               closed)
         # closed_at is set only by closing and cleared by reopening, so the range alone
         # selects the closed reports, through ix_reports_closed_at (a status condition
         # made SQLite pick the (status, reported_at) index and scan the history)
@@ -525,26 +527,18 @@ def _learning_points(
 ) -> tuple[LearningPoint, ...]:
     """The learning points as the report lists them. Every closed report has one, so at a
     large hospital's volume there are thousands: labels are looked up once per category,
-    and SQLite's UTC texts ('YYYY-MM-DD HH:MM:SS...') turned into local days once per hour
-    (Oslo's offsets are whole hours)."""
+    and SQLite's UTC hours turned into local days once per hour (Oslo's offsets are whole
+    hours); the loop itself only builds the tuples."""
     zone = ZoneInfo(timezone)
-    labels: dict[str, str] = {}
-    days: dict[str, date] = {}
-    points = []
-    for reference, category_id, learning_point, measure, closed in rows:
-        category = labels.get(category_id)
-        if category is None:
-            category = labels[category_id] = taxonomy.category_label(category_id, locale)
-        if not isinstance(closed, date):
-            hour = closed[:13]
-            day = days.get(hour)
-            if day is None:
-                utc = datetime.fromisoformat(hour + ":00:00").replace(tzinfo=UTC)
-                day = days[hour] = utc.astimezone(zone).date()
-            closed = day
-        points.append(LearningPoint(reference, category, learning_point or "", measure or "",
-                                    closed))
-    return tuple(points)
+    labels = {c: taxonomy.category_label(c, locale) for c in {row[1] for row in rows}}
+    days = {
+        closed: closed if isinstance(closed, date)
+        else datetime.fromisoformat(f"{closed}:00:00+00:00").astimezone(zone).date()
+        for closed in {row[4] for row in rows}
+    }
+    new = LearningPoint
+    return tuple(new(reference, labels[category_id], learning_point, measure, days[closed])
+                 for reference, category_id, learning_point, measure, closed in rows)
 
 
 def _grouped_rows(
