@@ -253,7 +253,8 @@ async def list_reports(
     occurred_from: date | None = None,
     occurred_to: date | None = None,
     after: Annotated[
-        int | None, Query(ge=0, description="next_cursor of the previous page")
+        int | None, Query(ge=0, le=services.MAX_ROW_ID,
+                          description="next_cursor of the previous page")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ReportPage:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from pathlib import Path
@@ -46,6 +47,7 @@ STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 
 SESSION_COOKIE = "meld_session"
+_SUBMISSION_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 FORM_FIELDS = (
     "kind", "category", "description", "occurred_on", "severity", "reporter_party",
     "concerned_party", "place", "place_text",
@@ -173,7 +175,9 @@ async def submit(request: Request) -> Response:
     form_data = await request.form()
     values = {k: str(form_data.get(k, ""))[:20000] for k in FORM_FIELDS}
     values["subcategory"] = str(form_data.get(f"subcategory_{values['category']}", ""))[:64]
-    values["submission_id"] = str(form_data.get("submission_id", ""))[:64] or uuid.uuid4().hex
+    submission_id = str(form_data.get("submission_id", ""))[:64]
+    values["submission_id"] = submission_id if _SUBMISSION_ID.fullmatch(submission_id) \
+        else uuid.uuid4().hex  # the page's own ids are hex; anything else is a fresh form
     values["no_patient_identifiers"] = form_data.get("no_patient_identifiers") == "on"
     confirm = form_data.get("confirm_warnings") == "on"
     if not _check_csrf(request, str(form_data.get("csrf", ""))):
