@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool as call
 from intake import services
 from intake.domain import Actor, Kind, Party, PermissionDenied, RedirectTarget, Role, Severity
 from intake.i18n import Translator, from_accept_language
+from intake.ratelimit import api_submit_limit
 from intake.texts import receipt_lines
 
 TEXT = 20000  # hard cap at the door; the service applies the configured limit
@@ -212,7 +213,8 @@ def status_url(ctx: services.Context, token: str) -> str:
 router = APIRouter(prefix="/api/v1")
 
 
-@router.post("/reports", status_code=201, response_model=ReceiptOut, tags=["reporters"])
+@router.post("/reports", status_code=201, response_model=ReceiptOut, tags=["reporters"],
+             dependencies=[Depends(api_submit_limit)])
 async def submit(
     body: ReportIn,
     response: Response,

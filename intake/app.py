@@ -18,7 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from intake import api, services, stats_api
+from intake import api, ratelimit, services, stats_api
 from intake.context import build_context
 from intake.domain import DomainError, PermissionDenied, ValidationFailed
 from intake.i18n import Translator
@@ -282,6 +282,7 @@ def create_app(
     app.state.slack = slack
     app.state.translator = Translator(settings.locale, settings.timezone)
     _install_error_handlers(app)
+    ratelimit.install(app, settings)
     app.include_router(stats_api.router)  # before api.router: /reports/{reference} would match
     app.include_router(api.router)
     app.include_router(api.health)

@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
-from intake import services
+from intake import ratelimit, services
 from intake.domain import (
     Actor,
     DomainError,
@@ -184,6 +184,13 @@ async def submit(request: Request) -> Response:
         return _csrf_refused(request)
     ctx = _ctx(request)
     tr = _tr(request)
+    try:
+        ratelimit.check_submit(request)
+    except ratelimit.RateLimited as exc:
+        response = _form(request, values=values, errors=[], status_code=429,
+                         message=ratelimit.message(exc, tr, form=True))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     draft = services.ReportDraft(
         kind=values["kind"] or None, category=values["category"] or None,
         subcategory=values["subcategory"] or None, description=values["description"],
