@@ -189,6 +189,31 @@ class PlusOneOut(BaseModel):
     plus_ones: int
 
 
+class FieldErrorOut(BaseModel):
+    field: str
+    code: str
+    warning: bool
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every refusal: a code to act on and a sentence for people (Norwegian by default)."""
+
+    code: str = Field(examples=["validation_failed"])
+    message: str
+    errors: list[FieldErrorOut] | None = None
+    only_warnings: bool | None = None
+    retry_after: int | None = Field(None, description="With 429: seconds to wait")
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorOut} for code in codes}
+
+
+# documented on every endpoint, so clients (and schemathesis) know each refusal's shape
+ERROR_RESPONSES = _errors(400, 401, 403, 404, 405, 409, 413, 422, 503)
+
+
 def report_out(view: services.ReportView) -> ReportOut:
     data: dict[str, Any] = {
         f: getattr(view, f) for f in ReportOut.model_fields if f not in ("messages",)
@@ -210,11 +235,11 @@ def status_url(ctx: services.Context, token: str) -> str:
     return f"{ctx.settings.base_url.rstrip('/')}/status/{token}"
 
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 
 @router.post("/reports", status_code=201, response_model=ReceiptOut, tags=["reporters"],
-             dependencies=[Depends(api_submit_limit)])
+             dependencies=[Depends(api_submit_limit)], responses=_errors(429))
 async def submit(
     body: ReportIn,
     response: Response,
@@ -419,7 +444,7 @@ async def reporter_answer(token: str, body: AnswerIn, ctx: Ctx) -> ReportOut:
     )
 
 
-health = APIRouter()
+health = APIRouter(responses=_errors(503))
 
 
 @health.get("/healthz", tags=["operations"])
