@@ -41,8 +41,9 @@ async def group_actor(
     if creds is None:
         raise PermissionDenied("invalid_token")
     actor = await call(services.authenticate_token, ctx=ctx_of(request), token=creds.credentials)
-    if not actor.is_group:
-        raise PermissionDenied("group_only")
+    if not actor.is_group:  # a token of a role that may not use the group's API: audited
+        route = getattr(request.scope.get("route"), "name", "?")
+        raise await call(services.deny, ctx=ctx_of(request), actor=actor, action=f"api:{route}")
     return actor
 
 

@@ -273,9 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.set_defaults(func=cmd_outbox)
 
     # commands that live in their own modules: each has add_parser(sub)
-    from intake import cli_demo, cli_digest, cli_report
+    from intake import cli_audit, cli_demo, cli_digest, cli_report
 
-    for module in (cli_report, cli_digest, cli_demo):
+    for module in (cli_report, cli_digest, cli_demo, cli_audit):
         module.add_parser(sub)
     return p
 

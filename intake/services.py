@@ -1221,9 +1221,21 @@ def revoke_token(*, ctx: Context, name: str) -> int:
         return len(rows)
 
 
+def _audit_auth_failure(ctx: Context, row: m.ApiToken | None, reason: str) -> None:
+    """A refused bearer token is a security event: who (if known) and why, never the token."""
+    with _tx(ctx) as session:
+        session.add(m.AuditEvent(
+            at=_stamp(session),
+            actor_id=f"token:{row.id}:{row.name}" if row is not None else "token:?",
+            actor_role=row.role if row is not None else Role.REPORTER.value,
+            action="auth_failed", details={"reason": reason},
+        ))
+
+
 def authenticate_token(*, ctx: Context, token: str) -> Actor:
     """The actor behind a bearer token, or PermissionDenied('invalid_token')."""
     if not token or len(token) > 200:
+        _audit_auth_failure(ctx, None, "malformed")
         raise PermissionDenied("invalid_token")
     with ctx.db.reading() as session:
         row = session.scalars(
@@ -1231,6 +1243,9 @@ def authenticate_token(*, ctx: Context, token: str) -> Actor:
         ).one_or_none()
     now = _now(ctx)
     if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
+        reason = ("unknown" if row is None else "revoked" if row.revoked_at is not None
+                  else "expired")
+        _audit_auth_failure(ctx, row, reason)
         raise PermissionDenied("invalid_token")
     return Actor(identity=f"token:{row.id}:{row.name}", role=Role(row.role),
                  display_name=row.name)
