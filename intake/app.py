@@ -58,7 +58,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(send)
+            await _too_large(send, scope)
             return
         seen = 0
 
@@ -74,7 +74,7 @@ class BodyLimit:
         try:
             await self.app(scope, limited, send)
         except _BodyTooLarge:
-            await _too_large(send)
+            await _too_large(send, scope)
 
 
 class _BodyTooLarge(StarletteHTTPException):
@@ -84,12 +84,23 @@ class _BodyTooLarge(StarletteHTTPException):
         super().__init__(413, "The request body is larger than 1 MB.")
 
 
-async def _too_large(send: Send) -> None:
+async def _too_large(send: Send, scope: Scope) -> None:
+    if "app" in scope and not scope["path"].startswith(("/api/", "/slack/")):
+        # a person at the web form: a page in their language, not JSON
+        page = web_routes.render_http_error(Request(scope), 413)
+        page.headers["connection"] = "close"
+        await page({"type": "http.request", "body": b"", "more_body": False}, _no_receive,
+                   send)
+        return
     body = b'{"code":"body_too_large","message":"The request body is larger than 1 MB."}'
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
 
 
 class SecurityHeaders:
@@ -290,8 +301,8 @@ def create_app(
     if slack is not None and slack.router is not None:
         app.include_router(slack.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: refusals by BodyLimit get the headers too
     return app
 
 

@@ -319,6 +319,11 @@ def render_http_error(request: Request, status_code: int) -> HTMLResponse:
         title, text = tr("Not found"), tr("There is nothing here. Check the link you were given.")
     elif status_code == 503:
         title, text = tr("Meld is unavailable"), error_text("database_unavailable", tr)
+    elif status_code == 413:
+        title = tr("Too much to send")
+        text = tr("What you sent is larger than 1 MB, so nothing was stored. Go back with "
+                  "the browser's back button (your text is still there), shorten it and "
+                  "send again.")
     else:
         title, text = tr("Something went wrong"), tr("The request could not be handled.")
     response = _page(request, "error.html", status_code=status_code, tr=tr, title=title,
