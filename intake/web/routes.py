@@ -47,6 +47,8 @@ STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 
 SESSION_COOKIE = "meld_session"
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+              "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 _SUBMISSION_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 FORM_FIELDS = (
     "kind", "category", "description", "occurred_on", "severity", "reporter_party",
@@ -310,7 +312,10 @@ def period_report(request: Request, token: str) -> HTMLResponse:
     actor = Actor(identity="link:report", role=Role.TRIAGER)
     report = build_period_report(ctx=ctx, actor=actor, period=parse_period(key, tr),
                                  suppress=suppress, tr=tr)
-    return HTMLResponse(render_html(report, tr), headers={"Cache-Control": "no-store"})
+    # The report is one self-contained document with inline CSS (it is also saved as a
+    # file): its own policy allows inline styles but nothing else, no script at all.
+    return HTMLResponse(render_html(report, tr), headers={
+        "Cache-Control": "no-store", "Content-Security-Policy": REPORT_CSP})
 
 
 def render_http_error(request: Request, status_code: int) -> HTMLResponse:
