@@ -27,7 +27,7 @@ from schemathesis import GenerationMode
 
 from tests.doors.conftest import Door, report_body, status_token
 
-MAX_EXAMPLES = 20
+MAX_EXAMPLES = 15  # per operation and mode: ~700 cases per database, ~15 s on a free core
 TOLERATED = {"RejectedPositiveData", "AcceptedNegativeData"}
 
 
@@ -94,4 +94,4 @@ def test_openapi_fuzzing_finds_no_server_error(door: Door, api: Any) -> None:
           f"5xx: {len(server_errors)}, other findings: {dict(failures)}")
     assert server_errors == []
     assert {k: v for k, v in failures.items() if k[1] not in TOLERATED} == {}
-    assert operations >= 19 and total >= 30 * operations
+    assert operations >= 19 and total >= 25 * operations
