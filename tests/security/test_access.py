@@ -87,7 +87,7 @@ def test_no_token_is_401_on_every_group_endpoint(door: Door, api: httpx.Client) 
     group_ops = [(method.upper(), path.replace("{reference}", ref))
                  for path, ops in schema["paths"].items() for method, op in ops.items()
                  if "working group" in op.get("tags", ())]
-    assert len(group_ops) == 14
+    assert len(group_ops) >= 14  # every one of them, whatever is added later
     for method, path in group_ops:
         r = api.request(method, path, json={}, params={"period": "2026"})
         assert r.status_code == 401, (method, path)

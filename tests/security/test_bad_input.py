@@ -203,3 +203,48 @@ def test_no_input_reaches_the_logs_and_no_line_can_be_forged(
         assert MARK not in message, (record.name, message[:200])
         assert "\r" not in message and "\n" not in message, (record.name, message[:200])
         assert status_token(receipt) not in message
+
+
+def test_odd_web_requests_get_a_page_never_a_500(door: Door) -> None:
+    """Malformed bodies, encodings and paths at the web doors: a 4xx page in Norwegian."""
+    form = "application/x-www-form-urlencoded"
+    cases: dict[str, dict] = {
+        "percent-encoded latin-1": {"content": b"description=%E6%F8%E5&kind=deviation",
+                                    "headers": {"content-type": form}},
+        "raw latin-1": {"content": b"description=\xe6\xf8\xe5", "headers": {"content-type": form}},
+        "broken percent escape": {"content": b"description=%ZZ%",
+                                  "headers": {"content-type": form}},
+        "json to the form": {"json": {"description": "x"}},
+        "no content type": {"content": b"abc"},
+        "broken multipart": {"content": b"--x\r\nContent-Disposition: form-data\r\n\r\nabc",
+                             "headers": {"content-type": "multipart/form-data; boundary=x"}},
+        "multipart without boundary": {"content": b"abc",
+                                       "headers": {"content-type": "multipart/form-data"}},
+        "5000 fields": {"content": "&".join(f"f{i}=x" for i in range(5000)).encode(),
+                        "headers": {"content-type": form}},
+        "NUL field name": {"content": b"%00=1&description=a", "headers": {"content-type": form}},
+        "repeated fields": {"content": b"kind=deviation&kind=input&description=a&description=b",
+                            "headers": {"content-type": form}},
+        "NUL category": {"data": {"category": "\x00", "subcategory_\x00": "x"}},
+        "year 99999": {"data": {"occurred_on": "99999-01-01"}},
+        "year 1": {"data": {"occurred_on": "0001-01-01"}},
+        "year 9999": {"data": {"occurred_on": "9999-12-31"}},
+        "NUL in date": {"data": {"occurred_on": "2026\x00-01-01"}},
+    }
+    for name, kwargs in cases.items():
+        b = door.client()
+        csrf = csrf_of(b.get("/").text)
+        if "data" in kwargs:
+            kwargs = {"data": form_data(csrf, **kwargs["data"])}
+        elif "content" in kwargs:
+            kwargs = {**kwargs, "content": f"csrf={csrf}&".encode() + kwargs["content"]}
+        r = b.post("/", **kwargs)
+        assert 400 <= r.status_code < 500, (name, r.status_code)
+        assert r.headers["content-type"].startswith("text/html"), name
+        assert '<html lang="nb">' in r.text, name
+    for path in ("/?lang=%00", "/status/%FF", "/status/" + "a" * 5000, "/rapport/%00%00",
+                 "/static/%2e%2e/%2e%2e/etc/passwd", "/mine?lang=xx"):
+        r = door.client().get(path)
+        assert r.status_code in (200, 404), path
+        assert "root:" not in r.text
+    assert door.report_count() == 0
