@@ -19,6 +19,7 @@ from intake.settings import Settings
 from intake.texts import KIND_LABELS, STATUS_LABELS, domain_error_text, label
 
 _TOKEN_IN_PATH = re.compile(r"/status/[0-9a-f]{16,}")
+_REPORT_LINK_IN_PATH = re.compile(r"/rapport/[^\s?#\"/]+")  # a 24-hour link to a report
 
 
 class RedactStatusTokens(logging.Filter):
@@ -27,7 +28,8 @@ class RedactStatusTokens(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args and isinstance(record.args, tuple):
             record.args = tuple(
-                _TOKEN_IN_PATH.sub("/status/<token>", a) if isinstance(a, str) else a
+                _REPORT_LINK_IN_PATH.sub("/rapport/<token>", _TOKEN_IN_PATH.sub(
+                    "/status/<token>", a)) if isinstance(a, str) else a
                 for a in record.args
             )
         return True

@@ -192,6 +192,9 @@ def test_no_input_reaches_the_logs_and_no_line_can_be_forged(
         csrf = csrf_of(b.get("/", params={"lang": in_url}).text)
         b.post("/", data=form_data(csrf, description=f"Web{forged}", category=forged))
         b.post(f"/status/{status_token(receipt)}", data={"csrf": csrf, "text": f"Svar{forged}"})
+        link = services.report_link(ctx=door.ctx, actor=services.Actor(
+            "token:1:kari", services.Role.TRIAGER), period="2026", suppress=False)
+        assert b.get(link.removeprefix(door.ctx.settings.base_url)).status_code == 200
         door.drain_outbox()
     finally:
         access.removeFilter(redact)
@@ -203,6 +206,8 @@ def test_no_input_reaches_the_logs_and_no_line_can_be_forged(
         assert MARK not in message, (record.name, message[:200])
         assert "\r" not in message and "\n" not in message, (record.name, message[:200])
         assert status_token(receipt) not in message
+        assert link.rsplit("/", 1)[1] not in message  # the 24-hour report link is a secret too
+    assert any("/rapport/<token>" in r.getMessage() for r in records)
 
 
 def test_odd_web_requests_get_a_page_never_a_500(door: Door) -> None:
