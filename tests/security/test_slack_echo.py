@@ -18,6 +18,7 @@ from intake import services
 from intake.i18n import Translator
 from intake.notify import Notification
 from intake.taxonomy import load_taxonomy
+from tests.bot.conftest import SlackDoor
 from tests.bot.test_slack_views import report_view
 
 TAX = load_taxonomy()
@@ -82,3 +83,17 @@ def test_property_no_stored_text_is_active_in_slack(description: str, message: s
     everything = json.dumps(surfaces, ensure_ascii=False)
     assert json.dumps(escape_mrkdwn(description.strip()[:50]), ensure_ascii=False)[1:-1] \
         in everything or not description.strip()
+
+
+def test_triage_answers_never_echo_active_text(slack: SlackDoor) -> None:
+    """/triage answers in plain text that may repeat what was typed: escaped for Slack."""
+    ref = slack.seed_report()
+    for typed in ("vis <!channel>", "<!here> liste", f"status {ref} <@U0BAD>",
+                  "liste <https://evil.example|klikk>"):
+        # Slack sends what was typed with &, < and > escaped; the door undoes that
+        escaped = typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        r = slack.command("/triage", escaped)
+        assert r.status_code == 200
+        text = r.text  # Bolt answers ack(text=...) as the plain body
+        assert not ACTIVE.search(text), (typed, text)
+        assert "&lt;" in text, (typed, text)  # the words are shown, inert
