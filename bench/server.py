@@ -89,6 +89,7 @@ def running_server(database_url: str, log_path: Path, timeout_s: float = 60.0,
         "MELD_BASE_URL": base_url,
         "MELD_SECRET_KEY": "bench",
         "MELD_LOG_LEVEL": "WARNING",
+        "MELD_RATE_LIMIT_ENABLED": "false",  # the load generator is one client on loopback
         **(extra_env or {}),
     }
     with running_process([sys.executable, "-m", "intake.cli", "serve"], env, base_url,

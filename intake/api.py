@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool as call
 from intake import services
 from intake.domain import Actor, Kind, Party, PermissionDenied, RedirectTarget, Role, Severity
 from intake.i18n import Translator, from_accept_language
+from intake.ratelimit import api_submit_limit
 from intake.texts import receipt_lines
 
 TEXT = 20000  # hard cap at the door; the service applies the configured limit
@@ -40,8 +41,9 @@ async def group_actor(
     if creds is None:
         raise PermissionDenied("invalid_token")
     actor = await call(services.authenticate_token, ctx=ctx_of(request), token=creds.credentials)
-    if not actor.is_group:
-        raise PermissionDenied("group_only")
+    if not actor.is_group:  # a token of a role that may not use the group's API: audited
+        route = getattr(request.scope.get("route"), "name", "?")
+        raise await call(services.deny, ctx=ctx_of(request), actor=actor, action=f"api:{route}")
     return actor
 
 
@@ -188,6 +190,31 @@ class PlusOneOut(BaseModel):
     plus_ones: int
 
 
+class FieldErrorOut(BaseModel):
+    field: str
+    code: str
+    warning: bool
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every refusal: a code to act on and a sentence for people (Norwegian by default)."""
+
+    code: str = Field(examples=["validation_failed"])
+    message: str
+    errors: list[FieldErrorOut] | None = None
+    only_warnings: bool | None = None
+    retry_after: int | None = Field(None, description="With 429: seconds to wait")
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorOut} for code in codes}
+
+
+# documented on every endpoint, so clients (and schemathesis) know each refusal's shape
+ERROR_RESPONSES = _errors(400, 401, 403, 404, 405, 409, 413, 422, 503)
+
+
 def report_out(view: services.ReportView) -> ReportOut:
     data: dict[str, Any] = {
         f: getattr(view, f) for f in ReportOut.model_fields if f not in ("messages",)
@@ -209,10 +236,11 @@ def status_url(ctx: services.Context, token: str) -> str:
     return f"{ctx.settings.base_url.rstrip('/')}/status/{token}"
 
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 
-@router.post("/reports", status_code=201, response_model=ReceiptOut, tags=["reporters"])
+@router.post("/reports", status_code=201, response_model=ReceiptOut, tags=["reporters"],
+             dependencies=[Depends(api_submit_limit)], responses=_errors(429))
 async def submit(
     body: ReportIn,
     response: Response,
@@ -253,7 +281,8 @@ async def list_reports(
     occurred_from: date | None = None,
     occurred_to: date | None = None,
     after: Annotated[
-        int | None, Query(ge=0, description="next_cursor of the previous page")
+        int | None, Query(ge=0, le=services.MAX_ROW_ID,
+                          description="next_cursor of the previous page")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ReportPage:
@@ -416,7 +445,7 @@ async def reporter_answer(token: str, body: AnswerIn, ctx: Ctx) -> ReportOut:
     )
 
 
-health = APIRouter()
+health = APIRouter(responses=_errors(503))
 
 
 @health.get("/healthz", tags=["operations"])

@@ -19,7 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from intake import api, services, stats_api
+from intake import api, ratelimit, services, stats_api
 from intake.context import build_context
 from intake.domain import DomainError, PermissionDenied, ValidationFailed
 from intake.i18n import Translator
@@ -59,7 +59,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(send)
+            await _too_large(send, scope)
             return
         seen = 0
 
@@ -75,7 +75,7 @@ class BodyLimit:
         try:
             await self.app(scope, limited, send)
         except _BodyTooLarge:
-            await _too_large(send)
+            await _too_large(send, scope)
 
 
 class _BodyTooLarge(StarletteHTTPException):
@@ -85,12 +85,23 @@ class _BodyTooLarge(StarletteHTTPException):
         super().__init__(413, "The request body is larger than 1 MB.")
 
 
-async def _too_large(send: Send) -> None:
+async def _too_large(send: Send, scope: Scope) -> None:
+    if "app" in scope and not scope["path"].startswith(("/api/", "/slack/")):
+        # a person at the web form: a page in their language, not JSON
+        page = web_routes.render_http_error(Request(scope), 413)
+        page.headers["connection"] = "close"
+        await page({"type": "http.request", "body": b"", "more_body": False}, _no_receive,
+                   send)
+        return
     body = b'{"code":"body_too_large","message":"The request body is larger than 1 MB."}'
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
 
 
 class SecurityHeaders:
@@ -309,6 +320,7 @@ def create_app(
     app.state.teams = teams
     app.state.translator = Translator(settings.locale, settings.timezone)
     _install_error_handlers(app)
+    ratelimit.install(app, settings)
     app.include_router(stats_api.router)  # before api.router: /reports/{reference} would match
     app.include_router(api.router)
     app.include_router(api.health)
@@ -318,8 +330,8 @@ def create_app(
     if teams is not None:
         app.include_router(teams.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: refusals by BodyLimit get the headers too
     return app
 
 

@@ -19,6 +19,7 @@ from intake.settings import Settings
 from intake.texts import KIND_LABELS, STATUS_LABELS, domain_error_text, label
 
 _TOKEN_IN_PATH = re.compile(r"/status/[0-9a-f]{16,}")
+_REPORT_LINK_IN_PATH = re.compile(r"/rapport/[^\s?#\"/]+")  # a 24-hour link to a report
 
 
 class RedactStatusTokens(logging.Filter):
@@ -27,7 +28,8 @@ class RedactStatusTokens(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args and isinstance(record.args, tuple):
             record.args = tuple(
-                _TOKEN_IN_PATH.sub("/status/<token>", a) if isinstance(a, str) else a
+                _REPORT_LINK_IN_PATH.sub("/rapport/<token>", _TOKEN_IN_PATH.sub(
+                    "/status/<token>", a)) if isinstance(a, str) else a
                 for a in record.args
             )
         return True
@@ -297,9 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.set_defaults(func=cmd_outbox)
 
     # commands that live in their own modules: each has add_parser(sub)
-    from intake import cli_demo, cli_digest, cli_lifecycle, cli_report
+    from intake import cli_audit, cli_demo, cli_digest, cli_lifecycle, cli_report
 
-    for module in (cli_report, cli_digest, cli_demo, cli_lifecycle):
+    for module in (cli_report, cli_digest, cli_demo, cli_lifecycle, cli_audit):
         module.add_parser(sub)
     from bot.teams import package as teams_package  # the Teams app zip
 

@@ -17,7 +17,7 @@ from intake.report_model import Period
 
 OSLO = "Europe/Oslo"
 TERTIAL_MONTHS = {1: (1, 4), 2: (5, 8), 3: (9, 12)}  # first and last month of each tertial
-MIN_YEAR, MAX_YEAR = 1900, 9999
+MIN_YEAR, MAX_YEAR = 1900, 9998  # 9999 would compare with year 10000, which date lacks
 
 _TERTIAL = re.compile(r"^(\d{4})-T(\d)$")
 _YEAR = re.compile(r"^(\d{4})$")

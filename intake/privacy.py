@@ -140,11 +140,12 @@ def _national_id_spans(scan: str) -> list[tuple[int, int]]:
         for s, e in runs:
             prefix.append(prefix[-1] + e - s)
         end_of = {total: k for k, total in enumerate(prefix)}
+        in_date = _runs_in_dates(text, runs)
         base = group.start()
         i = 0
         while i < len(runs):
             k = end_of.get(prefix[i] + 11)
-            if k is not None and not _looks_like_date(runs[i:k]):
+            if k is not None and not any(in_date[i:k]):
                 digits = "".join(text[s:e] for s, e in runs[i:k])
                 if is_national_id(digits):
                     spans.append((base + runs[i][0], base + runs[k - 1][1]))
@@ -154,9 +155,24 @@ def _national_id_spans(scan: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _looks_like_date(runs: list[tuple[int, int]]) -> bool:
-    """dd.mm.yyyy followed by something: a full year is never part of an id."""
-    return [e - s for s, e in runs[:3]] == [2, 2, 4]
+# A date with a four-digit year: no identity number holds one, so its digits are never
+# part of one ("01.01.2003 19.1.1991" is two dates, not 20031911991).
+_FULL_DATE = re.compile(
+    r"(?<!\d)(?:(?P<d>\d{1,2})(?P<s>[./-])(?P<m>\d{1,2})(?P=s)(?P<y>\d{4})"
+    r"|(?P<y2>\d{4})-(?P<m2>\d{1,2})-(?P<d2>\d{1,2}))(?!\d)"
+)
+
+
+def _runs_in_dates(text: str, runs: list[tuple[int, int]]) -> list[bool]:
+    """For each digit run of a group: is it part of a plausible dd.mm.yyyy / yyyy-mm-dd?"""
+    marked = [False] * len(runs)
+    for m in _FULL_DATE.finditer(text):
+        day, month, year = (m["d"], m["m"], m["y"]) if m["d"] else (m["d2"], m["m2"], m["y2"])
+        if 1 <= int(day) <= 31 and 1 <= int(month) <= 12 and 1800 <= int(year) <= 2099:
+            for n, (s, e) in enumerate(runs):
+                if m.start() <= s and e <= m.end():
+                    marked[n] = True
+    return marked
 
 
 # --- Warnings ----------------------------------------------------------------

@@ -42,6 +42,7 @@ from intake.domain import (
     Status,
     ValidationFailed,
 )
+from intake.i18n import normalize_locale
 from intake.settings import Settings
 from intake.taxonomy import Taxonomy
 from storage import models as m
@@ -473,6 +474,8 @@ def submit_report(
     valid = validate_draft(ctx, draft)
     req_hash = _request_hash(valid)
     key = idempotency_key.strip()[:200] if idempotency_key and idempotency_key.strip() else None
+    if key is not None and ("\x00" in key or _has_control_chars(key)):
+        raise ValidationFailed([FieldError("idempotency_key", "control_characters")])
     formal = valid.severity in domain.SERIOUS_SEVERITIES
     channel = _channel_of(actor.identity)
     reporter_id = (
@@ -511,7 +514,7 @@ def submit_report(
                     "status": Status.RECEIVED.value,
                     "reporter_id": reporter_id,
                     "channel": channel,
-                    "locale": draft.locale or ctx.settings.locale,
+                    "locale": normalize_locale(draft.locale or ctx.settings.locale),
                     "source_link": valid.source_link,
                     "idempotency_key": key,
                     "request_hash": req_hash,
@@ -683,7 +686,10 @@ def list_reports(
     """The group's queue, newest first, keyset-paginated on the report id."""
     _require_group(actor)
     filters = filters or ReportFilter()
+    _check_filters(filters)
     limit = max(1, min(limit, 200))
+    if after is not None:
+        after = max(0, min(after, MAX_ROW_ID))  # a larger cursor overflows the id column
     stmt = select(m.Report).order_by(m.Report.id.desc()).limit(limit + 1)
     if filters.status:
         stmt = stmt.where(m.Report.status == filters.status)
@@ -704,6 +710,21 @@ def list_reports(
         views = tuple(_summary(r) for r in rows)
         _audit(session, actor, "list", None, count=len(rows))
     return Page(items=views, next_cursor=rows[-1].id if more and rows else None)
+
+
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns (int4 on PostgreSQL)
+
+
+def _check_filters(filters: ReportFilter) -> None:
+    """Unknown codes and control characters in list filters are a 422, never a 500."""
+    errors: list[FieldError] = []
+    _choice(Status, filters.status, "status", errors, False)
+    _choice(Kind, filters.kind, "kind", errors, False)
+    if filters.category and (len(filters.category) > 64 or _has_control_chars(filters.category)
+                             or "\x00" in filters.category):
+        errors.append(FieldError("category", "unknown_category"))
+    if errors:
+        raise ValidationFailed(errors)
 
 
 def _summary(r: m.Report) -> ReportView:
@@ -1200,9 +1221,21 @@ def revoke_token(*, ctx: Context, name: str) -> int:
         return len(rows)
 
 
+def _audit_auth_failure(ctx: Context, row: m.ApiToken | None, reason: str) -> None:
+    """A refused bearer token is a security event: who (if known) and why, never the token."""
+    with _tx(ctx) as session:
+        session.add(m.AuditEvent(
+            at=_stamp(session),
+            actor_id=f"token:{row.id}:{row.name}" if row is not None else "token:?",
+            actor_role=row.role if row is not None else Role.REPORTER.value,
+            action="auth_failed", details={"reason": reason},
+        ))
+
+
 def authenticate_token(*, ctx: Context, token: str) -> Actor:
     """The actor behind a bearer token, or PermissionDenied('invalid_token')."""
     if not token or len(token) > 200:
+        _audit_auth_failure(ctx, None, "malformed")
         raise PermissionDenied("invalid_token")
     with ctx.db.reading() as session:
         row = session.scalars(
@@ -1210,6 +1243,9 @@ def authenticate_token(*, ctx: Context, token: str) -> Actor:
         ).one_or_none()
     now = _now(ctx)
     if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
+        reason = ("unknown" if row is None else "revoked" if row.revoked_at is not None
+                  else "expired")
+        _audit_auth_failure(ctx, row, reason)
         raise PermissionDenied("invalid_token")
     return Actor(identity=f"token:{row.id}:{row.name}", role=Role(row.role),
                  display_name=row.name)

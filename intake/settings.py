@@ -57,6 +57,18 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
+    # Rate limits on the open submit doors (web form, POST /api/v1/reports); per process
+    rate_limit_enabled: bool = Field(True, description="Limit submissions per reporter and IP")
+    rate_limit_window_seconds: float = Field(
+        60.0, gt=0, le=86400, description="Length of the sliding window, in seconds"
+    )
+    rate_limit_per_reporter: int = Field(
+        10, ge=1, description="Submissions per reporter (browser session) in one window"
+    )
+    rate_limit_per_ip: int = Field(
+        120, ge=1, description="Submissions per client IP address in one window"
+    )
+
     # Weekly digest for Forbedringsgruppen (posted to the Slack triage channel)
     digest_rrule: str = Field(
         "FREQ=WEEKLY;BYDAY=MO;BYHOUR=8;BYMINUTE=0;BYSECOND=0",

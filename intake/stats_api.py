@@ -15,11 +15,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool as call
 
 from intake import periods
-from intake.api import Ctx, Group, Tr
+from intake.api import ERROR_RESPONSES, Ctx, Group, Tr
 from intake.reports import build_period_report
 from intake.texts import error_text
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 
 @router.get("/reports/stats", tags=["working group"])

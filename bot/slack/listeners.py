@@ -260,7 +260,8 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
             modal = views.report_detail_modal(tr, door.ctx.taxonomy, result.report)
             await client.views_open(trigger_id=command["trigger_id"], view=modal.to_dict())
             return
-        await ack(text=result.text)
+        # the commands answer in plain text that may echo what was typed: never active here
+        await ack(text=views.escape(result.text))
 
     async def _open_dialog(client: AsyncWebClient, trigger_id: str, actor: Actor,
                            dialog: str, reference: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from pathlib import Path
@@ -15,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
-from intake import services
+from intake import ratelimit, services
 from intake.domain import (
     Actor,
     DomainError,
@@ -46,6 +47,9 @@ STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 
 SESSION_COOKIE = "meld_session"
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+              "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+_SUBMISSION_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 FORM_FIELDS = (
     "kind", "category", "description", "occurred_on", "severity", "reporter_party",
     "concerned_party", "place", "place_text",
@@ -173,13 +177,22 @@ async def submit(request: Request) -> Response:
     form_data = await request.form()
     values = {k: str(form_data.get(k, ""))[:20000] for k in FORM_FIELDS}
     values["subcategory"] = str(form_data.get(f"subcategory_{values['category']}", ""))[:64]
-    values["submission_id"] = str(form_data.get("submission_id", ""))[:64] or uuid.uuid4().hex
+    submission_id = str(form_data.get("submission_id", ""))[:64]
+    values["submission_id"] = submission_id if _SUBMISSION_ID.fullmatch(submission_id) \
+        else uuid.uuid4().hex  # the page's own ids are hex; anything else is a fresh form
     values["no_patient_identifiers"] = form_data.get("no_patient_identifiers") == "on"
     confirm = form_data.get("confirm_warnings") == "on"
     if not _check_csrf(request, str(form_data.get("csrf", ""))):
         return _csrf_refused(request)
     ctx = _ctx(request)
     tr = _tr(request)
+    try:
+        ratelimit.check_submit(request)
+    except ratelimit.RateLimited as exc:
+        response = _form(request, values=values, errors=[], status_code=429,
+                         message=ratelimit.message(exc, tr, form=True))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     draft = services.ReportDraft(
         kind=values["kind"] or None, category=values["category"] or None,
         subcategory=values["subcategory"] or None, description=values["description"],
@@ -299,7 +312,10 @@ def period_report(request: Request, token: str) -> HTMLResponse:
     actor = Actor(identity="link:report", role=Role.TRIAGER)
     report = build_period_report(ctx=ctx, actor=actor, period=parse_period(key, tr),
                                  suppress=suppress, tr=tr)
-    return HTMLResponse(render_html(report, tr), headers={"Cache-Control": "no-store"})
+    # The report is one self-contained document with inline CSS (it is also saved as a
+    # file): its own policy allows inline styles but nothing else, no script at all.
+    return HTMLResponse(render_html(report, tr), headers={
+        "Cache-Control": "no-store", "Content-Security-Policy": REPORT_CSP})
 
 
 def render_http_error(request: Request, status_code: int) -> HTMLResponse:
@@ -308,6 +324,11 @@ def render_http_error(request: Request, status_code: int) -> HTMLResponse:
         title, text = tr("Not found"), tr("There is nothing here. Check the link you were given.")
     elif status_code == 503:
         title, text = tr("Meld is unavailable"), error_text("database_unavailable", tr)
+    elif status_code == 413:
+        title = tr("Too much to send")
+        text = tr("What you sent is larger than 1 MB, so nothing was stored. Go back with "
+                  "the browser's back button (your text is still there), shorten it and "
+                  "send again.")
     else:
         title, text = tr("Something went wrong"), tr("The request could not be handled.")
     response = _page(request, "error.html", status_code=status_code, tr=tr, title=title,
