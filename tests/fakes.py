@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from intake.notify import DeliveryError, Notification
 
@@ -41,3 +43,23 @@ class FakeClock:
 
     def advance(self, **kwargs: float) -> None:
         self.now += timedelta(**kwargs)
+
+
+def strings_in(node: Any, keys: tuple[str, ...] = ("text",),
+               where: Callable[[dict[str, Any]], bool] | None = None) -> list[str]:
+    """Every string under one of `keys` in a JSON tree (Block Kit, Adaptive Cards), in
+    document order; with `where`, only in the objects it accepts. For assertions."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            if where is None or where(value):
+                found.extend(value[k] for k in keys if isinstance(value.get(k), str))
+            for child in value.values():
+                walk(child)
+        elif isinstance(value, list):
+            for child in value:
+                walk(child)
+
+    walk(node)
+    return found

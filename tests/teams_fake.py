@@ -32,6 +32,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from tests.fakes import strings_in
+
 APP_ID = "11111111-2222-3333-4444-555555555555"
 TENANT_ID = "99999999-8888-7777-6666-555555555555"
 APP_PASSWORD = "test-client-secret"
@@ -93,21 +95,7 @@ class Sent:
     @property
     def card_text(self) -> str:
         """Every text in the card (TextBlocks, facts), joined: for assertions."""
-        parts: list[str] = []
-
-        def walk(node: Any) -> None:
-            if isinstance(node, dict):
-                for k in ("text", "title", "value"):
-                    if isinstance(node.get(k), str):
-                        parts.append(node[k])
-                for v in node.values():
-                    walk(v)
-            elif isinstance(node, list):
-                for v in node:
-                    walk(v)
-
-        walk(self.card)
-        return "\n".join(parts)
+        return "\n".join(strings_in(self.card, ("text", "title", "value")))
 
 
 class _QuietServer(ThreadingHTTPServer):

@@ -39,7 +39,7 @@ from intake.i18n import Translator
 from intake.notify import DeliveryError
 from storage import models as m
 from tests.bot.conftest import TRIAGE_CHANNEL, slack_settings, start_slack_door, stop_slack_door
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, strings_in
 from tests.integration.helpers import draft
 from tests.slack_fake import FakeSlack, fake_slack_fixture
 
@@ -73,21 +73,7 @@ def assert_blocks_validate(blocks: list[dict]) -> None:
 
 
 def all_text(blocks: list[dict]) -> str:
-    parts: list[str] = []
-
-    def walk(node) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("text"), str):
-                parts.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(blocks)
-    return "\n".join(parts)
-
+    return "\n".join(strings_in(blocks))
 
 def poster(fake: FakeSlack) -> SlackDigestPoster:
     return SlackDigestPoster(slack_client("xoxb-test", base_url=fake.url), TRIAGE_CHANNEL, NB)

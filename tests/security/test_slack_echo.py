@@ -20,6 +20,7 @@ from intake.notify import Notification
 from intake.taxonomy import load_taxonomy
 from tests.bot.conftest import SlackDoor
 from tests.bot.test_slack_views import report_view
+from tests.fakes import strings_in
 
 TAX = load_taxonomy()
 HOSTILE = ["<!channel>", "<!here>", "<!everyone>", "<!subteam^S123|@gruppa>", "<@U0BAD>",
@@ -34,22 +35,8 @@ ACTIVE = re.compile(r"<[!@#]|<(?:https?|mailto):")
 
 
 def mrkdwn_texts(blocks: object) -> list[str]:
-    """Every mrkdwn string in a Block Kit structure."""
-    found: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "mrkdwn":
-                found.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(blocks)
-    return found
-
+    """The texts Slack renders as mrkdwn (where <!channel> would be live)."""
+    return strings_in(blocks, where=lambda node: node.get("type") == "mrkdwn")
 
 @settings(max_examples=150, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])

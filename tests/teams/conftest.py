@@ -23,6 +23,7 @@ from intake.domain import Actor, Role
 from intake.settings import Settings
 from storage import models as m
 from tests.doors.conftest import SECRET, Door, start_door, yesterday
+from tests.fakes import strings_in
 from tests.teams_fake import APP_ID, APP_PASSWORD, BOT_ID, TENANT_ID, FakeMicrosoft
 
 REPORTER = "0a0a0a0a-0000-4000-8000-000000000001"
@@ -144,22 +145,7 @@ class TeamsHarness:
 
 
 def card_texts(card: Any) -> str:
-    parts: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for k in ("text", "title", "value", "label"):
-                if isinstance(node.get(k), str):
-                    parts.append(node[k])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(card)
-    return "\n".join(parts)
-
+    return "\n".join(strings_in(card, ("text", "title", "value", "label")))
 
 def find_input(card: dict[str, Any], input_id: str) -> tuple[int, dict[str, Any]]:
     for i, element in enumerate(card["body"]):
