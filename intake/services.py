@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, insert, select, text
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from intake import domain
@@ -396,8 +396,11 @@ def _ensure_reference_sequence(ctx: Context, year: int) -> None:
     try:
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text(f"CREATE SEQUENCE IF NOT EXISTS meld_reference_{int(year)}"))
-    except IntegrityError:
-        pass  # another process created it at the same moment
+    except (IntegrityError, ProgrammingError) as exc:
+        # IF NOT EXISTS is not safe against a concurrent CREATE: the loser gets a unique
+        # violation (23505, on the catalog) or duplicate_table (42P07). Either way it exists.
+        if getattr(exc.orig, "sqlstate", None) not in ("23505", "42P07"):
+            raise
     db.known_sequences.add(year)
 
 

@@ -98,3 +98,44 @@ def test_references_are_unique_under_concurrent_submits_on_postgres(
     numbers = sorted(int(r.rsplit("-", 1)[1]) for r in refs)
     assert numbers == list(range(1, 121))
     assert all(r.startswith("MELD-2026-") for r in refs)
+
+
+@pytest.mark.postgres
+def test_a_new_years_sequence_created_by_many_at_once(pg_database_url: str) -> None:
+    """The first submits of a year race to create its sequence (CREATE SEQUENCE IF NOT
+    EXISTS is not safe against a concurrent one): every racer carries on."""
+    import threading
+
+    from intake.settings import Settings
+    from intake.taxonomy import load_taxonomy
+
+    racers = 16
+    dbs = [open_database(pg_database_url) for _ in range(racers)]
+    settings = Settings(database_url=pg_database_url, secret_key="t")
+    contexts = [services.Context(db=db, settings=settings, taxonomy=load_taxonomy(),
+                                 secret_key=b"t") for db in dbs]
+    for db in dbs:  # every racer holds an open connection: nobody waits to connect
+        db.engine.connect().close()
+    failures: list[BaseException] = []
+    try:
+        for year in range(2041, 2061):
+            barrier = threading.Barrier(racers)
+
+            def race(ctx: services.Context, year: int = year,
+                     barrier: threading.Barrier = barrier) -> None:
+                barrier.wait()
+                try:
+                    services._ensure_reference_sequence(ctx, year)
+                except BaseException as exc:  # collected, asserted below
+                    failures.append(exc)
+
+            threads = [threading.Thread(target=race, args=(ctx,)) for ctx in contexts]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert all(year in db.known_sequences for db in dbs)
+        assert failures == []
+    finally:
+        for db in dbs:
+            db.dispose()
