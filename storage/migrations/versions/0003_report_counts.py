@@ -160,10 +160,14 @@ def upgrade() -> None:
     if dialect == "postgresql":
         op.execute(PG_FUNCTIONS)
         changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in COUNTED)
-        op.execute("CREATE TRIGGER report_counts_insert_delete AFTER INSERT OR DELETE ON "
-                   "reports FOR EACH ROW EXECUTE FUNCTION meld_report_counts_trigger()")
-        op.execute(f"CREATE TRIGGER report_counts_update AFTER UPDATE ON reports FOR EACH ROW "
-                   f"WHEN ({changed}) EXECUTE FUNCTION meld_report_counts_trigger()")
+        # constraint triggers deferred to COMMIT: the shared rows of report_counts are
+        # locked only for the commit itself, not for the rest of the submit's transaction
+        op.execute("CREATE CONSTRAINT TRIGGER report_counts_insert_delete AFTER INSERT OR "
+                   "DELETE ON reports DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+                   "EXECUTE FUNCTION meld_report_counts_trigger()")
+        op.execute(f"CREATE CONSTRAINT TRIGGER report_counts_update AFTER UPDATE ON reports "
+                   f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ({changed}) "
+                   f"EXECUTE FUNCTION meld_report_counts_trigger()")
     else:
         changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in COUNTED)
         op.execute("CREATE TRIGGER report_counts_insert AFTER INSERT ON reports BEGIN "
