@@ -12,7 +12,7 @@ import json
 import re
 import secrets
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -71,6 +71,10 @@ class Context:
         return self.clock().astimezone(ZoneInfo(self.settings.timezone)).date()
 
 
+FORM_NO_IDS = "no_ids"  # the chat forms' required "no patient identifiers" checkbox
+FORM_CONFIRM = "confirm_warnings"  # ... and their "send anyway" box after a warning
+
+
 @dataclass(slots=True)
 class ReportDraft:
     """A report as a door received it: plain strings, not yet validated."""
@@ -89,6 +93,21 @@ class ReportDraft:
     place_text: str | None = None
     source_link: str | None = None
     locale: str | None = None
+
+    @classmethod
+    def from_chat_form(cls, values: Mapping[str, Any], *, source_link: str | None,
+                       locale: str) -> ReportDraft:
+        """The report form of the chat doors (Slack's modal, Teams' card), read into their
+        shared field names: the draft's own, FORM_NO_IDS and FORM_CONFIRM."""
+        return cls(
+            kind=values["kind"], category=values["category"],
+            subcategory=values["subcategory"], description=values["description"],
+            occurred_on=values["occurred_on"], severity=values["severity"],
+            no_patient_identifiers=values[FORM_NO_IDS],
+            confirm_warnings=values[FORM_CONFIRM],
+            reporter_party=values["reporter_party"], concerned_party=values["concerned_party"],
+            place=values["place"], source_link=source_link, locale=locale,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,15 +145,8 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
                                client: AsyncWebClient) -> None:
         tr = door.tr
         values = views.read_report_state(view)
-        draft = services.ReportDraft(
-            kind=values["kind"], category=values["category"],
-            subcategory=values["subcategory"], description=values["description"],
-            occurred_on=values["occurred_on"], severity=values["severity"],
-            no_patient_identifiers=values[views.NO_IDS],
-            confirm_warnings=values[views.CONFIRM],
-            reporter_party=values["reporter_party"], concerned_party=values["concerned_party"],
-            place=values["place"], source_link=values["source_link"], locale=tr.locale,
-        )
+        draft = services.ReportDraft.from_chat_form(
+            values, source_link=values["source_link"], locale=tr.locale)
         actor = Actor(identity=f"slack:{body['user']['id']}", role=Role.REPORTER)
         # the view id is the same for every delivery of one submission: idempotent
         key = f"slack:{view['id']}"

@@ -48,8 +48,8 @@ ASSESS_CALLBACK = "triage_assess"
 CLOSE_CALLBACK = "triage_close"
 REPLY_CALLBACK = "triage_reply"
 
-NO_IDS = "no_ids"
-CONFIRM = "confirm_warnings"
+NO_IDS = services.FORM_NO_IDS
+CONFIRM = services.FORM_CONFIRM
 # service field -> the modal block that shows its error
 FIELD_BLOCKS = {
     "kind": "kind", "category": "category", "subcategory": "category",

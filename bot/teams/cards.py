@@ -49,8 +49,8 @@ from intake.texts import (
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 SUBMIT_VERB = "meld_submit"
 OPEN_VERB = "meld_open"
-NO_IDS = "no_ids"
-CONFIRM = "confirm_warnings"
+NO_IDS = services.FORM_NO_IDS
+CONFIRM = services.FORM_CONFIRM
 TEXT_MAX = 3000
 KEY_MAX = 64
 FORM_FIELDS = ("kind", "category", "description", "occurred_on", "place", "reporter_party",

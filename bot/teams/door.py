@@ -312,15 +312,8 @@ class TeamsDoor:
                                      **kwargs)
             return task_card(card, tr("New report")) if dialog else invoke_card(card)
 
-        draft = services.ReportDraft(
-            kind=values["kind"], category=values["category"],
-            subcategory=values["subcategory"], description=values["description"],
-            occurred_on=values["occurred_on"], severity=values["severity"],
-            no_patient_identifiers=values[cards.NO_IDS],
-            confirm_warnings=values[cards.CONFIRM],
-            reporter_party=values["reporter_party"], concerned_party=values["concerned_party"],
-            place=values["place"], source_link=values["link"], locale=tr.locale,
-        )
+        draft = services.ReportDraft.from_chat_form(
+            values, source_link=values["link"], locale=tr.locale)
         actor = Actor(identity=f"teams:{aad.lower()}", role=Role.REPORTER)
         try:
             receipt = await self.call(services.submit_report, actor=actor, draft=draft,
