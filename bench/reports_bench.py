@@ -88,6 +88,7 @@ REPORT_COLUMNS = (
     "reported_severity", "assessed_severity", "agreement_reference", "guideline_breached",
     "status", "learning_point", "measure", "redirect_target", "redirect_reference",
     "reporter_id", "channel", "locale", "first_feedback_at", "closed_at", "updated_at",
+    "reported_on", "status_changed_at",
 )
 PLUS_COLUMNS = ("report_id", "actor_id", "created_at")
 AUDIT_COLUMNS = ("at", "actor_id", "actor_role", "action", "report_id", "details")
@@ -343,6 +344,10 @@ def generate(rows: int, *, seed: int, now: datetime) -> Dataset:
         channel = ("slack", "teams", "web")[reporter % 3]
         rid = i + 1
         updated = closed or first_feedback or reported
+        # the last status change: closing, asking (needs_info, as the audit event below
+        # says), else the first feedback (a move out of triage) or the submit
+        asked = first_feedback or reported + hour
+        changed = closed or (asked if status == "needs_info" else updated)
         reports.append((
             rid, f"MELD-{local_year}-{n:04d}", kind, category, sub,
             texts[randrange(len(texts))], rp, cp, f"{rp}->{cp}", place, day_str[d],
@@ -350,6 +355,7 @@ def generate(rows: int, *, seed: int, now: datetime) -> Dataset:
             target, ext, f"{channel}:bench{reporter:05d}", channel, "nb",
             ts(first_feedback) if first_feedback else None,
             ts(closed) if closed else None, ts(updated),
+            day_str[rday], ts(changed),  # reported_on: `reported` is on local day rday
         ))
         if kind == "suggestion" and status in ("received", "triage", "in_progress") \
                 and rand() < 0.3:
@@ -357,7 +363,6 @@ def generate(rows: int, *, seed: int, now: datetime) -> Dataset:
                 when = min(reported + randrange(2, 24 * 40) * hour, now_us - 60 * US)
                 plus.append((rid, f"slack:bench{backer:05d}", ts(when)))
         if status == "needs_info":
-            asked = first_feedback or reported + hour
             audit.append((ts(asked), "slack:benchgroup", "triager", "status_changed", rid,
                           json.dumps({"previous": "triage", "status": "needs_info"})))
     return Dataset(reports, plus, audit, now, first_day, last_day,

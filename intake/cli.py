@@ -72,7 +72,7 @@ def _cli_actor() -> Actor:
 def cmd_migrate(cli: Cli, args: argparse.Namespace) -> int:
     from storage.migrate import upgrade
 
-    upgrade(cli.settings.database_url)
+    upgrade(cli.settings.database_url, timezone=cli.settings.timezone)
     print(cli.tr("The database is up to date."))
     return 0
 

@@ -57,7 +57,7 @@ def cmd_seed_demo(cli: Cli, args: argparse.Namespace) -> int:
     if args.migrate:
         from storage.migrate import upgrade
 
-        upgrade(cli.settings.database_url)
+        upgrade(cli.settings.database_url, timezone=cli.settings.timezone)
     ctx = cli.ctx
     print(tr("Making {count} demo reports ...", count=args.reports), file=sys.stderr,
           flush=True)

@@ -1,8 +1,9 @@
 """The weekly digest for Forbedringsgruppen: content, plain text, schedule, exactly-once run.
 
-`build_digest` aggregates one ISO week in SQL (GROUP BY, counts, short ordered lists) into
-a door-neutral `Digest`: coded keys, references, category labels, and the group's own
-learning points and measures. It never carries a report's description or who reported it.
+`build_digest` reads one ISO week from counts kept by triggers (report_week_counts,
+report_waiting_weeks) and short lists read in index order, into a door-neutral `Digest`:
+coded keys, references, category labels, and the group's own learning points and
+measures. It never carries a report's description or who reported it.
 `render_text` turns it into the text `meld digest --dry-run` prints; the doors render the
 same data their own way (`bot.slack.digest`), with the shared lines below.
 
@@ -23,6 +24,7 @@ idempotency key).
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import re
@@ -35,10 +37,9 @@ from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal
 from dateutil.rrule import rrulestr
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, func, null, select, text, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from intake.domain import Kind, Severity, Status
 from intake.i18n import Translator
@@ -252,22 +253,93 @@ def _days(now: datetime, then: datetime, zone: ZoneInfo) -> int:
     return max(0, (now.astimezone(zone).date() - then.astimezone(zone).date()).days)
 
 
-def _listed(session: Session, stmt: Any) -> tuple[list[Any], int]:
-    """The first LIST_MAX rows of stmt and how many there are in all (one query: the count
-    is a window over the whole result, computed before the LIMIT)."""
-    rows = session.execute(stmt.add_columns(func.count().over()).limit(LIST_MAX)).all()
-    return [tuple(row[:-1]) for row in rows], (rows[0][-1] if rows else 0)
+@dataclass(frozen=True, slots=True)
+class _Queries:
+    """The digest's statements for one dialect, built once; the week comes as parameters."""
+
+    weeks: Any
+    waiting: Any
+    needs_info: Any
+    learned: Any
+    totals: Any
+    suggestions: Any
+
+
+@functools.cache
+def _queries(dialect: str) -> _Queries:
+    r, wc = m.Report, m.ReportWeekCount
+    stamp = r.reported_at.type  # binds instants as the columns store them
+    monday, trend = bindparam("monday", type_=wc.week.type), bindparam("trend", type_=wc.week.type)
+    start, end = bindparam("start", type_=stamp), bindparam("end", type_=stamp)
+    cutoff = bindparam("cutoff", type_=stamp)
+
+    # The lists read partial indexes holding just their reports, in the order shown. Each
+    # query repeats its index's predicate word for word (SQLite uses a partial index only
+    # then), and names the index on SQLite: without statistics it would rather take the
+    # status index; INDEXED BY also fails loudly should the two ever stop matching.
+    def hint(index: str) -> str:
+        return f"INDEXED BY {index}" if dialect == "sqlite" else ""
+
+    # waiting for triage (received, triage), or for a first feedback while measures run
+    is_waiting = (f"FROM reports {hint('ix_reports_waiting')} "
+                  f"WHERE ({m.WAITING_PREDICATE}) AND reported_at < :cutoff")
+    # waiting for the reporter: since the group asked (the status changed to needs_info)
+    is_asked = f"FROM reports {hint('ix_reports_needs_info')} WHERE {m.NEEDS_INFO_PREDICATE}"
+    return _Queries(
+        weeks=union_all(  # weeks are keyed by their Monday
+            # this week's counts by kind, category and severity (a hundred rows at most)...
+            select(wc.kind, wc.category_id, wc.severity, wc.n)
+            .where(wc.week == monday, wc.n != 0),
+            # ... and one row (no kind) with the sum of the TREND_WEEKS weeks before
+            select(null(), null(), null(), func.coalesce(func.sum(wc.n), 0))
+            .where(wc.week >= trend, wc.week < monday),
+        ),
+        waiting=text(
+            "SELECT reference, category_id, reported_at, status, first_feedback_at "
+            f"{is_waiting} ORDER BY reported_at, id LIMIT {LIST_MAX}",
+        ).bindparams(cutoff).columns(r.reference, r.category_id, r.reported_at, r.status,
+                                     r.first_feedback_at),
+        needs_info=text(
+            "SELECT reference, category_id, status_changed_at, updated_at "
+            f"{is_asked} ORDER BY status_changed_at, id LIMIT {LIST_MAX}",
+        ).columns(r.reference, r.category_id, r.status_changed_at, r.updated_at),
+        # closed_at is set by closing (which requires the learning point) and cleared by
+        # reopening, so these are the reports closed this week
+        learned=select(r.reference, r.category_id, r.learning_point, r.measure)
+        .where(r.closed_at >= start, r.closed_at < end)
+        .order_by(r.closed_at, r.id).limit(LIST_MAX),
+        # run only when a list is full: how long each list is in all. The waiting reports
+        # of whole weeks before the cutoff's are counted per week by the triggers (a row a
+        # week), those of the cutoff's own week from the index (at most a week of them).
+        totals=text(
+            "SELECT (SELECT coalesce(sum(n), 0) FROM report_waiting_weeks "  # noqa: S608 (constants)
+            f"WHERE week < :cutoff_monday) + (SELECT count(*) {is_waiting} "
+            f"AND reported_at >= :cutoff_week), (SELECT count(*) {is_asked}), "
+            "(SELECT count(*) FROM reports WHERE closed_at >= :start AND closed_at < :end)",
+        ).bindparams(cutoff, start, end, bindparam("cutoff_monday", type_=wc.week.type),
+                     bindparam("cutoff_week", type_=stamp)),
+        # the most +1'ed open suggestions: plus_one_count is kept by triggers on plus_ones,
+        # and ix_reports_backed holds only the open suggestions that have any, most first;
+        # the +1s of this week are counted for the rows returned
+        suggestions=text(
+            "SELECT reference, category_id, plus_one_count, (SELECT count(*) FROM plus_ones "  # noqa: S608 (constants)
+            "WHERE plus_ones.report_id = reports.id AND plus_ones.created_at >= :start "
+            f"AND plus_ones.created_at < :end) FROM reports {hint('ix_reports_backed')} "
+            f"WHERE {m.BACKED_PREDICATE} ORDER BY plus_one_count DESC, reported_at, id "
+            f"LIMIT {TOP_SUGGESTIONS}",
+        ).bindparams(start, end),
+    )
 
 
 def build_digest(*, ctx: Context, week: str | None, now: datetime,
                  locale: str | None = None) -> Digest:
     """The digest of one ISO week (default: the last full week before `now`).
 
-    New, by kind/category/severity: reported_at in the week (local time). Closed: closed_at
-    in the week. Waiting, needs-info and suggestions are the state at `now`. Six or seven
-    queries, each on an index: the week's GROUP BY, the count of the four weeks before,
-    the waiting list (and its count when the list is full), two short lists that carry
-    their totals, and the +1 ranking.
+    New, by kind/category/severity: reported in the week (local dates). Closed: closed_at
+    in the week. Waiting, needs-info and suggestions are the state at `now`. None of it
+    reads the week's reports one by one: the counts come from report_week_counts (kept by
+    triggers, a few rows per week), each list is the first LIST_MAX entries of an index
+    in the order it is shown, and one statement counts what the full lists left out.
     """
     settings = ctx.settings
     tz = settings.timezone
@@ -275,89 +347,42 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
     lang = locale or settings.locale
     period = parse_week(week) if week else week_ended_before(now, tz)
     start, end = period.bounds(tz)
-    trend_start, _ = period.shifted(-TREND_WEEKS).bounds(tz)
+    label_of = ctx.taxonomy.category_label
+    q = _queries(ctx.db.dialect)
     cutoff = now - timedelta(days=settings.digest_stale_days)
-    r = m.Report
-    cat = ctx.taxonomy.category_label
-
-    grouped = (  # the week, by kind, category and severity (index on reported_at)
-        select(r.kind, r.category_id, r.reported_severity, func.count())
-        .where(r.reported_at >= start, r.reported_at < end)
-        .group_by(r.kind, r.category_id, r.reported_severity)
-    )
-    before = (  # the four weeks before: a count on the same index
-        select(func.count()).select_from(r).where(r.reported_at >= trend_start,
-                                                  r.reported_at < start)
-    )
-    # waiting for triage (received, triage), or for a first feedback while measures run:
-    # the predicate of the partial index ix_reports_waiting, word for word, so both
-    # databases read that small index (in reported_at order) and not the history
-    # (SQLite without statistics would rather take the status index: INDEXED BY says which,
-    # and fails loudly should the index ever stop matching the predicate)
-    hint = "INDEXED BY ix_reports_waiting" if ctx.db.dialect == "sqlite" else ""
-    is_waiting = f"FROM reports {hint} WHERE ({m.WAITING_PREDICATE}) AND reported_at < :cutoff"
-    waiting = (
-        text("SELECT reference, category_id, reported_at, status, first_feedback_at "
-             f"{is_waiting} ORDER BY reported_at, id LIMIT :n")
-        .bindparams(bindparam("cutoff", cutoff, type_=r.reported_at.type), n=LIST_MAX)
-        .columns(r.reference, r.category_id, r.reported_at, r.status, r.first_feedback_at)
-    )
-    waiting_count = text(f"SELECT count(*) {is_waiting}").bindparams(
-        bindparam("cutoff", cutoff, type_=r.reported_at.type))
-    asked = (  # when the group last asked the reporter (the move to needs_info)
-        select(func.max(m.AuditEvent.at))
-        .where(m.AuditEvent.report_id == r.id, m.AuditEvent.action == "status_changed",
-               m.AuditEvent.details["status"].as_string() == Status.NEEDS_INFO.value)
-        .correlate(r)
-        .scalar_subquery()
-    )
-    since = func.coalesce(asked, r.updated_at)
-    needs_info = (
-        select(r.reference, r.category_id, since)
-        .where(r.status == Status.NEEDS_INFO.value)
-        .order_by(since, r.id)
-    )
-    # closed_at is set by closing and cleared by reopening: closed this week, with the
-    # learning point that closing requires (no status term: it would lure SQLite onto the
-    # status index, slower here than one scan)
-    learned = (
-        select(r.reference, r.category_id, r.learning_point, r.measure)
-        .where(r.closed_at >= start, r.closed_at < end, r.learning_point.is_not(None))
-        .order_by(r.closed_at, r.id)
-    )
-    # the most +1'ed open suggestions: plus_one_count is kept by triggers on plus_ones, and
-    # ix_reports_backed holds only the open suggestions that have any (its predicate
-    # repeated word for word, as for the waiting list)
-    backed_hint = "INDEXED BY ix_reports_backed" if ctx.db.dialect == "sqlite" else ""
-    suggestions = (
-        text(f"SELECT id, reference, category_id, plus_one_count FROM reports {backed_hint} "  # noqa: S608 (constants)
-             f"WHERE {m.BACKED_PREDICATE} ORDER BY plus_one_count DESC, reported_at, id "
-             "LIMIT :n")
-        .bindparams(n=TOP_SUGGESTIONS)
-        .columns(r.id, r.reference, r.category_id, r.plus_one_count)
-    )
-    plus = m.PlusOne
-
-    def backed_this_week(ids: list[int]) -> Any:
-        return (select(plus.report_id, func.count())
-                .where(plus.report_id.in_(ids), plus.created_at >= start, plus.created_at < end)
-                .group_by(plus.report_id))
+    cutoff_week = week_of(cutoff.astimezone(zone).date())
+    params = {"monday": period.start, "trend": period.shifted(-TREND_WEEKS).start,
+              "start": start, "end": end, "cutoff": cutoff,
+              "cutoff_monday": cutoff_week.start, "cutoff_week": cutoff_week.bounds(tz)[0]}
 
     with ctx.db.reading() as session:
-        groups = [(k, c, s, int(n)) for k, c, s, n in session.execute(grouped)]
-        previous_weeks_total = int(session.scalar(before) or 0)
-        waiting_rows = [tuple(row) for row in session.execute(waiting)]
-        waiting_total = (len(waiting_rows) if len(waiting_rows) < LIST_MAX
-                         else int(session.scalar(waiting_count) or 0))
-        needs_rows, needs_total = _listed(session, needs_info)
-        learned_rows, learned_total = _listed(session, learned)
-        top = session.execute(suggestions).all()
-        this_week = (dict(session.execute(backed_this_week([row[0] for row in top])).all())
-                     if top else {})
-        suggestion_rows = [(ref, cid, n, this_week.get(rid, 0)) for rid, ref, cid, n in top]
+        conn = session.connection()  # plain rows, no ORM loading
 
+        def run(stmt: Any) -> Any:
+            return conn.execute(stmt, params)
+
+        week_rows = run(q.weeks).all()
+        waiting_rows = run(q.waiting).all()
+        needs_rows = run(q.needs_info).all()
+        learned_rows = run(q.learned).all()
+        lists = (waiting_rows, needs_rows, learned_rows)
+        counted = (run(q.totals).one() if any(len(x) == LIST_MAX for x in lists)
+                   else tuple(len(x) for x in lists))
+        suggestion_rows = run(q.suggestions).all()
+
+    groups = [(kind, category, severity, int(n))
+              for kind, category, severity, n in week_rows if kind is not None]
+    previous_weeks_total = sum(int(row[3]) for row in week_rows if row[0] is None)
+    waiting_total, needs_total, learned_total = (int(n) for n in counted)
     total = sum(g[3] for g in groups)
     categories = _marginal(groups, 1)
+    labels: dict[str, str] = {}
+
+    def cat(key: str, lang: str) -> str:  # a few categories, each looked up once
+        if key not in labels:
+            labels[key] = label_of(key, lang)
+        return labels[key]
+
     return Digest(
         week=period, generated_at=now, stale_days=settings.digest_stale_days, total=total,
         by_kind=_in_order(_marginal(groups, 0), [k.value for k in Kind]),
@@ -370,8 +395,8 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
                                   feedback is not None)
                       for ref, cid, reported, status, feedback in waiting_rows),
         waiting_total=waiting_total,
-        needs_info=tuple(NeedsInfoItem(ref, cat(cid, lang), _days(now, when, zone))
-                         for ref, cid, when in needs_rows),
+        needs_info=tuple(NeedsInfoItem(ref, cat(cid, lang), _days(now, asked or updated, zone))
+                         for ref, cid, asked, updated in needs_rows),
         needs_info_total=needs_total,
         learned=tuple(LearningItem(ref, cat(cid, lang), lp or "", me or "")
                       for ref, cid, lp, me in learned_rows),

@@ -68,7 +68,11 @@ class Context:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def today(self) -> date:
-        return self.clock().astimezone(ZoneInfo(self.settings.timezone)).date()
+        return self.local_date(self.clock())
+
+    def local_date(self, moment: datetime) -> date:
+        """The calendar date of an instant in the configured time zone."""
+        return moment.astimezone(ZoneInfo(self.settings.timezone)).date()
 
 
 FORM_NO_IDS = "no_ids"  # the chat forms' required "no patient identifiers" checkbox
@@ -445,8 +449,7 @@ def _next_reference(session: Session, year: int) -> str:
 
 
 def _feedback_by(ctx: Context, reported_at: datetime) -> date:
-    local = reported_at.astimezone(ZoneInfo(ctx.settings.timezone)).date()
-    return local + timedelta(days=ctx.settings.feedback_days)
+    return ctx.local_date(reported_at) + timedelta(days=ctx.settings.feedback_days)
 
 
 def _receipt(ctx: Context, report: m.Report, created: bool) -> Receipt:
@@ -531,9 +534,11 @@ def submit_report(
                     "place_text": valid.place_text,
                     "occurred_on": valid.occurred_on,
                     "reported_at": now,
+                    "reported_on": ctx.local_date(now),
                     "updated_at": now,
                     "reported_severity": valid.severity.value,
                     "status": Status.RECEIVED.value,
+                    "status_changed_at": now,
                     "reporter_id": reporter_id,
                     "channel": channel,
                     "locale": normalize_locale(draft.locale or ctx.settings.locale),
@@ -872,7 +877,7 @@ def _move(
     domain.check_transition(current, to)
     report.status = to.value
     now = _now(ctx)
-    report.updated_at = now
+    report.updated_at = report.status_changed_at = now
     if to == Status.CLOSED:
         report.closed_at = now
     _audit(session, actor, "status_changed", report, previous=current.value, status=to.value)

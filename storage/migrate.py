@@ -17,9 +17,13 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at url up to revision (default: the newest)."""
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head", *, timezone: str | None = None) -> None:
+    """Bring the database at url up to revision (default: the newest). `timezone` is the
+    configured MELD_TIMEZONE, for filling in local dates (else the environment's)."""
+    cfg = alembic_config(url)
+    if timezone:
+        cfg.attributes["timezone"] = timezone
+    command.upgrade(cfg, revision)
 
 
 def check(url: str) -> None:

@@ -73,6 +73,8 @@ class ReferenceCounter(Base):
 # word (SQLite uses a partial index only when the query's WHERE contains its predicate).
 WAITING_PREDICATE = ("status IN ('received', 'triage') "
                      "OR (status = 'in_progress' AND first_feedback_at IS NULL)")
+# Reports waiting for the reporter's answer, listed by how long the group has waited.
+NEEDS_INFO_PREDICATE = "status = 'needs_info'"
 # Open suggestions with +1s, for the digest's ranking (same rule: the query repeats it).
 BACKED_PREDICATE = ("kind = 'suggestion' AND plus_one_count > 0 "
                     "AND status IN ('received', 'triage', 'needs_info', 'in_progress')")
@@ -90,9 +92,14 @@ class Report(Base):
         # the weekly digest selects by week: new (reported_at) and closed (closed_at)
         Index("ix_reports_reported_at", "reported_at"),
         Index("ix_reports_closed_at", "closed_at"),
-        Index("ix_reports_waiting", "reported_at", "id",
+        # covering: the digest counts the waiting reports from the index alone
+        Index("ix_reports_waiting", "reported_at", "id", "status", "first_feedback_at",
               sqlite_where=text(WAITING_PREDICATE), postgresql_where=text(WAITING_PREDICATE)),
-        Index("ix_reports_backed", "plus_one_count", "reported_at", "id",
+        Index("ix_reports_needs_info", "status_changed_at", "id",
+              sqlite_where=text(NEEDS_INFO_PREDICATE),
+              postgresql_where=text(NEEDS_INFO_PREDICATE)),
+        # descending, the order the digest ranks them in
+        Index("ix_reports_backed", text("plus_one_count DESC"), "reported_at", "id",
               sqlite_where=text(BACKED_PREDICATE), postgresql_where=text(BACKED_PREDICATE)),
     )
 
@@ -109,11 +116,16 @@ class Report(Base):
     place_text: Mapped[str | None] = mapped_column(String(200))
     occurred_on: Mapped[date] = mapped_column(Date)
     reported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the local date (MELD_TIMEZONE) of reported_at, written with it by the application:
+    # the week counts key on it (SQLite cannot convert time zones). A row written without
+    # it (a bulk load) is not in report_week_counts until it is filled in.
+    reported_on: Mapped[date | None] = mapped_column(Date)
     reported_severity: Mapped[str] = mapped_column(String(20))
     assessed_severity: Mapped[str | None] = mapped_column(String(20))
     agreement_reference: Mapped[str | None] = mapped_column(String(200))
     guideline_breached: Mapped[bool | None] = mapped_column(Boolean)
     status: Mapped[str] = mapped_column(String(20), default="received")
+    status_changed_at: Mapped[datetime | None] = mapped_column()  # written with status
     assignee: Mapped[str | None] = mapped_column(String(200))
     learning_point: Mapped[str | None] = mapped_column(Text)
     measure: Mapped[str | None] = mapped_column(Text)
@@ -254,6 +266,32 @@ class ReportCount(Base):
     fb: Mapped[int] = mapped_column(Integer)
     dev: Mapped[int] = mapped_column(Integer)
     breach: Mapped[int] = mapped_column(Integer)
+
+
+class ReportWeekCount(Base):
+    """The weekly digest's counts: reports per ISO week of reported_on (its Monday), kind,
+    category and reported severity ('' for none). Maintained by triggers on `reports`
+    (migration 0007) like report_counts; never written by the application. Moves leave rows
+    with n = 0.
+    """
+
+    __tablename__ = "report_week_counts"
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    category_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(20), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class ReportWaitingWeek(Base):
+    """How many reports of each week (of reported_on, by its Monday) are waiting for the
+    group now (WAITING_PREDICATE), so the digest counts the waiting reports from a row per
+    week. Maintained by the week triggers on `reports` (migration 0007).
+    """
+
+    __tablename__ = "report_waiting_weeks"
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
 
 
 class TeamsConversation(Base):

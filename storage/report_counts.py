@@ -1,11 +1,14 @@
-"""What the triggers of migration 0003 keep, from scratch: report_counts (migration 0003
-counts the reports already there with `recount_sql`) and reports.plus_one_count. A bulk
-load with the triggers off runs `recount` afterwards.
+"""What the triggers of migrations 0003 and 0007 keep, from scratch: report_counts (0003
+counts the reports already there with `recount_sql`), report_week_counts and
+report_waiting_weeks (0007, `week_recount_sql`), and reports.plus_one_count. A bulk load
+with the triggers off runs `recount` afterwards.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, text
+
+from storage.models import WAITING_PREDICATE
 
 
 def recount_sql(dialect: str) -> str:
@@ -42,6 +45,27 @@ def recount_sql(dialect: str) -> str:
             + " UNION ALL ".join(selects))
 
 
+# the week triggers' upserts onto report_week_counts and report_waiting_weeks (aliased `t`)
+WEEK_UPSERT = ("ON CONFLICT (week, kind, category_id, severity) "
+               "DO UPDATE SET n = {t}.n + excluded.n")
+WAITING_WEEK_UPSERT = "ON CONFLICT (week) DO UPDATE SET n = {t}.n + excluded.n"
+
+
+def week_recount_sql(dialect: str) -> list[str]:
+    """INSERTs counting every report into empty week tables, as the triggers key them (the
+    ISO week of reported_on, by its Monday): report_week_counts by kind, category and
+    reported severity, and report_waiting_weeks for the reports waiting for the group."""
+    week = ("date_trunc('week', reported_on)::date" if dialect == "postgresql"
+            else "date(reported_on, 'weekday 0', '-6 days')")
+    return [
+        "INSERT INTO report_week_counts (week, kind, category_id, severity, n) "  # noqa: S608 (constants)
+        f"SELECT {week}, kind, coalesce(category_id, ''), coalesce(reported_severity, ''), "
+        "count(*) FROM reports WHERE reported_on IS NOT NULL GROUP BY 1, 2, 3, 4",
+        f"INSERT INTO report_waiting_weeks (week, n) SELECT {week}, count(*) FROM reports "  # noqa: S608 (constants)
+        f"WHERE reported_on IS NOT NULL AND ({WAITING_PREDICATE}) GROUP BY 1",
+    ]
+
+
 PLUS_ONE_COUNT_SQL = (
     "UPDATE reports SET plus_one_count = (SELECT count(*) FROM plus_ones "
     "WHERE plus_ones.report_id = reports.id) "
@@ -51,8 +75,11 @@ PLUS_ONE_COUNT_SQL = (
 
 
 def recount_statements(dialect: str) -> list[str]:
-    """What the triggers keep, from scratch: report_counts and reports.plus_one_count."""
-    return ["DELETE FROM report_counts", recount_sql(dialect), PLUS_ONE_COUNT_SQL]
+    """What the triggers keep, from scratch: report_counts, report_week_counts and
+    reports.plus_one_count."""
+    return ["DELETE FROM report_counts", recount_sql(dialect),
+            "DELETE FROM report_week_counts", "DELETE FROM report_waiting_weeks",
+            *week_recount_sql(dialect), PLUS_ONE_COUNT_SQL]
 
 
 def recount(conn: Connection) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, text
 
 from intake import digest, services
 from intake.cli import main
@@ -519,33 +519,35 @@ def test_a_long_waiting_list_shows_the_oldest_and_counts_them_all(
     assert [w.reference for w in d.waiting] == refs[:digest.LIST_MAX]
 
 
-def test_the_waiting_list_reads_the_partial_index(sqlite_url: str) -> None:
-    """SQLite takes a partial index only when the query repeats its predicate: the digest's
-    waiting query, as it runs, is planned on ix_reports_waiting, not on the history."""
-    from sqlalchemy import event
+@pytest.mark.parametrize(("name", "index"), [
+    ("weeks", "sqlite_autoindex_report_week_counts_1"),
+    ("waiting", "ix_reports_waiting"),
+    ("needs_info", "ix_reports_needs_info"),
+    ("learned", "ix_reports_closed_at"),
+    ("totals", "ix_reports_waiting"),
+    ("suggestions", "ix_reports_backed"),
+])
+def test_every_digest_statement_reads_an_index_in_order(
+    sqlite_url: str, name: str, index: str
+) -> None:
+    """SQLite takes a partial index only when the query repeats its predicate, and has no
+    statistics to choose by: each of the digest's statements is planned on its index, reads
+    nothing else of the reports, and sorts nothing (the lists come in index order)."""
+    from sqlalchemy import create_engine
 
-    settings = Settings(database_url=sqlite_url, secret_key="k", run_outbox_worker=False)
-    db = open_database(sqlite_url)
-    ctx = services.Context(db=db, settings=settings, taxonomy=load_taxonomy(),
-                           secret_key=b"k", clock=FakeClock())
-    seen: list[tuple[str, object]] = []
-
-    def record(conn: object, cursor: object, statement: str, params: object, *a: object) -> None:
-        if "in_progress" in statement and "ORDER BY reported_at" in statement:
-            seen.append((statement, params))
-
-    event.listen(db.engine, "before_cursor_execute", record)
+    engine = create_engine(sqlite_url)
+    compiled = getattr(digest._queries("sqlite"), name).compile(dialect=engine.dialect)
     try:
-        build_digest(ctx=ctx, week="2026-W10", now=MONDAY_0800)
-        [(statement, params)] = seen
-        with db.engine.connect() as conn:
-            plan = " | ".join(str(r[-1]) for r in conn.exec_driver_sql(
-                "EXPLAIN QUERY PLAN " + statement, params))  # type: ignore[arg-type]
+        with engine.connect() as conn:
+            plan = [str(row[-1]) for row in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + str(compiled),
+                tuple(None for _ in compiled.positiontup or ()))]
     finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-        db.dispose()
-    assert "INDEX ix_reports_waiting" in plan, plan
-    assert "SCAN reports" not in plan, plan
+        engine.dispose()
+    assert any(index in step for step in plan), plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan
+    reads = [step for step in plan if step.startswith(("SCAN", "SEARCH"))]
+    assert reads and all("INDEX" in step or "CONSTANT ROW" in step for step in reads), plan
 
 
 def test_the_index_predicates_name_the_open_statuses() -> None:
@@ -584,3 +586,42 @@ def test_the_suggestion_ranking_reads_the_plus_one_counts(
         stored = dict(session.execute(select(m.Report.reference, m.Report.plus_one_count)
                                       .where(m.Report.reference.in_(ideas))).all())
     assert stored == {ref: (i + 1) + (2 if i == 1 else 0) for i, ref in enumerate(ideas)}
+
+
+def test_the_waiting_count_matches_the_reports_wherever_the_cutoff_falls(
+    ctx: services.Context, clock: FakeClock
+) -> None:
+    """The waiting total adds the per-week counts the triggers keep for the weeks before the
+    cutoff's week to the index count of that week: it equals a count of the reports
+    themselves for cutoffs on every weekday and hour, across the change to summer time,
+    while reports are triaged, answered and rejected."""
+    refs = [submit(ctx, clock, utc(2026, 3, 14, 6, 0) + timedelta(hours=9 * i))
+            for i in range(digest.LIST_MAX + 40)]
+    at(clock, utc(2026, 4, 20, 9, 0))
+    for i, ref in enumerate(refs):
+        if i % 5 == 1:  # in progress with feedback: no longer waiting
+            services.move_status(ctx=ctx, actor=GROUP, reference=ref, status="in_progress",
+                                 message="Vi jobber med saken.")
+        elif i % 7 == 2:
+            services.move_status(ctx=ctx, actor=GROUP, reference=ref, status="rejected",
+                                 message="Ikke aktuelt.")
+        elif i % 4 == 3:  # still waiting, in triage
+            services.move_status(ctx=ctx, actor=GROUP, reference=ref, status="triage")
+    with ctx.db.transaction() as session:  # in progress without feedback: still waiting
+        session.execute(text("UPDATE reports SET status = 'in_progress', "
+                             "first_feedback_at = NULL WHERE reference IN :refs")
+                        .bindparams(bindparam("refs", expanding=True)),
+                        {"refs": refs[4::11]})
+    r = m.Report
+    with ctx.db.reading() as session:
+        rows = session.execute(select(r.reported_at, r.status, r.first_feedback_at)).all()
+    full = 0
+    for step in range(60):
+        now = utc(2026, 3, 30, 5, 0) + timedelta(hours=13 * step)
+        cutoff = now - timedelta(days=ctx.settings.digest_stale_days)
+        expected = sum(1 for at_, status, feedback in rows if at_ < cutoff and (
+            status in ("received", "triage") or (status == "in_progress" and feedback is None)))
+        d = build_digest(ctx=ctx, week="2026-W10", now=now)
+        assert d.waiting_total == expected, now
+        full += len(d.waiting) == digest.LIST_MAX
+    assert full > 20  # the totals statement ran, not just the list's length

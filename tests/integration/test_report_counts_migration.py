@@ -94,3 +94,75 @@ def test_upgrade_counts_existing_reports(empty_url: str) -> None:
             "MELD-2026-0001": 0, "MELD-2026-0002": 0, "MELD-2026-0003": 0,
             "MELD-2026-0004": 3}
     engine.dispose()
+
+
+def test_upgrade_to_0007_fills_local_dates_status_times_and_week_counts(
+    empty_url: str,
+) -> None:
+    """Migration 0007 on reports already there: reported_on is the local date of
+    reported_at in the zone `meld migrate` hands over (across both DST changes and
+    midnight), status_changed_at is the last status change in the audit log (else the
+    submit), and report_week_counts and report_waiting_weeks count them by the Monday of
+    that date."""
+    upgrade(empty_url, "0006")
+    engine = create_engine(empty_url)
+    stamps = [  # UTC -> Oslo
+        datetime(2026, 3, 29, 22, 30, tzinfo=UTC),   # Mon 30 March 00:30 CEST (week 14)
+        datetime(2026, 3, 29, 0, 30, tzinfo=UTC),    # Sun 29 March 01:30 CET (week 13)
+        datetime(2026, 3, 1, 22, 59, tzinfo=UTC),    # Sun 1 March 23:59 CET (week 9)
+        datetime(2026, 3, 1, 23, 0, tzinfo=UTC),     # Mon 2 March 00:00 CET (week 10)
+        datetime(2026, 10, 25, 22, 30, tzinfo=UTC),  # Sun 25 Oct 23:30 CET (week 43)
+        datetime(2026, 10, 24, 22, 30, tzinfo=UTC),  # Sun 25 Oct 00:30 CEST (week 43)
+    ]
+    rows = [
+        {"reference": f"MELD-2026-{i:04d}", "kind": "deviation",
+         "category_id": ("medication", "referral")[i % 2], "subcategory_id": None,
+         "description": "x", "occurred_on": date(2026, 3, 1), "reported_at": at,
+         "reported_severity": "minor", "status": "needs_info" if i == 1 else "triage",
+         "channel": "web", "locale": "nb", "updated_at": at + timedelta(days=9)}
+        for i, at in enumerate(stamps, start=1)
+    ]
+    reports = table("reports", *(column(name) for name in rows[0]))
+    audit = table("audit_events", column("at"), column("actor_id"), column("actor_role"),
+                  column("action"), column("report_id"), column("details"))
+    asked = stamps[0] + timedelta(days=2)
+    with engine.begin() as conn:
+        conn.execute(insert(reports), rows)
+        ids = dict(conn.execute(text("SELECT reference, id FROM reports")).all())
+        first = ids["MELD-2026-0001"]
+        conn.execute(insert(audit), [
+            {"at": stamps[0] + timedelta(days=1), "actor_id": "slack:U1", "actor_role":
+             "triager", "action": "status_changed", "report_id": first,
+             "details": '{"previous": "received", "status": "triage"}'},
+            {"at": asked, "actor_id": "slack:U1", "actor_role": "triager",
+             "action": "status_changed", "report_id": first,
+             "details": '{"previous": "triage", "status": "needs_info"}'},
+            {"at": asked + timedelta(days=1), "actor_id": "slack:U1", "actor_role": "triager",
+             "action": "assessed", "report_id": first, "details": "{}"},
+        ])
+    upgrade(empty_url, timezone="Europe/Oslo")
+    r, wc = m.Report, m.ReportWeekCount
+    with engine.connect() as conn:
+        got = {ref: (on, changed) for ref, on, changed in conn.execute(
+            select(r.reference, r.reported_on, r.status_changed_at))}
+        weeks = {tuple(row[:4]): row[4] for row in conn.execute(
+            select(wc.week, wc.kind, wc.category_id, wc.severity, wc.n))}
+        waiting = dict(conn.execute(select(m.ReportWaitingWeek.week,
+                                           m.ReportWaitingWeek.n)).all())
+    assert [got[f"MELD-2026-{i:04d}"][0] for i in range(1, 7)] == [
+        date(2026, 3, 30), date(2026, 3, 29), date(2026, 3, 1), date(2026, 3, 2),
+        date(2026, 10, 25), date(2026, 10, 25)]
+    assert got["MELD-2026-0001"][1] == asked
+    assert [got[f"MELD-2026-{i:04d}"][1] for i in range(2, 7)] == stamps[1:]
+    assert weeks == {
+        (date(2026, 3, 30), "deviation", "referral", "minor"): 1,
+        (date(2026, 3, 23), "deviation", "medication", "minor"): 1,
+        (date(2026, 2, 23), "deviation", "referral", "minor"): 1,
+        (date(2026, 3, 2), "deviation", "medication", "minor"): 1,
+        (date(2026, 10, 19), "deviation", "medication", "minor"): 1,
+        (date(2026, 10, 19), "deviation", "referral", "minor"): 1,
+    }
+    # all but the first (needs_info) wait for triage
+    assert waiting == {date(2026, 3, 23): 1, date(2026, 2, 23): 1, date(2026, 3, 2): 1,
+                       date(2026, 10, 19): 2}
+    engine.dispose()

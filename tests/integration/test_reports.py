@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -496,12 +496,62 @@ def _stored_counts(ctx: services.Context) -> dict[tuple[Any, ...], tuple[int, in
     return {tuple(r[:5]): tuple(r[5:]) for r in rows if any(r[5:])}
 
 
-def test_report_counts_follow_every_change(ctx: services.Context, clock: FakeClock) -> None:
-    """The triggers keep report_counts equal to a recount of the reports through submits,
-    assessments (severity, category, guideline), feedback, closing, reopening, redirects,
-    duplicates, and plain SQL updates and deletes."""
-    refs = load_golden(ctx, clock)
+def _week_recount(ctx: services.Context) -> dict[tuple[Any, ...], int]:
+    """report_week_counts as it should be, from every report that has its local date: by
+    the Monday of that week, kind, category and reported severity (tests only)."""
+    r = m.Report
+    expected: dict[tuple[Any, ...], int] = {}
+    with ctx.db.reading() as session:
+        for on, kind, cat, sev in session.execute(
+                select(r.reported_on, r.kind, r.category_id, r.reported_severity)):
+            if on is not None:
+                key = (on - timedelta(days=on.weekday()), kind, cat or "", sev or "")
+                expected[key] = expected.get(key, 0) + 1
+    return expected
+
+
+def _waiting_recount(ctx: services.Context) -> dict[date, int]:
+    """report_waiting_weeks as it should be: the reports waiting for the group (not
+    triaged, or in progress without feedback) by the Monday of their week."""
+    r = m.Report
+    expected: dict[date, int] = {}
+    with ctx.db.reading() as session:
+        for on, status, feedback in session.execute(
+                select(r.reported_on, r.status, r.first_feedback_at)):
+            waiting = status in ("received", "triage") or (
+                status == "in_progress" and feedback is None)
+            if on is not None and waiting:
+                monday = on - timedelta(days=on.weekday())
+                expected[monday] = expected.get(monday, 0) + 1
+    return expected
+
+
+def _stored_week_counts(ctx: services.Context) -> dict[tuple[Any, ...], int]:
+    wc = m.ReportWeekCount
+    with ctx.db.reading() as session:
+        rows = session.execute(select(wc.week, wc.kind, wc.category_id, wc.severity, wc.n))
+        return {tuple(row[:4]): row[4] for row in rows if row[4]}
+
+
+def _assert_counts_kept(ctx: services.Context) -> None:
     assert _stored_counts(ctx) == _recount(ctx)
+    assert _stored_week_counts(ctx) == _week_recount(ctx)
+    ww = m.ReportWaitingWeek
+    with ctx.db.reading() as session:
+        waiting = {w: n for w, n in session.execute(select(ww.week, ww.n)) if n}
+    assert waiting == _waiting_recount(ctx)
+
+
+def test_report_counts_follow_every_change(ctx: services.Context, clock: FakeClock) -> None:
+    """The triggers keep report_counts, report_week_counts and report_waiting_weeks equal
+    to a recount of the reports through submits, assessments (severity, category,
+    guideline), feedback, closing, reopening, redirects, duplicates, and plain SQL updates
+    and deletes."""
+    refs = load_golden(ctx, clock)
+    with ctx.db.reading() as session:  # the services write the local date with the instant
+        stamps = session.execute(select(m.Report.reported_at, m.Report.reported_on)).all()
+    assert stamps and all(on == ctx.local_date(at) for at, on in stamps)
+    _assert_counts_kept(ctx)
     clock.advance(hours=5, minutes=30)
     services.reply(ctx=ctx, actor=GROUP, reference=refs[0], text="Takk for meldingen.")
     services.move_status(ctx=ctx, actor=GROUP, reference=refs[1], status="in_progress")
@@ -514,26 +564,27 @@ def test_report_counts_follow_every_change(ctx: services.Context, clock: FakeClo
     services.reopen(ctx=ctx, actor=GROUP, reference=refs[1])
     services.mark_duplicate(ctx=ctx, actor=GROUP, reference=refs[6],
                             duplicate_of=refs[0])
-    assert _stored_counts(ctx) == _recount(ctx)
+    _assert_counts_kept(ctx)
     with ctx.db.transaction() as session:
         session.execute(text("UPDATE reports SET occurred_on = :d, place_id = NULL, "
-                             "direction = NULL WHERE reference = :r"),
+                             "direction = NULL, reported_on = :d WHERE reference = :r"),
                         {"d": date(2025, 12, 31), "r": refs[3]})
         session.execute(text("UPDATE reports SET description = 'x', status = 'triage' "
                              "WHERE reference = :r"), {"r": refs[5]})
-    assert _stored_counts(ctx) == _recount(ctx)
+    _assert_counts_kept(ctx)
     # a row written without the services (as a bulk load would), then deleted
     with ctx.db.transaction() as session:
         session.add(m.Report(
             reference="MELD-2026-9999", kind="deviation", category_id="other",
             description="x", occurred_on=date(2026, 2, 1), reported_at=clock.now,
+            reported_on=date(2026, 2, 1),
             reported_severity="minor", guideline_breached=True, channel="web",
             first_feedback_at=clock.now, status="triage"))
-    assert _stored_counts(ctx) == _recount(ctx)
+    _assert_counts_kept(ctx)
     assert (date(2026, 2, 1), "class", "deviation", "other", "") in _stored_counts(ctx)
     with ctx.db.transaction() as session:
         session.execute(text("DELETE FROM reports WHERE reference = 'MELD-2026-9999'"))
-    assert _stored_counts(ctx) == _recount(ctx)
+    _assert_counts_kept(ctx)
 
 
 @pytest.mark.parametrize("key", ["2026-T1", "2026-T2", "2025-T3", "2026", "2025"])
@@ -780,6 +831,6 @@ def test_concurrent_changes_keep_the_counts_without_deadlocks(pg_database_url: s
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
             assert sorted(pool.map(churn, range(8))) == list(range(8))
-        assert _stored_counts(ctx) == _recount(ctx)
+        _assert_counts_kept(ctx)
     finally:
         db.dispose()
