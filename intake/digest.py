@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal
 from dateutil.rrule import rrulestr
-from sqlalchemy import bindparam, func, null, select, text, union_all, update
+from sqlalchemy import Integer, String, bindparam, column, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -257,11 +257,8 @@ def _days(now: datetime, then: datetime, zone: ZoneInfo) -> int:
 class _Queries:
     """The digest's statements for one dialect, built once; the week comes as parameters."""
 
-    weeks: Any
-    waiting: Any
-    needs_info: Any
-    learned: Any
-    totals: Any
+    counts: Any
+    lists: Any
     suggestions: Any
 
 
@@ -280,44 +277,57 @@ def _queries(dialect: str) -> _Queries:
     def hint(index: str) -> str:
         return f"INDEXED BY {index}" if dialect == "sqlite" else ""
 
+    def none(pg_type: str) -> str:  # PostgreSQL types a bare NULL in a subquery as text
+        return f"CAST(NULL AS {pg_type})" if dialect == "postgresql" else "NULL"
+
     # waiting for triage (received, triage), or for a first feedback while measures run
     is_waiting = (f"FROM reports {hint('ix_reports_waiting')} "
                   f"WHERE ({m.WAITING_PREDICATE}) AND reported_at < :cutoff")
     # waiting for the reporter: since the group asked (the status changed to needs_info)
     is_asked = f"FROM reports {hint('ix_reports_needs_info')} WHERE {m.NEEDS_INFO_PREDICATE}"
     return _Queries(
-        weeks=union_all(  # weeks are keyed by their Monday
-            # this week's counts by kind, category and severity (a hundred rows at most)...
-            select(wc.kind, wc.category_id, wc.severity, wc.n)
-            .where(wc.week == monday, wc.n != 0),
-            # ... and one row (no kind) with the sum of the TREND_WEEKS weeks before
-            select(null(), null(), null(), func.coalesce(func.sum(wc.n), 0))
-            .where(wc.week >= trend, wc.week < monday),
-        ),
-        waiting=text(
-            "SELECT reference, category_id, reported_at, status, first_feedback_at "
-            f"{is_waiting} ORDER BY reported_at, id LIMIT {LIST_MAX}",
-        ).bindparams(cutoff).columns(r.reference, r.category_id, r.reported_at, r.status,
-                                     r.first_feedback_at),
-        needs_info=text(
-            "SELECT reference, category_id, status_changed_at, updated_at "
-            f"{is_asked} ORDER BY status_changed_at, id LIMIT {LIST_MAX}",
-        ).columns(r.reference, r.category_id, r.status_changed_at, r.updated_at),
-        # closed_at is set by closing (which requires the learning point) and cleared by
-        # reopening, so these are the reports closed this week
-        learned=select(r.reference, r.category_id, r.learning_point, r.measure)
-        .where(r.closed_at >= start, r.closed_at < end)
-        .order_by(r.closed_at, r.id).limit(LIST_MAX),
-        # run only when a list is full: how long each list is in all. The waiting reports
-        # of whole weeks before the cutoff's are counted per week by the triggers (a row a
-        # week), those of the cutoff's own week from the index (at most a week of them).
-        totals=text(
-            "SELECT (SELECT coalesce(sum(n), 0) FROM report_waiting_weeks "  # noqa: S608 (constants)
-            f"WHERE week < :cutoff_monday) + (SELECT count(*) {is_waiting} "
-            f"AND reported_at >= :cutoff_week), (SELECT count(*) {is_asked}), "
-            "(SELECT count(*) FROM reports WHERE closed_at >= :start AND closed_at < :end)",
-        ).bindparams(cutoff, start, end, bindparam("cutoff_monday", type_=wc.week.type),
+        # one statement for every count, each from a few rows: this week's counts by kind,
+        # category and severity (a hundred rows at most; weeks are keyed by their Monday),
+        # then one row each (no kind) with a total, named in category_id
+        counts=text(
+            "SELECT kind, category_id, severity, n FROM report_week_counts "  # noqa: S608 (constants)
+            "WHERE week = :monday AND n <> 0 "
+            # the TREND_WEEKS weeks before
+            "UNION ALL SELECT NULL, 'previous', NULL, (SELECT coalesce(sum(n), 0) "
+            "FROM report_week_counts WHERE week >= :trend AND week < :monday) "
+            # waiting: whole weeks before the cutoff's from the triggers' row a week, the
+            # cutoff's own week from the index (at most a week of reports)
+            "UNION ALL SELECT NULL, 'waiting', NULL, (SELECT coalesce(sum(n), 0) FROM "
+            "report_waiting_weeks WHERE week < :cutoff_monday) + (SELECT count(*) "
+            f"{is_waiting} AND reported_at >= :cutoff_week) "
+            f"UNION ALL SELECT NULL, 'needs_info', NULL, (SELECT count(*) {is_asked}) "
+            "UNION ALL SELECT NULL, 'learned', NULL, (SELECT count(*) FROM reports "
+            "WHERE closed_at >= :start AND closed_at < :end)",
+        ).bindparams(monday, trend, cutoff, start, end,
+                     bindparam("cutoff_monday", type_=wc.week.type),
                      bindparam("cutoff_week", type_=stamp)),
+        # the three lists in one statement: each the first LIST_MAX of its index, tagged
+        # with its number (LISTS) and sorted by it, its sort key and id
+        lists=text(
+            # waiting for triage, or for a first feedback while measures run, oldest first
+            f"SELECT * FROM (SELECT 0 AS list, reported_at AS key_at, id, reference, category_id, "  # noqa: S608 (constants)
+            f"first_feedback_at AS other_at, status AS text_a, {none('text')} AS text_b "
+            f"{is_waiting} ORDER BY reported_at, id LIMIT {LIST_MAX}) AS waiting "
+            # waiting for the reporter's answer, longest first
+            "UNION ALL SELECT * FROM (SELECT 1, status_changed_at, id, reference, category_id, "
+            f"updated_at, {none('text')}, {none('text')} "
+            f"{is_asked} ORDER BY status_changed_at, id LIMIT {LIST_MAX}) AS asked "
+            # closed this week: closed_at is set by closing (which requires the learning
+            # point) and cleared by reopening
+            "UNION ALL SELECT * FROM (SELECT 2, closed_at, id, reference, category_id, "
+            f"{none('timestamptz')}, learning_point, measure FROM reports "
+            "WHERE closed_at >= :start AND closed_at < :end "
+            f"ORDER BY closed_at, id LIMIT {LIST_MAX}) AS learned "
+            "ORDER BY list, key_at, id",
+        ).bindparams(cutoff, start, end).columns(
+            column("list", Integer), column("key_at", stamp), column("id", Integer),
+            column("reference", String), column("category_id", String),
+            column("other_at", stamp), column("text_a", String), column("text_b", String)),
         # the most +1'ed open suggestions: plus_one_count is kept by triggers on plus_ones,
         # and ix_reports_backed holds only the open suggestions that have any, most first;
         # the +1s of this week are counted for the rows returned
@@ -337,9 +347,10 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
 
     New, by kind/category/severity: reported in the week (local dates). Closed: closed_at
     in the week. Waiting, needs-info and suggestions are the state at `now`. None of it
-    reads the week's reports one by one: the counts come from report_week_counts (kept by
-    triggers, a few rows per week), each list is the first LIST_MAX entries of an index
-    in the order it is shown, and one statement counts what the full lists left out.
+    reads the week's reports one by one. Three statements: every count (from
+    report_week_counts and report_waiting_weeks, kept by triggers, and small index counts),
+    the three lists (each the first LIST_MAX entries of an index, in the order shown), and
+    the +1 ranking.
     """
     settings = ctx.settings
     tz = settings.timezone
@@ -357,23 +368,14 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
 
     with ctx.db.reading() as session:
         conn = session.connection()  # plain rows, no ORM loading
+        count_rows, list_rows, suggestion_rows = [
+            conn.execute(stmt, params).all() for stmt in (q.counts, q.lists, q.suggestions)]
 
-        def run(stmt: Any) -> Any:
-            return conn.execute(stmt, params)
-
-        week_rows = run(q.weeks).all()
-        waiting_rows = run(q.waiting).all()
-        needs_rows = run(q.needs_info).all()
-        learned_rows = run(q.learned).all()
-        lists = (waiting_rows, needs_rows, learned_rows)
-        counted = (run(q.totals).one() if any(len(x) == LIST_MAX for x in lists)
-                   else tuple(len(x) for x in lists))
-        suggestion_rows = run(q.suggestions).all()
-
+    waiting_rows, needs_rows, learned_rows = (
+        [row for row in list_rows if row.list == number] for number in range(3))
     groups = [(kind, category, severity, int(n))
-              for kind, category, severity, n in week_rows if kind is not None]
-    previous_weeks_total = sum(int(row[3]) for row in week_rows if row[0] is None)
-    waiting_total, needs_total, learned_total = (int(n) for n in counted)
+              for kind, category, severity, n in count_rows if kind is not None]
+    totals = {name: int(n) for kind, name, _, n in count_rows if kind is None}
     total = sum(g[3] for g in groups)
     categories = _marginal(groups, 1)
     labels: dict[str, str] = {}
@@ -391,19 +393,21 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
             for key, n in sorted(categories.items(), key=lambda kv: (-kv[1], cat(kv[0], lang)))
         ),
         by_severity=_in_order(_marginal(groups, 2), [s.value for s in Severity]),
-        waiting=tuple(WaitingItem(ref, cat(cid, lang), _days(now, reported, zone), status,
-                                  feedback is not None)
-                      for ref, cid, reported, status, feedback in waiting_rows),
-        waiting_total=waiting_total,
-        needs_info=tuple(NeedsInfoItem(ref, cat(cid, lang), _days(now, asked or updated, zone))
-                         for ref, cid, asked, updated in needs_rows),
-        needs_info_total=needs_total,
-        learned=tuple(LearningItem(ref, cat(cid, lang), lp or "", me or "")
-                      for ref, cid, lp, me in learned_rows),
-        learned_total=learned_total,
+        waiting=tuple(WaitingItem(row.reference, cat(row.category_id, lang),
+                                  _days(now, row.key_at, zone), row.text_a,
+                                  row.other_at is not None)
+                      for row in waiting_rows),
+        waiting_total=totals["waiting"],
+        needs_info=tuple(NeedsInfoItem(row.reference, cat(row.category_id, lang),
+                                       _days(now, row.key_at or row.other_at, zone))
+                         for row in needs_rows),  # since asked (else since last updated)
+        needs_info_total=totals["needs_info"],
+        learned=tuple(LearningItem(row.reference, cat(row.category_id, lang), row.text_a or "",
+                                   row.text_b or "") for row in learned_rows),
+        learned_total=totals["learned"],
         top_suggestions=tuple(SuggestionItem(ref, cat(cid, lang), int(n), int(n_week or 0))
                               for ref, cid, n, n_week in suggestion_rows),
-        previous_weeks_total=previous_weeks_total,
+        previous_weeks_total=totals["previous"],
     )
 
 
