@@ -450,7 +450,7 @@ class Loader:
             # what autovacuum does after a big insert (PostgreSQL 13+): statistics, and the
             # visibility map that index-only scans need
             for table in ("reports", "plus_ones", "audit_events", "report_counts",
-                          "report_week_counts", "report_waiting_weeks"):
+                          "report_week_counts", "report_open_weeks"):
                 conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
 
 

@@ -1,7 +1,7 @@
 """The weekly digest for Forbedringsgruppen: content, plain text, schedule, exactly-once run.
 
 `build_digest` reads one ISO week from counts kept by triggers (report_week_counts,
-report_waiting_weeks) and short lists read in index order, into a door-neutral `Digest`:
+report_open_weeks) and short lists read in index order, into a door-neutral `Digest`:
 coded keys, references, category labels, and the group's own learning points and
 measures. It never carries a report's description or who reported it.
 `render_text` turns it into the text `meld digest --dry-run` prints; the doors render the
@@ -259,7 +259,6 @@ class _Queries:
 
     counts: Any
     lists: Any
-    suggestions: Any
 
 
 @functools.cache
@@ -297,47 +296,51 @@ def _queries(dialect: str) -> _Queries:
             "FROM report_week_counts WHERE week >= :trend AND week < :monday) "
             # waiting: whole weeks before the cutoff's from the triggers' row a week, the
             # cutoff's own week from the index (at most a week of reports)
-            "UNION ALL SELECT NULL, 'waiting', NULL, (SELECT coalesce(sum(n), 0) FROM "
-            "report_waiting_weeks WHERE week < :cutoff_monday) + (SELECT count(*) "
+            "UNION ALL SELECT NULL, 'waiting', NULL, (SELECT coalesce(sum(waiting), 0) FROM "
+            "report_open_weeks WHERE week < :cutoff_monday) + (SELECT count(*) "
             f"{is_waiting} AND reported_at >= :cutoff_week) "
-            f"UNION ALL SELECT NULL, 'needs_info', NULL, (SELECT count(*) {is_asked}) "
+            # waiting for the reporter's answer: all of them, from the row a week
+            "UNION ALL SELECT NULL, 'needs_info', NULL, (SELECT coalesce(sum(asked), 0) "
+            "FROM report_open_weeks) "
             "UNION ALL SELECT NULL, 'learned', NULL, (SELECT count(*) FROM reports "
             "WHERE closed_at >= :start AND closed_at < :end)",
         ).bindparams(monday, trend, cutoff, start, end,
                      bindparam("cutoff_monday", type_=wc.week.type),
                      bindparam("cutoff_week", type_=stamp)),
-        # the three lists in one statement: each the first LIST_MAX of its index, tagged
-        # with its number (LISTS) and sorted by it, its sort key and id
+        # the four lists in one statement, each the first rows of its index in the order
+        # shown, tagged with its number and sorted by it, then by its own order: `backed`
+        # (the +1s, most first), `key_at` and id
         lists=text(
-            # waiting for triage, or for a first feedback while measures run, oldest first
-            f"SELECT * FROM (SELECT 0 AS list, reported_at AS key_at, id, reference, category_id, "  # noqa: S608 (constants)
-            f"first_feedback_at AS other_at, status AS text_a, {none('text')} AS text_b "
+            # 0: waiting for triage, or for a first feedback while measures run, oldest first
+            "SELECT * FROM (SELECT 0 AS list, 0 AS backed, reported_at AS key_at, id, "  # noqa: S608 (constants)
+            "reference, category_id, first_feedback_at AS other_at, status AS text_a, "
+            f"{none('text')} AS text_b, {none('bigint')} AS this_week "
             f"{is_waiting} ORDER BY reported_at, id LIMIT {LIST_MAX}) AS waiting "
-            # waiting for the reporter's answer, longest first
-            "UNION ALL SELECT * FROM (SELECT 1, status_changed_at, id, reference, category_id, "
-            f"updated_at, {none('text')}, {none('text')} "
+            # 1: waiting for the reporter's answer, longest first
+            "UNION ALL SELECT * FROM (SELECT 1, 0, status_changed_at, id, reference, "
+            f"category_id, updated_at, {none('text')}, {none('text')}, {none('bigint')} "
             f"{is_asked} ORDER BY status_changed_at, id LIMIT {LIST_MAX}) AS asked "
-            # closed this week: closed_at is set by closing (which requires the learning
-            # point) and cleared by reopening
-            "UNION ALL SELECT * FROM (SELECT 2, closed_at, id, reference, category_id, "
-            f"{none('timestamptz')}, learning_point, measure FROM reports "
+            # 2: closed this week (closed_at is set by closing, which requires the learning
+            # point, and cleared by reopening)
+            "UNION ALL SELECT * FROM (SELECT 2, 0, closed_at, id, reference, category_id, "
+            f"{none('timestamptz')}, learning_point, measure, {none('bigint')} FROM reports "
             "WHERE closed_at >= :start AND closed_at < :end "
             f"ORDER BY closed_at, id LIMIT {LIST_MAX}) AS learned "
-            "ORDER BY list, key_at, id",
+            # 3: the most +1'ed open suggestions: plus_one_count is kept by triggers on
+            # plus_ones, and ix_reports_backed holds only the open suggestions that have any,
+            # most first; the week's own +1s are counted for the rows returned
+            "UNION ALL SELECT * FROM (SELECT 3, plus_one_count, reported_at, id, reference, "
+            f"category_id, {none('timestamptz')}, {none('text')}, {none('text')}, "
+            "(SELECT count(*) FROM plus_ones WHERE plus_ones.report_id = reports.id "
+            "AND plus_ones.created_at >= :start AND plus_ones.created_at < :end) "
+            f"FROM reports {hint('ix_reports_backed')} WHERE {m.BACKED_PREDICATE} "
+            f"ORDER BY plus_one_count DESC, reported_at, id LIMIT {TOP_SUGGESTIONS}) AS backed "
+            "ORDER BY list, backed DESC, key_at, id",
         ).bindparams(cutoff, start, end).columns(
-            column("list", Integer), column("key_at", stamp), column("id", Integer),
-            column("reference", String), column("category_id", String),
-            column("other_at", stamp), column("text_a", String), column("text_b", String)),
-        # the most +1'ed open suggestions: plus_one_count is kept by triggers on plus_ones,
-        # and ix_reports_backed holds only the open suggestions that have any, most first;
-        # the +1s of this week are counted for the rows returned
-        suggestions=text(
-            "SELECT reference, category_id, plus_one_count, (SELECT count(*) FROM plus_ones "  # noqa: S608 (constants)
-            "WHERE plus_ones.report_id = reports.id AND plus_ones.created_at >= :start "
-            f"AND plus_ones.created_at < :end) FROM reports {hint('ix_reports_backed')} "
-            f"WHERE {m.BACKED_PREDICATE} ORDER BY plus_one_count DESC, reported_at, id "
-            f"LIMIT {TOP_SUGGESTIONS}",
-        ).bindparams(start, end),
+            column("list", Integer), column("backed", Integer), column("key_at", stamp),
+            column("id", Integer), column("reference", String), column("category_id", String),
+            column("other_at", stamp), column("text_a", String), column("text_b", String),
+            column("this_week", Integer)),
     )
 
 
@@ -347,10 +350,9 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
 
     New, by kind/category/severity: reported in the week (local dates). Closed: closed_at
     in the week. Waiting, needs-info and suggestions are the state at `now`. None of it
-    reads the week's reports one by one. Three statements: every count (from
-    report_week_counts and report_waiting_weeks, kept by triggers, and small index counts),
-    the three lists (each the first LIST_MAX entries of an index, in the order shown), and
-    the +1 ranking.
+    reads the week's reports one by one. Two statements: every count (from
+    report_week_counts and report_open_weeks, kept by triggers, and small index counts),
+    and the four lists (each the first entries of an index, in the order shown).
     """
     settings = ctx.settings
     tz = settings.timezone
@@ -368,11 +370,10 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
 
     with ctx.db.reading() as session:
         conn = session.connection()  # plain rows, no ORM loading
-        count_rows, list_rows, suggestion_rows = [
-            conn.execute(stmt, params).all() for stmt in (q.counts, q.lists, q.suggestions)]
+        count_rows, list_rows = [conn.execute(stmt, params).all() for stmt in (q.counts, q.lists)]
 
-    waiting_rows, needs_rows, learned_rows = (
-        [row for row in list_rows if row.list == number] for number in range(3))
+    waiting_rows, needs_rows, learned_rows, backed_rows = (
+        [row for row in list_rows if row.list == number] for number in range(4))
     groups = [(kind, category, severity, int(n))
               for kind, category, severity, n in count_rows if kind is not None]
     totals = {name: int(n) for kind, name, _, n in count_rows if kind is None}
@@ -405,8 +406,9 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
         learned=tuple(LearningItem(row.reference, cat(row.category_id, lang), row.text_a or "",
                                    row.text_b or "") for row in learned_rows),
         learned_total=totals["learned"],
-        top_suggestions=tuple(SuggestionItem(ref, cat(cid, lang), int(n), int(n_week or 0))
-                              for ref, cid, n, n_week in suggestion_rows),
+        top_suggestions=tuple(SuggestionItem(row.reference, cat(row.category_id, lang),
+                                             int(row.backed), int(row.this_week or 0))
+                              for row in backed_rows),
         previous_weeks_total=totals["previous"],
     )
 

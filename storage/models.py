@@ -283,15 +283,17 @@ class ReportWeekCount(Base):
     n: Mapped[int] = mapped_column(Integer)
 
 
-class ReportWaitingWeek(Base):
-    """How many reports of each week (of reported_on, by its Monday) are waiting for the
-    group now (WAITING_PREDICATE), so the digest counts the waiting reports from a row per
-    week. Maintained by the week triggers on `reports` (migration 0007).
+class ReportOpenWeek(Base):
+    """How many reports of each week (of reported_on, by its Monday) wait now: for the group
+    (`waiting`, WAITING_PREDICATE) and for the reporter's answer (`asked`, needs_info), so
+    the digest counts them from a row per week. Maintained by the week triggers on
+    `reports` (migration 0007).
     """
 
-    __tablename__ = "report_waiting_weeks"
+    __tablename__ = "report_open_weeks"
     week: Mapped[date] = mapped_column(Date, primary_key=True)
-    n: Mapped[int] = mapped_column(Integer)
+    waiting: Mapped[int] = mapped_column(Integer)
+    asked: Mapped[int] = mapped_column(Integer)
 
 
 class TeamsConversation(Base):

@@ -1,6 +1,6 @@
 """What the triggers of migrations 0003 and 0007 keep, from scratch: report_counts (0003
 counts the reports already there with `recount_sql`), report_week_counts and
-report_waiting_weeks (0007, `week_recount_sql`), and reports.plus_one_count. A bulk load
+report_open_weeks (0007, `week_recount_sql`), and reports.plus_one_count. A bulk load
 with the triggers off runs `recount` afterwards.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from storage.models import WAITING_PREDICATE
+from storage.models import NEEDS_INFO_PREDICATE, WAITING_PREDICATE
 
 
 def recount_sql(dialect: str) -> str:
@@ -45,16 +45,18 @@ def recount_sql(dialect: str) -> str:
             + " UNION ALL ".join(selects))
 
 
-# the week triggers' upserts onto report_week_counts and report_waiting_weeks (aliased `t`)
+# the week triggers' upserts onto report_week_counts and report_open_weeks (aliased `t`)
 WEEK_UPSERT = ("ON CONFLICT (week, kind, category_id, severity) "
                "DO UPDATE SET n = {t}.n + excluded.n")
-WAITING_WEEK_UPSERT = "ON CONFLICT (week) DO UPDATE SET n = {t}.n + excluded.n"
+OPEN_WEEK_UPSERT = ("ON CONFLICT (week) DO UPDATE SET waiting = {t}.waiting + excluded.waiting, "
+                    "asked = {t}.asked + excluded.asked")
 
 
 def week_recount_sql(dialect: str) -> list[str]:
     """INSERTs counting every report into empty week tables, as the triggers key them (the
     ISO week of reported_on, by its Monday): report_week_counts by kind, category and
-    reported severity, and report_waiting_weeks for the reports waiting for the group."""
+    reported severity, and report_open_weeks for the reports waiting for the group or for
+    the reporter's answer."""
     week = ("date_trunc('week', reported_on)::date" if dialect == "postgresql"
             else "date(reported_on, 'weekday 0', '-6 days')")
     return [
@@ -62,8 +64,11 @@ def week_recount_sql(dialect: str) -> list[str]:
         f"SELECT {week}, kind, coalesce(category_id, ''), coalesce(reported_severity, ''), "
         "count(*) FROM reports WHERE reported_on IS NOT NULL GROUP BY 1, 2, 3, 4 "
         "ORDER BY 1, 2, 3, 4",  # a week's rows together on disk, as the triggers leave them
-        f"INSERT INTO report_waiting_weeks (week, n) SELECT {week}, count(*) FROM reports "  # noqa: S608 (constants)
-        f"WHERE reported_on IS NOT NULL AND ({WAITING_PREDICATE}) GROUP BY 1 ORDER BY 1",
+        f"INSERT INTO report_open_weeks (week, waiting, asked) SELECT {week}, "  # noqa: S608 (constants)
+        f"sum(CASE WHEN {WAITING_PREDICATE} THEN 1 ELSE 0 END), "
+        f"sum(CASE WHEN {NEEDS_INFO_PREDICATE} THEN 1 ELSE 0 END) FROM reports "
+        f"WHERE reported_on IS NOT NULL AND ({WAITING_PREDICATE} OR {NEEDS_INFO_PREDICATE}) "
+        "GROUP BY 1 ORDER BY 1",
     ]
 
 
@@ -79,7 +84,7 @@ def recount_statements(dialect: str) -> list[str]:
     """What the triggers keep, from scratch: report_counts, report_week_counts and
     reports.plus_one_count."""
     return ["DELETE FROM report_counts", recount_sql(dialect),
-            "DELETE FROM report_week_counts", "DELETE FROM report_waiting_weeks",
+            "DELETE FROM report_week_counts", "DELETE FROM report_open_weeks",
             *week_recount_sql(dialect), PLUS_ONE_COUNT_SQL]
 
 

@@ -102,7 +102,7 @@ def test_upgrade_to_0007_fills_local_dates_status_times_and_week_counts(
     """Migration 0007 on reports already there: reported_on is the local date of
     reported_at in the zone `meld migrate` hands over (across both DST changes and
     midnight), status_changed_at is the last status change in the audit log (else the
-    submit), and report_week_counts and report_waiting_weeks count them by the Monday of
+    submit), and report_week_counts and report_open_weeks count them by the Monday of
     that date."""
     upgrade(empty_url, "0006")
     engine = create_engine(empty_url)
@@ -147,8 +147,9 @@ def test_upgrade_to_0007_fills_local_dates_status_times_and_week_counts(
             select(r.reference, r.reported_on, r.status_changed_at))}
         weeks = {tuple(row[:4]): row[4] for row in conn.execute(
             select(wc.week, wc.kind, wc.category_id, wc.severity, wc.n))}
-        waiting = dict(conn.execute(select(m.ReportWaitingWeek.week,
-                                           m.ReportWaitingWeek.n)).all())
+        ow = m.ReportOpenWeek
+        open_weeks = {w: (a, b) for w, a, b in conn.execute(
+            select(ow.week, ow.waiting, ow.asked))}
     assert [got[f"MELD-2026-{i:04d}"][0] for i in range(1, 7)] == [
         date(2026, 3, 30), date(2026, 3, 29), date(2026, 3, 1), date(2026, 3, 2),
         date(2026, 10, 25), date(2026, 10, 25)]
@@ -162,7 +163,8 @@ def test_upgrade_to_0007_fills_local_dates_status_times_and_week_counts(
         (date(2026, 10, 19), "deviation", "medication", "minor"): 1,
         (date(2026, 10, 19), "deviation", "referral", "minor"): 1,
     }
-    # all but the first (needs_info) wait for triage
-    assert waiting == {date(2026, 3, 23): 1, date(2026, 2, 23): 1, date(2026, 3, 2): 1,
-                       date(2026, 10, 19): 2}
+    # the first waits for the reporter's answer, the others for triage
+    assert open_weeks == {date(2026, 3, 30): (0, 1), date(2026, 3, 23): (1, 0),
+                          date(2026, 2, 23): (1, 0), date(2026, 3, 2): (1, 0),
+                          date(2026, 10, 19): (2, 0)}
     engine.dispose()

@@ -510,20 +510,20 @@ def _week_recount(ctx: services.Context) -> dict[tuple[Any, ...], int]:
     return expected
 
 
-def _waiting_recount(ctx: services.Context) -> dict[date, int]:
-    """report_waiting_weeks as it should be: the reports waiting for the group (not
-    triaged, or in progress without feedback) by the Monday of their week."""
+def _open_recount(ctx: services.Context) -> dict[date, tuple[int, int]]:
+    """report_open_weeks as it should be: by the Monday of their week, the reports waiting
+    for the group (not triaged, or in progress without feedback) and for the reporter."""
     r = m.Report
-    expected: dict[date, int] = {}
+    expected: dict[date, list[int]] = {}
     with ctx.db.reading() as session:
         for on, status, feedback in session.execute(
                 select(r.reported_on, r.status, r.first_feedback_at)):
             waiting = status in ("received", "triage") or (
                 status == "in_progress" and feedback is None)
-            if on is not None and waiting:
-                monday = on - timedelta(days=on.weekday())
-                expected[monday] = expected.get(monday, 0) + 1
-    return expected
+            if on is not None and (waiting or status == "needs_info"):
+                row = expected.setdefault(on - timedelta(days=on.weekday()), [0, 0])
+                row[0 if waiting else 1] += 1
+    return {week: (a, b) for week, (a, b) in expected.items()}
 
 
 def _stored_week_counts(ctx: services.Context) -> dict[tuple[Any, ...], int]:
@@ -536,14 +536,15 @@ def _stored_week_counts(ctx: services.Context) -> dict[tuple[Any, ...], int]:
 def _assert_counts_kept(ctx: services.Context) -> None:
     assert _stored_counts(ctx) == _recount(ctx)
     assert _stored_week_counts(ctx) == _week_recount(ctx)
-    ww = m.ReportWaitingWeek
+    ow = m.ReportOpenWeek
     with ctx.db.reading() as session:
-        waiting = {w: n for w, n in session.execute(select(ww.week, ww.n)) if n}
-    assert waiting == _waiting_recount(ctx)
+        stored = {w: (a, b) for w, a, b in session.execute(
+            select(ow.week, ow.waiting, ow.asked)) if a or b}
+    assert stored == _open_recount(ctx)
 
 
 def test_report_counts_follow_every_change(ctx: services.Context, clock: FakeClock) -> None:
-    """The triggers keep report_counts, report_week_counts and report_waiting_weeks equal
+    """The triggers keep report_counts, report_week_counts and report_open_weeks equal
     to a recount of the reports through submits, assessments (severity, category,
     guideline), feedback, closing, reopening, redirects, duplicates, and plain SQL updates
     and deletes."""

@@ -7,9 +7,10 @@ triggers, reports.reported_on and reports.status_changed_at, and indexes for its
 - `report_week_counts`: reports per ISO week of reported_on (the Monday), kind, category and
   reported severity, kept by triggers on reports in the same transaction as the change,
   like report_counts (on PostgreSQL deferred to COMMIT, one ordered upsert).
-- `report_waiting_weeks`: how many reports of each week (of reported_on) are waiting for
-  the group now (received or triage, or in progress without feedback), kept by the same
-  triggers on reports, so the digest counts the waiting reports from a row per week.
+- `report_open_weeks`: how many reports of each week (of reported_on) wait now, for the
+  group (received or triage, or in progress without feedback) and for the reporter's
+  answer (needs_info), kept by the same triggers on reports, so the digest counts them
+  from a row per week.
 - `reports.status_changed_at`: when the status last changed (the application writes it with
   the status); the digest lists needs-info reports by how long the group has waited for an
   answer, from the partial index `ix_reports_needs_info`.
@@ -36,7 +37,7 @@ from alembic import op
 
 import storage.models
 
-from storage.report_counts import WAITING_WEEK_UPSERT, WEEK_UPSERT, week_recount_sql
+from storage.report_counts import OPEN_WEEK_UPSERT, WEEK_UPSERT, week_recount_sql
 
 revision: str = '0007'
 down_revision: str | None = '0006'
@@ -57,6 +58,10 @@ def _waiting(r: str) -> str:
             f"OR ({r}.status = 'in_progress' AND {r}.first_feedback_at IS NULL))")
 
 
+def _asked(r: str) -> str:
+    return f"({r}.status = 'needs_info')"
+
+
 def _sqlite_add(r: str, d: str) -> str:
     """The upserts adding the report row `r` (NEW or OLD) with sign `d` to its week."""
     week = f"date({r}.reported_on, 'weekday 0', '-6 days')"
@@ -65,9 +70,10 @@ def _sqlite_add(r: str, d: str) -> str:
         f"SELECT {week}, {r}.kind, "
         f"coalesce({r}.category_id, ''), coalesce({r}.reported_severity, ''), {d} "
         f"WHERE {r}.reported_on IS NOT NULL {WEEK_UPSERT.format(t='report_week_counts')}; "
-        f"INSERT INTO report_waiting_weeks (week, n) SELECT {week}, {d} "
-        f"WHERE {r}.reported_on IS NOT NULL AND {_waiting(r)} "
-        f"{WAITING_WEEK_UPSERT.format(t='report_waiting_weeks')};"
+        f"INSERT INTO report_open_weeks (week, waiting, asked) SELECT {week}, "
+        f"{d} * {_waiting(r)}, {d} * {_asked(r)} "
+        f"WHERE {r}.reported_on IS NOT NULL AND ({_waiting(r)} OR {_asked(r)}) "
+        f"{OPEN_WEEK_UPSERT.format(t='report_open_weeks')};"
     )
 
 
@@ -81,11 +87,12 @@ LANGUAGE sql IMMUTABLE AS $$
     WHERE r.reported_on IS NOT NULL
 $$;
 
-CREATE FUNCTION meld_report_waiting_row(r reports, d integer)
-RETURNS TABLE (week date, n integer)
+CREATE FUNCTION meld_report_open_row(r reports, d integer)
+RETURNS TABLE (week date, waiting integer, asked integer)
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT date_trunc('week', r.reported_on)::date, d
-    WHERE r.reported_on IS NOT NULL AND {_waiting("r")}
+    SELECT date_trunc('week', r.reported_on)::date,
+           CASE WHEN {_waiting("r")} THEN d ELSE 0 END, CASE WHEN {_asked("r")} THEN d ELSE 0 END
+    WHERE r.reported_on IS NOT NULL AND ({_waiting("r")} OR {_asked("r")})
 $$;
 
 CREATE FUNCTION meld_report_week_counts_trigger() RETURNS trigger
@@ -94,13 +101,13 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO report_week_counts AS c (week, kind, category_id, severity, n)
         SELECT * FROM meld_report_week_row(NEW, 1) {WEEK_UPSERT.format(t="c")};
-        INSERT INTO report_waiting_weeks AS c (week, n)
-        SELECT * FROM meld_report_waiting_row(NEW, 1) {WAITING_WEEK_UPSERT.format(t="c")};
+        INSERT INTO report_open_weeks AS c (week, waiting, asked)
+        SELECT * FROM meld_report_open_row(NEW, 1) {OPEN_WEEK_UPSERT.format(t="c")};
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO report_week_counts AS c (week, kind, category_id, severity, n)
         SELECT * FROM meld_report_week_row(OLD, -1) {WEEK_UPSERT.format(t="c")};
-        INSERT INTO report_waiting_weeks AS c (week, n)
-        SELECT * FROM meld_report_waiting_row(OLD, -1) {WAITING_WEEK_UPSERT.format(t="c")};
+        INSERT INTO report_open_weeks AS c (week, waiting, asked)
+        SELECT * FROM meld_report_open_row(OLD, -1) {OPEN_WEEK_UPSERT.format(t="c")};
     ELSE
         INSERT INTO report_week_counts AS c (week, kind, category_id, severity, n)
         SELECT v.week, v.kind, v.category_id, v.severity, sum(v.n)
@@ -108,12 +115,12 @@ BEGIN
               UNION ALL SELECT * FROM meld_report_week_row(NEW, 1)) AS v
         GROUP BY 1, 2, 3, 4 HAVING sum(v.n) <> 0 ORDER BY 1, 2, 3, 4
         {WEEK_UPSERT.format(t="c")};
-        INSERT INTO report_waiting_weeks AS c (week, n)
-        SELECT v.week, sum(v.n)
-        FROM (SELECT * FROM meld_report_waiting_row(OLD, -1)
-              UNION ALL SELECT * FROM meld_report_waiting_row(NEW, 1)) AS v
-        GROUP BY 1 HAVING sum(v.n) <> 0 ORDER BY 1
-        {WAITING_WEEK_UPSERT.format(t="c")};
+        INSERT INTO report_open_weeks AS c (week, waiting, asked)
+        SELECT v.week, sum(v.waiting), sum(v.asked)
+        FROM (SELECT * FROM meld_report_open_row(OLD, -1)
+              UNION ALL SELECT * FROM meld_report_open_row(NEW, 1)) AS v
+        GROUP BY 1 HAVING sum(v.waiting) <> 0 OR sum(v.asked) <> 0 ORDER BY 1
+        {OPEN_WEEK_UPSERT.format(t="c")};
     END IF;
     RETURN NULL;
 END $$;
@@ -157,10 +164,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('week', 'kind', 'category_id', 'severity',
                             name=op.f('pk_report_week_counts'))
     )
-    op.create_table('report_waiting_weeks',
+    op.create_table('report_open_weeks',
     sa.Column('week', sa.Date(), nullable=False),
-    sa.Column('n', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('week', name=op.f('pk_report_waiting_weeks'))
+    sa.Column('waiting', sa.Integer(), nullable=False),
+    sa.Column('asked', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('week', name=op.f('pk_report_open_weeks'))
     )
     # ADD COLUMN: no table rebuild on SQLite (which would drop the triggers on reports)
     op.add_column('reports', sa.Column('reported_on', sa.Date(), nullable=True))
@@ -213,7 +221,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS report_week_counts_insert_delete ON reports")
         op.execute("DROP FUNCTION IF EXISTS meld_report_week_counts_trigger()")
         op.execute("DROP FUNCTION IF EXISTS meld_report_week_row(reports, integer)")
-        op.execute("DROP FUNCTION IF EXISTS meld_report_waiting_row(reports, integer)")
+        op.execute("DROP FUNCTION IF EXISTS meld_report_open_row(reports, integer)")
     else:
         for name in ("report_week_counts_update", "report_week_counts_delete",
                      "report_week_counts_insert"):
@@ -226,7 +234,7 @@ def downgrade() -> None:
     op.create_index('ix_reports_waiting', 'reports', ['reported_at', 'id'], unique=False,
                     sqlite_where=sa.text(WAITING), postgresql_where=sa.text(WAITING))
     op.drop_index('ix_reports_needs_info', table_name='reports')
-    op.drop_table('report_waiting_weeks')
+    op.drop_table('report_open_weeks')
     op.drop_table('report_week_counts')
     # plain DROP COLUMN (SQLite 3.35+): a batch rebuild would drop the other triggers
     op.drop_column('reports', 'status_changed_at')
