@@ -248,9 +248,9 @@ def _in_order(counts: dict[str, int], order: list[str]) -> tuple[Count, ...]:
                  for key in sorted(counts, key=lambda k: (rank.get(k, len(rank)), k)))
 
 
-def _days(now: datetime, then: datetime, zone: ZoneInfo) -> int:
-    """Calendar days between two instants, counted in local time (as people count them)."""
-    return max(0, (now.astimezone(zone).date() - then.astimezone(zone).date()).days)
+def _days(today: date, then: datetime, zone: ZoneInfo) -> int:
+    """Calendar days from an instant to today, counted in local time (as people count)."""
+    return max(0, (today - then.astimezone(zone).date()).days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,8 +372,10 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
         conn = session.connection()  # plain rows, no ORM loading
         count_rows, list_rows = [conn.execute(stmt, params).all() for stmt in (q.counts, q.lists)]
 
-    waiting_rows, needs_rows, learned_rows, backed_rows = (
-        [row for row in list_rows if row.list == number] for number in range(4))
+    lists: tuple[list[Any], ...] = ([], [], [], [])  # by list number, in one pass
+    for row in list_rows:
+        lists[row[0]].append(row)
+    today = now.astimezone(zone).date()
     groups = [(kind, category, severity, int(n))
               for kind, category, severity, n in count_rows if kind is not None]
     totals = {name: int(n) for kind, name, _, n in count_rows if kind is None}
@@ -394,21 +396,20 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
             for key, n in sorted(categories.items(), key=lambda kv: (-kv[1], cat(kv[0], lang)))
         ),
         by_severity=_in_order(_marginal(groups, 2), [s.value for s in Severity]),
-        waiting=tuple(WaitingItem(row.reference, cat(row.category_id, lang),
-                                  _days(now, row.key_at, zone), row.text_a,
-                                  row.other_at is not None)
-                      for row in waiting_rows),
+        # the lists' columns: list, backed, key_at, id, reference, category_id, other_at,
+        # text_a, text_b, this_week (unpacked by position: cheaper than by name)
+        waiting=tuple(WaitingItem(ref, cat(cid, lang), _days(today, reported, zone), status,
+                                  feedback is not None)
+                      for _, _, reported, _, ref, cid, feedback, status, _, _ in lists[0]),
         waiting_total=totals["waiting"],
-        needs_info=tuple(NeedsInfoItem(row.reference, cat(row.category_id, lang),
-                                       _days(now, row.key_at or row.other_at, zone))
-                         for row in needs_rows),  # since asked (else since last updated)
+        needs_info=tuple(NeedsInfoItem(ref, cat(cid, lang), _days(today, asked or updated, zone))
+                         for _, _, asked, _, ref, cid, updated, _, _, _ in lists[1]),
         needs_info_total=totals["needs_info"],
-        learned=tuple(LearningItem(row.reference, cat(row.category_id, lang), row.text_a or "",
-                                   row.text_b or "") for row in learned_rows),
+        learned=tuple(LearningItem(ref, cat(cid, lang), lp or "", me or "")
+                      for _, _, _, _, ref, cid, _, lp, me, _ in lists[2]),
         learned_total=totals["learned"],
-        top_suggestions=tuple(SuggestionItem(row.reference, cat(row.category_id, lang),
-                                             int(row.backed), int(row.this_week or 0))
-                              for row in backed_rows),
+        top_suggestions=tuple(SuggestionItem(ref, cat(cid, lang), int(n), int(n_week or 0))
+                              for _, n, _, _, ref, cid, _, _, _, n_week in lists[3]),
         previous_weeks_total=totals["previous"],
     )
 
