@@ -1,5 +1,6 @@
-"""the weekly digest without reading the week's reports: report_week_counts kept by
-triggers, reports.reported_on and reports.status_changed_at, and indexes for its lists
+"""the weekly digest without reading the week's reports: report_week_counts and
+report_open_weeks kept by triggers, reports.reported_on and reports.status_changed_at, and
+indexes for its lists
 
 - `reports.reported_on`: the local date (MELD_TIMEZONE) the report came in, written by the
   application with reported_at. ISO weeks are local, and SQLite cannot convert time zones,
@@ -21,7 +22,7 @@ triggers, reports.reported_on and reports.status_changed_at, and indexes for its
 
 Existing rows are filled in: reported_on from reported_at in the configured time zone,
 status_changed_at from the last status change in the audit log (else reported_at), and the
-week counts are counted.
+two week tables are counted.
 
 Revision ID: 0007
 Revises: 0006
@@ -36,7 +37,6 @@ import sqlalchemy as sa
 from alembic import op
 
 import storage.models
-
 from storage.report_counts import OPEN_WEEK_UPSERT, WEEK_UPSERT, week_recount_sql
 
 revision: str = '0007'
