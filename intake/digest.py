@@ -363,7 +363,7 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
     label_of = ctx.taxonomy.category_label
     q = _queries(ctx.db.dialect)
     cutoff = now - timedelta(days=settings.digest_stale_days)
-    cutoff_week = week_of(cutoff.astimezone(zone).date())
+    cutoff_week = week_of(ctx.local_date(cutoff))
     params = {"monday": period.start, "trend": period.shifted(-TREND_WEEKS).start,
               "start": start, "end": end, "cutoff": cutoff,
               "cutoff_monday": cutoff_week.start, "cutoff_week": cutoff_week.bounds(tz)[0]}
@@ -375,7 +375,7 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
     lists: tuple[list[Any], ...] = ([], [], [], [])  # by list number, in one pass
     for row in list_rows:
         lists[row[0]].append(row)
-    today = now.astimezone(zone).date()
+    today = ctx.local_date(now)
     groups = [(kind, category, severity, int(n))
               for kind, category, severity, n in count_rows if kind is not None]
     totals = {name: int(n) for kind, name, _, n in count_rows if kind is None}

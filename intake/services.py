@@ -507,7 +507,7 @@ def submit_report(
         f"web:{secrets.token_hex(12)}" if actor.identity == ANONYMOUS_WEB else actor.identity
     )
     now = _now(ctx)
-    year = now.astimezone(ZoneInfo(ctx.settings.timezone)).year
+    year = ctx.local_date(now).year
     _ensure_reference_sequence(ctx, year)
     try:
         with ctx.db.transaction() as session:
