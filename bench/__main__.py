@@ -196,9 +196,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nTeams figures written to {args.teams_out}")
 
     if args.only in ("all", "privacy"):
-        from bench.privacy import bench_privacy, print_privacy
+        from bench.privacy import (
+            bench_guard_rates,
+            bench_privacy,
+            print_guard_rates,
+            print_privacy,
+        )
 
         print_privacy(bench_privacy())
+        print_guard_rates(bench_guard_rates())
 
     reports_code = 0
     if args.only in ("all", "reports"):

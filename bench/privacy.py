@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench.guard_corpus import identity_texts, non_identifier_texts
 from intake.privacy import find_identifiers
 
 FNR = "12034423421"  # checksum-valid, made up (the unit tests use it too)
@@ -72,5 +73,50 @@ def print_privacy(rows: list[PrivacyRow]) -> None:
     print(f"  median guard time {statistics.median(r.guard_ms for r in rows):.3f} ms")
 
 
+@dataclass
+class GuardRates:
+    ids: int
+    ids_stored: int
+    others: int
+    others_refused: int
+    others_warned: int
+    ms_per_text: float
+
+    @property
+    def false_refusal_rate(self) -> float:
+        return self.others_refused / self.others
+
+
+def bench_guard_rates(ids: int = 2500, others: int = 1500) -> GuardRates:
+    """The two rates on a generated corpus: identity numbers let through (target 0) and
+    realistic non-identifier numbers refused (target at most 1 %)."""
+    id_texts = identity_texts(ids)
+    other_texts = non_identifier_texts(others)
+    started = time.perf_counter()
+    stored = sum(not any(f.refuse for f in find_identifiers(t)) for t in id_texts)
+    findings = [find_identifiers(t) for t in other_texts]
+    elapsed = time.perf_counter() - started
+    chars = sum(map(len, id_texts)) + sum(map(len, other_texts))
+    return GuardRates(
+        ids=ids, ids_stored=stored, others=others,
+        others_refused=sum(any(f.refuse for f in fs) for fs in findings),
+        others_warned=sum(bool(fs) and not any(f.refuse for f in fs) for fs in findings),
+        ms_per_text=elapsed * 1000 / chars * 3000,
+    )
+
+
+def print_guard_rates(r: GuardRates) -> None:
+    print("\nIdentifier guard rates on a generated corpus (bench/guard_corpus.py):")
+    ok = "met" if r.ids_stored == 0 else "NOT met"
+    print(f"  identity numbers let through   {r.ids_stored:>5} of {r.ids}   target 0 {ok}")
+    ok = "met" if r.false_refusal_rate <= 0.01 else "NOT met"
+    print(f"  other numbers refused          {r.others_refused:>5} of {r.others}"
+          f"   {r.false_refusal_rate:6.2%}   target <= 1 % {ok}")
+    print(f"  other numbers warned           {r.others_warned:>5} of {r.others}"
+          "   (phones, e-mails, account numbers: the reporter confirms)")
+    print(f"  time per 3,000 characters of this corpus: {r.ms_per_text:.3f} ms")
+
+
 if __name__ == "__main__":
     print_privacy(bench_privacy())
+    print_guard_rates(bench_guard_rates())

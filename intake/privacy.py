@@ -1,7 +1,12 @@
 """Detect patient identifiers in free text.
 
-National identity numbers are refused; phone numbers, e-mail addresses and
-name-like patterns are warnings. Nothing here logs or stores the scanned text.
+National identity numbers (fødselsnummer, D-, H-, FH-, synthetic and 2032-rule numbers)
+are refused however their digits are split: by any short run of characters that are not
+letters or digits, with look-alike letters (O/o for 0, l/I for 1) among the digits.
+Phone numbers, e-mail addresses, name-like patterns and bank account numbers (an 11-digit
+number in the 4.2.5 grouping or after a word like "konto") are warnings the reporter
+confirms. Every free-text field of every door goes through `find_identifiers`.
+Nothing here logs or stores the scanned text.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from stdnum.no import fodselsnummer
 
 __all__ = ["Finding", "FindingKind", "find_identifiers", "is_national_id"]
 
-FindingKind = Literal["national_id", "phone", "email", "name"]
+FindingKind = Literal["national_id", "account_number", "phone", "email", "name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +117,12 @@ def _normalise(text: str) -> tuple[str, list[int] | None]:
         category = unicodedata.category(ch)
         if category == "Cf":
             continue  # zero-width space/joiners, soft hyphen, BOM, bidi controls
-        if category in ("Mn", "Me") and out and out[-1].isdigit():
+        if category[0] == "M" and out and out[-1].isdigit():
             continue  # a combining mark must not split a digit run
         dec = unicodedata.decimal(ch, None)
         norm = str(dec) if dec is not None else unicodedata.normalize("NFKC", ch)
+        if category[0] in "PSZC" and (len(norm) != 1 or norm.isalnum()):
+            norm = " "  # one separator stays one separator: "™", "㎏" or "΅" are no letters
         for n in norm:
             if unicodedata.category(n) != "Cf":
                 out.append(n)
@@ -123,15 +130,64 @@ def _normalise(text: str) -> tuple[str, list[int] | None]:
     return "".join(out), index
 
 
-# A "group" is digit runs joined by short separators a human would type.
-_SEP = r"[ \t./\-\u2010-\u2015\u2212]"
-_GROUP = re.compile(rf"\d+(?:{_SEP}{{1,3}}\d+)*")
-_RUN = re.compile(r"\d+")
+# --- Where identity numbers hide ------------------------------------------------
+#
+# One general rule instead of a list of separators: the digits of a number may be split by
+# any short run of characters that are neither letters nor digits (whitespace of every
+# kind, line and paragraph breaks, punctuation, symbols, the underscore), and the letters
+# O/o and l/I typed for 0 and 1 count as those digits where they stand among digits.
+MAX_SEPARATOR_RUN = 8
+_SEP = rf"[\W_]{{1,{MAX_SEPARATOR_RUN}}}"
+_GROUP = re.compile(rf"[0-9]+(?:{_SEP}[0-9]+)*")
+_RUN = re.compile(r"[0-9]+")
+
+# Letters that stand for digits. Inside a word they count only between two digits
+# ("12O344"); a token of its own ("Ol0344", "lO") counts whole.
+_LOOKALIKE = str.maketrans("OoIl", "0011")
+_LOOKALIKE_INSIDE = re.compile(r"(?<=[0-9])[OoIl]+(?=[0-9])")
+_LOOKALIKE_TOKEN = re.compile(r"(?<![^\W\d_])(?=[0-9]*[OoIl])[0-9OoIl]+(?![^\W\d_])")
+_HAS_LOOKALIKE = re.compile(r"[OoIl]")
 
 
-def _national_id_spans(scan: str) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    for group in _GROUP.finditer(scan):
+def _digit_view(scan: str) -> str:
+    """The scan text with look-alike letters read as digits; same length, same positions."""
+    if not _HAS_LOOKALIKE.search(scan):
+        return scan
+    chars = list(scan)
+    for rx in (_LOOKALIKE_INSIDE, _LOOKALIKE_TOKEN):
+        for m in rx.finditer(scan):
+            chars[m.start():m.end()] = m.group().translate(_LOOKALIKE)
+    return "".join(chars)
+
+
+# A Norwegian bank account number has 11 digits and the same check digit as an identity
+# number's second control digit, and its first digits often read as a date. Written in its
+# usual 4.2.5 grouping, or right after a word like "konto", it is taken for an account
+# number: a warning the reporter confirms, not a refusal.
+_ACCOUNT_SEPARATORS = frozenset({" ", "."})
+_ACCOUNT_WORD = re.compile(
+    r"(?i:\b(?:bank)?(?:konto|kto|account|acct)\w*"
+    r"(?:[\W_]{0,3}(?:nr|no|nummer|number)\b)?)[\W_]{0,4}$"
+)
+_ACCOUNT_LOOKBACK = 32
+
+
+def _looks_like_account(scan: str, text: str, runs: list[tuple[int, int]], base: int) -> bool:
+    """runs: the three or more digit runs (within text, at base in scan) of one candidate."""
+    lengths = [e - s for s, e in runs]
+    if lengths == [4, 2, 5]:
+        first = text[runs[0][1]:runs[1][0]]
+        if first == text[runs[1][1]:runs[2][0]] and first in _ACCOUNT_SEPARATORS:
+            return True
+    start = base + runs[0][0]
+    return _ACCOUNT_WORD.search(scan, max(start - _ACCOUNT_LOOKBACK, 0), start) is not None
+
+
+def _national_id_spans(scan: str) -> list[tuple[int, int, FindingKind]]:
+    """Refused identity numbers, and account-number-shaped ones (a warning)."""
+    view = _digit_view(scan)
+    spans: list[tuple[int, int, FindingKind]] = []
+    for group in _GROUP.finditer(view):
         text = group.group()
         runs = [(m.start(), m.end()) for m in _RUN.finditer(text)]
         # prefix[k] = digits in runs[:k]; runs i..j hold 11 digits iff
@@ -148,7 +204,12 @@ def _national_id_spans(scan: str) -> list[tuple[int, int]]:
             if k is not None and not any(in_date[i:k]):
                 digits = "".join(text[s:e] for s, e in runs[i:k])
                 if is_national_id(digits):
-                    spans.append((base + runs[i][0], base + runs[k - 1][1]))
+                    kind: FindingKind = (
+                        "account_number"
+                        if _looks_like_account(scan, text, runs[i:k], base)
+                        else "national_id"
+                    )
+                    spans.append((base + runs[i][0], base + runs[k - 1][1], kind))
                     i = k
                     continue
             i += 1
@@ -318,8 +379,9 @@ def _overlaps(span: tuple[int, int], others: list[tuple[int, int]]) -> bool:
 def find_identifiers(text: str) -> list[Finding]:
     """All findings in text, ordered by start; never logs or stores the text."""
     scan, index = _normalise(text)
-    ids = _national_id_spans(scan)
-    found: list[tuple[int, int, FindingKind]] = [(s, e, "national_id") for s, e in ids]
+    numbers = _national_id_spans(scan)
+    found: list[tuple[int, int, FindingKind]] = list(numbers)
+    ids = [(s, e) for s, e, _ in numbers]
     # A warning that overlaps a refused number adds nothing.
     found += [(s, e, "phone") for s, e in _phone_spans(scan, ids) if not _overlaps((s, e), ids)]
     found += [(m.start(), m.end(), "email") for m in _EMAIL.finditer(scan)]

@@ -75,6 +75,8 @@ def written(draw: st.DrawFn) -> tuple[str, str]:
     for chunk in chunks[1:]:
         text += draw(st.sampled_from(SEPARATORS)) + chunk
     assume(not _holds_a_full_date(text))
+    # 4.2.5 with one space or dot is how account numbers are written: a warning by design
+    assume(re.search(r"\d{4}([ .])\d{2}\1\d{5}", text) is None)
     for _ in range(draw(st.integers(0, 3))):
         at = draw(st.integers(0, len(text)))
         text = text[:at] + draw(st.sampled_from(INVISIBLE)) + text[at:]

@@ -175,7 +175,7 @@ def test_2032_rule_also_applies_to_d_numbers() -> None:
         "120344.23421",
         "12.03.44 23421",
         "12.03.44-23421",
-        "1203 44 23421",
+        "1203-44-23421",  # 4.2.5 with dashes: not how account numbers are written
         "12 03 44 234 21",
         "12-03-44-234-21",
         "120344 - 23421",
@@ -428,7 +428,7 @@ STYLES = (
     lambda n: f"{n[:6]}-{n[6:]}",
     lambda n: f"{n[:6]}.{n[6:]}",
     lambda n: f"{n[:2]}.{n[2:4]}.{n[4:6]} {n[6:]}",
-    lambda n: f"{n[:4]} {n[4:6]} {n[6:]}",
+    lambda n: f"{n[:4]}\t{n[4:6]}\t{n[6:]}",  # with spaces, 4.2.5 reads as an account
     lambda n: f"{n[:2]} {n[2:4]} {n[4:6]} {n[6:9]} {n[9:]}",
     lambda n: f"{n[:6]} - {n[6:]}",
     lambda n: f"{n[:6]}\u200b{n[6:]}",
