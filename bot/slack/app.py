@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack import payloads
 from bot.slack.group import SlackGroupNotifier
 from bot.slack.listeners import SlackDoor, register
 from bot.slack.notifier import SlackNotifier, slack_client
@@ -30,6 +37,7 @@ _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 _SIGNATURE = re.compile(r"^v0=[0-9a-f]{64}$")
 EVENT_MEMORY = 10_000
 EVENT_TTL = 3600.0  # Slack retries for up to ~5 minutes
+ENVELOPE_TYPES = ("slash_commands", "interactive", "events_api")
 
 
 class SeenEvents:
@@ -75,8 +83,9 @@ def build_slack(settings: Settings, ctx: services.Context) -> Slack | None:
     app = AsyncApp(
         client=client,
         signing_secret=secret.get_secret_value() if secret else "",
-        # without a signing secret only Socket Mode can deliver requests (it needs none)
-        request_verification_enabled=secret is not None,
+        # the HTTP route verifies the signature itself, before it parses anything (Bolt
+        # parses first); Socket Mode needs none. Without a secret there is no HTTP route.
+        request_verification_enabled=False,
         ssl_check_enabled=False,
     )
     seen = SeenEvents()
@@ -98,23 +107,81 @@ def build_slack(settings: Settings, ctx: services.Context) -> Slack | None:
         notifiers["group"] = SlackGroupNotifier(
             client, channel_id=settings.slack_triage_channel, taxonomy=ctx.taxonomy,
             locale=settings.locale, timezone=settings.timezone)
-    router = _http_router(app) if secret is not None else None
+    router = _http_router(app, secret.get_secret_value()) if secret is not None else None
     token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
     return Slack(app=app, client=client, notifiers=notifiers, router=router, app_token=token)
 
 
-def _http_router(app: AsyncApp) -> APIRouter:
-    handler = AsyncSlackRequestHandler(app)
+def _http_router(app: AsyncApp, signing_secret: str) -> APIRouter:
+    verifier = SignatureVerifier(signing_secret)
     router = APIRouter(include_in_schema=False)
 
     @router.post("/slack/events")
     async def slack_events(request: Request) -> Response:
-        # Bolt answers 500 on some malformed headers: refuse them here with 401
-        timestamp = request.headers.get("x-slack-request-timestamp", "")
-        signature = request.headers.get("x-slack-signature", "")
-        if not _TIMESTAMP.match(timestamp) or not _SIGNATURE.match(signature):
-            log.warning("slack request refused: malformed signature headers")
+        raw = await request.body()
+        if not _signed(verifier, raw, request):
+            log.warning("slack request refused: missing, stale or wrong signature")
             return JSONResponse({"code": "invalid_signature"}, status_code=401)
-        return await handler.handle(request)
+        try:
+            body = payloads.parse_http(raw, request.headers.get("content-type", ""))
+        except payloads.BadBody as err:
+            log.warning("slack request refused: %s", err.code)
+            return JSONResponse({"code": err.code}, status_code=400)
+        refused = payloads.refusal(body)
+        if refused is not None:
+            log.warning("slack request refused: %s %s (%s)", refused.code, refused.where,
+                        payloads.describe(body))
+            return JSONResponse({"code": refused.code}, status_code=400)
+        # Bolt gets the payload as Meld read it (canonical JSON), not the raw body: its own
+        # parser takes a slash command whose text says "payload" for something else
+        bolt_request = AsyncBoltRequest(body=json.dumps(body), query=request.query_params,
+                                        headers={**request.headers,
+                                                 "content-type": payloads.JSON})
+        return to_starlette_response(await app.async_dispatch(bolt_request))
 
     return router
+
+
+def _signed(verifier: SignatureVerifier, raw: bytes, request: Request) -> bool:
+    """Slack's v0 signature over this body, at most five minutes old."""
+    timestamp = request.headers.get("x-slack-request-timestamp", "")
+    signature = request.headers.get("x-slack-signature", "")
+    if not _TIMESTAMP.match(timestamp) or not _SIGNATURE.match(signature):
+        return False  # the verifier fails on a timestamp that is not a number
+    try:
+        text = raw.decode("utf-8")  # Slack signs UTF-8; the verifier cannot hash other bytes
+    except UnicodeDecodeError:
+        return False
+    return verifier.is_valid(body=text, timestamp=timestamp, signature=signature)
+
+
+class SocketMode(AsyncSocketModeHandler):
+    """Bolt's Socket Mode handler with the door's check in front: an envelope Meld cannot
+    read is logged by type and ids and left unacknowledged (as HTTP answers 400), and it
+    never reaches Bolt, which would fail on it before any listener or error handler."""
+
+    def __init__(self, app: AsyncApp, app_token: str) -> None:
+        super().__init__(app, app_token)
+        # read the raw envelope: slack_sdk's own request object fails on some payloads
+        self.client.socket_mode_request_listeners.remove(self.handle)
+        self.client.message_listeners.append(self._envelope)
+
+    async def _envelope(self, client: AsyncBaseSocketModeClient, message: dict[str, Any],
+                        raw: str | None) -> None:
+        if "envelope_id" not in message:
+            return  # hello, ping: not a request
+        payload = message.get("payload")
+        envelope_id = message.get("envelope_id")
+        if message.get("type") not in ENVELOPE_TYPES:
+            refused: payloads.Refusal | None = payloads.Refusal("unknown_envelope")
+        elif not isinstance(envelope_id, str) or not envelope_id:
+            refused = payloads.Refusal("bad_envelope_id")
+        else:
+            refused = payloads.refusal(payload)
+        if refused is not None:
+            log.warning("slack envelope refused: %s %s (%s)", refused.code, refused.where,
+                        payloads.describe(payload))
+            return
+        request = SocketModeRequest.from_dict(message)
+        if request is not None:
+            await self.handle(client, request)  # type: ignore[arg-type]

@@ -117,6 +117,10 @@ def digest_blocks(digest: d.Digest, tr: Translator) -> list[Block]:
         blocks.append(_section("digest_needs_info", _list_text(
             tr("Waiting for more information from the reporter"),
             [d.needs_info_line(n, tr) for n in g.needs_info], g.needs_info_total, tr)))
+    if g.unread:
+        blocks.append(_section("digest_unread", _list_text(
+            d.unread_heading(g, tr), [d.unread_line(u, tr) for u in g.unread],
+            g.unread_total, tr)))
 
     tail: list[Block] = []
     if g.top_suggestions:

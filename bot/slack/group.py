@@ -1,4 +1,5 @@
-"""Forbedringsgruppen's Slack channel as an outbox channel: a card per new report."""
+"""Forbedringsgruppen's Slack channel as an outbox channel: a card per new report, and a
+line when a reporter writes on a closed report (whether to reopen it)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from bot.slack.notifier import post_message
 from intake.i18n import Translator
 from intake.notify import Notification
 from intake.taxonomy import Taxonomy
+from intake.texts import notification_text
 
 log = logging.getLogger("meld.slack.group")
 
@@ -29,9 +31,15 @@ class SlackGroupNotifier:
         self.timezone = timezone
 
     async def deliver(self, note: Notification) -> None:
+        tr = Translator(self.locale, self.timezone)
+        if note.event == "reporter_message":  # the reference and a hint, never the message
+            text = views.escape(notification_text(note.event, note.payload, tr))
+            await post_message(self.client, note, channel=self.channel_id, text=text,
+                               blocks=[{"type": "section",
+                                        "text": {"type": "mrkdwn", "text": text}}])
+            return
         if note.event != "new_report":
             return  # nothing else is meant for the channel yet
-        tr = Translator(self.locale, self.timezone)
         blocks = [b.to_dict() for b in views.triage_card(tr, self.taxonomy, note.payload)]
         text = tr("New report {reference}", reference=note.payload["reference"])
         await post_message(self.client, note, channel=self.channel_id, text=text,

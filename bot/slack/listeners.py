@@ -197,9 +197,8 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
                            warn: bool = False) -> None:
         """Store the text of a one-field modal; reporters confirm warnings in the modal."""
         tr = door.tr
-        values = views.read_values(view, "text", views.CONFIRM)
-        text = values["text"] or ""
-        extra = {"confirm_warnings": bool(values[views.CONFIRM])} if warn else {}
+        text = views.read_values(view, "text")["text"] or ""
+        extra = {"confirm_warnings": views.read_checked(view, views.CONFIRM)} if warn else {}
         try:
             await door.call(fn, actor=actor, reference=views.metadata_reference(view),
                             text=text, **extra)
@@ -266,7 +265,8 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
                                      label_text=tr("Message to the reporter"),
                                      reference=reference)
         else:
-            report = await door.call(services.get_report, actor=actor, reference=reference)
+            report = await door.call(services.get_report, actor=actor, reference=reference,
+                                     mark_read=False)  # a form: shows no messages
             modal = views.assess_modal(tr, door.ctx.taxonomy, report)
         await client.views_open(trigger_id=trigger_id, view=modal.to_dict())
 

@@ -214,17 +214,24 @@ def new_report_modal(tr: Translator, taxonomy: Taxonomy, *, today: date, text: s
     return view
 
 
-def _value(state: dict[str, Any], block: str) -> Any:
+def _value(state: dict[str, Any], block: str) -> str | None:
+    """A block's answer as text; None when empty or when the block holds checkboxes."""
     element = state.get(block, {}).get("value", {})
     kind = element.get("type")
     if kind in ("static_select", "radio_buttons"):
         option = element.get("selected_option")
         return option["value"] if option else None
     if kind == "checkboxes":
-        return bool(element.get("selected_options"))
+        return None
     if kind == "datepicker":
         return element.get("selected_date")
     return element.get("value")
+
+
+def _checked(state: dict[str, Any], block: str) -> bool:
+    """Whether a checkbox block has a ticked option (False for any other element)."""
+    element = state.get(block, {}).get("value", {})
+    return element.get("type") == "checkboxes" and bool(element.get("selected_options"))
 
 
 def read_report_state(view: dict[str, Any]) -> dict[str, Any]:
@@ -243,8 +250,8 @@ def read_report_state(view: dict[str, Any]) -> dict[str, Any]:
         "reporter_party": _value(state, "reporter_party"),
         "concerned_party": _value(state, "concerned_party"),
         "severity": _value(state, "severity"),
-        NO_IDS: bool(_value(state, NO_IDS)),
-        CONFIRM: bool(_value(state, CONFIRM)),
+        NO_IDS: _checked(state, NO_IDS),
+        CONFIRM: _checked(state, CONFIRM),
         "source_link": meta.get("link"),
     }
 
@@ -327,9 +334,13 @@ def assess_modal(tr: Translator, taxonomy: Taxonomy, report: services.ReportView
     )
 
 
-def read_values(view: dict[str, Any], *blocks: str) -> dict[str, Any]:
+def read_values(view: dict[str, Any], *blocks: str) -> dict[str, str | None]:
     state = view.get("state", {}).get("values", {})
     return {block: _value(state, block) for block in blocks}
+
+
+def read_checked(view: dict[str, Any], block: str) -> bool:
+    return _checked(view.get("state", {}).get("values", {}), block)
 
 
 def metadata(view: dict[str, Any]) -> dict[str, Any]:
