@@ -3,7 +3,8 @@
 botbuilder-python is archived and microsoft-agents-hosting-teams needs Python >= 3.12, so:
 
 - auth.py: inbound JWTs with PyJWT (+ cryptography) against the Bot Framework's OpenID
-  metadata and JWKS; outbound tokens with msal (client credentials, single tenant).
+  metadata and JWKS, checked before the body is parsed; the single-tenant rule every
+  activity must pass; outbound tokens with msal (client credentials, single tenant).
 - connector.py: the few Bot Connector REST calls Meld makes (httpx), allow-listed origins.
 - Activities are parsed with microsoft-agents-activity (pydantic models only, installs on
   3.11): typed fields and camelCase aliases without hand-written models.

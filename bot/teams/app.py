@@ -95,15 +95,49 @@ def _refused(code: str, status: int) -> JSONResponse:
     return JSONResponse({"code": code}, status_code=status)
 
 
-def parse_activity(body: bytes) -> Activity | None:
+# The longest ids the door stores (teams_conversations, audit_events): a longer one, or one
+# with control characters, is no Teams id and would fail the write.
+ID_LIMITS = {"from.id": 200, "from.aadObjectId": 100, "recipient.id": 200,
+             "conversation.id": 300}
+
+
+def _ids(activity: Activity) -> dict[str, str | None]:
+    sender, recipient, conv = activity.from_property, activity.recipient, activity.conversation
+    return {"from.id": sender.id if sender else None,
+            "from.aadObjectId": sender.aad_object_id if sender else None,
+            "recipient.id": recipient.id if recipient else None,
+            "conversation.id": conv.id if conv else None}
+
+
+class InvalidJson(Exception):
+    """A body that is no JSON Meld can read."""
+
+
+def parse_json(body: bytes) -> Any:
+    """The body as JSON; InvalidJson for anything the parser refuses, however deep."""
     try:
-        raw: Any = json.loads(body)
-        if not isinstance(raw, dict):
-            return None
+        return json.loads(body)
+    except (ValueError, RecursionError):  # syntax, encoding, nesting beyond the stack
+        raise InvalidJson() from None
+
+
+def _ids_fit(activity: Activity) -> bool:
+    return all(value is None or (len(value) <= ID_LIMITS[path] and value.isprintable())
+               for path, value in _ids(activity).items())
+
+
+def parse_activity(body: bytes) -> Activity | None:
+    """An activity the door can serve, or None (raises InvalidJson for a non-JSON body)."""
+    raw: Any = parse_json(body)
+    if not isinstance(raw, dict):
+        return None
+    try:
         activity = Activity.model_validate(raw)
-    except (ValueError, ValidationError):
+    except (ValueError, ValidationError, RecursionError):
         return None
     if not activity.service_url or not activity.channel_id or not activity.type:
+        return None
+    if not _ids_fit(activity):
         return None
     return activity
 
@@ -113,14 +147,22 @@ def _router(authenticator: BotAuthenticator, door: TeamsDoor) -> APIRouter:
 
     @router.post("/api/messages")
     async def messages(request: Request) -> Response:
-        activity = parse_activity(await request.body())
+        try:  # the token first: nobody without one gets the body parsed
+            trusted = await authenticator.authenticate(request.headers.get("authorization"))
+        except AuthError as err:
+            log.warning("teams request refused: %s (%s)", err.code, err.status)
+            return _refused(err.code, err.status)
+        try:
+            activity = parse_activity(await request.body())
+        except InvalidJson:
+            log.warning("teams request refused: body is not JSON")
+            return _refused("invalid_json", 400)
         if activity is None:
             log.warning("teams request refused: not an activity")
             return _refused("invalid_activity", 400)
         try:
-            await authenticator.validate(request.headers.get("authorization"),
-                                         service_url=activity.service_url,
-                                         channel_id=activity.channel_id)
+            authenticator.check_fit(trusted, service_url=activity.service_url,
+                                    channel_id=activity.channel_id)
         except AuthError as err:
             log.warning("teams request refused: %s (%s)", err.code, err.status)
             return _refused(err.code, err.status)

@@ -7,6 +7,11 @@ OpenID metadata, with that metadata's issuer, audience = our app id, `exp`/`nbf`
 `endorsements` include the activity's channel ("msteams"). The serviceUrl must also be on
 our allow-list, since replies carry our own token there. Anything else raises AuthError
 (401 for a token we cannot trust, 403 for a trusted token that does not fit the request).
+The token is checked before the body is parsed (`authenticate`), the fit after
+(`check_fit`), so nobody without a token gets the parser to work.
+
+Tenant (`check_tenant`): Meld is a single-tenant bot. Every activity, whatever its type,
+must name MELD_TEAMS_TENANT_ID and no other tenant; the door refuses the rest with 403.
 
 Outbound (`BotTokens`): msal's ConfidentialClientApplication, single-tenant authority,
 client credentials for `https://api.botframework.com/.default`; msal caches the token.
@@ -28,6 +33,7 @@ import httpx
 import jwt
 import msal
 import requests
+from microsoft_agents.activity import Activity
 
 from intake.settings import Settings
 
@@ -134,8 +140,17 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
+@dataclass(frozen=True, slots=True)
+class TrustedToken:
+    """A Bot Framework token whose signature, audience, issuer and dates were checked."""
+
+    claims: dict[str, Any]
+    endorsements: frozenset[str]
+
+
 class BotAuthenticator:
-    """Validates the JWT of one inbound request against the activity it carries."""
+    """Validates the JWT of one inbound request, then whether it fits the activity it carries.
+    """
 
     def __init__(self, *, app_id: str, keys: KeySource, allowed_origins: frozenset[str],
                  clock: Callable[[], float] = time.time) -> None:
@@ -144,8 +159,9 @@ class BotAuthenticator:
         self.allowed_origins = allowed_origins
         self.clock = clock
 
-    async def validate(self, authorization: str | None, *, service_url: str,
-                       channel_id: str) -> dict[str, Any]:
+    async def authenticate(self, authorization: str | None) -> TrustedToken:
+        """The token alone, before anything reads the body: signed by a Bot Framework key,
+        our audience, their issuer, in date. 401 (503 without keys) otherwise."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError("missing_token")
@@ -180,13 +196,60 @@ class BotAuthenticator:
             raise AuthError("bad_signature") from None
         except jwt.InvalidTokenError:
             raise AuthError("invalid_token") from None
-        if channel_id not in signing.endorsements:
+        return TrustedToken(claims=claims, endorsements=signing.endorsements)
+
+    def check_fit(self, trusted: TrustedToken, *, service_url: str, channel_id: str) -> None:
+        """A trusted token that does not fit the activity it came with: 403."""
+        if channel_id not in trusted.endorsements:
             raise AuthError("key_not_endorsed", 403)
-        if str(claims.get("serviceurl") or "").rstrip("/") != service_url.rstrip("/"):
+        if str(trusted.claims.get("serviceurl") or "").rstrip("/") != service_url.rstrip("/"):
             raise AuthError("serviceurl_mismatch", 403)
         if origin(service_url) not in self.allowed_origins:
             raise AuthError("serviceurl_not_allowed", 403)
-        return claims
+
+    async def validate(self, authorization: str | None, *, service_url: str,
+                       channel_id: str) -> dict[str, Any]:
+        """authenticate, then check_fit: the claims of a token fit for this activity."""
+        trusted = await self.authenticate(authorization)
+        self.check_fit(trusted, service_url=service_url, channel_id=channel_id)
+        return trusted.claims
+
+
+_MALFORMED = object()  # a tenant named in a shape Teams does not send: never ours
+
+
+def _tenants(activity: Activity) -> list[object]:
+    """What every place in an activity names as its Entra tenant (places naming none, or
+    null, left out): channelData.tenant.id, conversation.tenantId, from.tenantId."""
+    named: list[object] = []
+    channel_data = activity.channel_data
+    if isinstance(channel_data, dict):
+        tenant = channel_data.get("tenant")
+        if isinstance(tenant, dict):
+            if tenant.get("id") is not None:
+                named.append(tenant["id"])
+        elif tenant is not None:
+            named.append(_MALFORMED)
+    elif channel_data is not None:
+        named.append(_MALFORMED)
+    for account in (activity.conversation, activity.from_property):
+        if account is not None and account.tenant_id is not None:
+            named.append(account.tenant_id)
+    return named
+
+
+def check_tenant(activity: Activity, tenant_id: str | None) -> None:
+    """Meld serves one Entra tenant: an activity must name it, and name no other.
+
+    The tenant is read from channelData.tenant.id, conversation.tenantId and from.tenantId;
+    at least one must be there, and every one that is there must be ours (ids compare
+    without regard to case). AuthError 403 otherwise, whatever the activity's type."""
+    named = _tenants(activity)
+    if not named:
+        raise AuthError("tenant_missing", 403)
+    ours = (tenant_id or "").lower()
+    if not ours or any(not isinstance(t, str) or t.lower() != ours for t in named):
+        raise AuthError("tenant_not_allowed", 403)
 
 
 class CaBundleSession(requests.Session):

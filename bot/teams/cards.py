@@ -440,6 +440,9 @@ def digest_card(digest: d.Digest, tr: Translator) -> dict[str, Any]:
         body += _list(tr("Waiting for more information from the reporter"),
                       [d.needs_info_line(n, tr) for n in g.needs_info], g.needs_info_total,
                       tr)
+    if g.unread:
+        body += _list(d.unread_heading(g, tr), [d.unread_line(u, tr) for u in g.unread],
+                      g.unread_total, tr)
     if g.learned:
         body.append(TextBlock(text=tr("This we have learned (closed this week)"),
                               weight="Bolder", wrap=True, separator=True))

@@ -4,7 +4,8 @@ Invokes (card buttons, dialogs, the message action) are answered in the HTTP res
 after the service call: a report is stored before the bot says so. Messages (typed
 commands) are answered with 200 at once and the reply is posted in the background, so a
 slow Bot Connector never makes Teams retry a command. Report and command text is never
-logged; ids and codes are.
+logged; ids and codes are. An activity of another Entra tenant, or of none, is refused
+at the entry (`handle`), whatever its type, before anything is stored or sent.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.teams import cards
+from bot.teams.auth import AuthError, check_tenant
 from bot.teams.connector import Connector, ConnectorError
 from bot.teams.conversations import ConversationStore, Reference, conversation_key, user_key
 from intake import commands, services
@@ -36,6 +38,7 @@ log = logging.getLogger("meld.teams")
 DB_DOWN = (OperationalError, PoolTimeout)
 OPEN_WORDS = frozenset({"meld", "ny", "ny melding", "new", "report", "start", ""})
 MESSAGE_ACTION = "meld_message"
+INVOKE_ERROR_TYPE = "application/vnd.microsoft.error"
 SEEN_SIZE = 10_000
 SEEN_TTL = 3600.0
 
@@ -88,6 +91,12 @@ def invoke_card(card: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": 200, "type": cards.CARD_TYPE, "value": card}
 
 
+def invoke_error(status: int, code: str, message: str) -> dict[str, Any]:
+    """The body refusing an adaptiveCard/action invoke (Universal Actions' error shape)."""
+    return {"statusCode": status, "type": INVOKE_ERROR_TYPE,
+            "value": {"code": code, "message": message}}
+
+
 def task_card(card: dict[str, Any], title: str) -> dict[str, Any]:
     return {"task": {"type": "continue",
                      "value": {"title": title, "card": cards.attachment(card),
@@ -132,6 +141,10 @@ class TeamsDoor:
     async def handle(self, activity: Activity) -> tuple[int, dict[str, Any] | None]:
         """Answer one authenticated activity: (HTTP status, JSON body or None)."""
         aad = (activity.from_property.aad_object_id or "") if activity.from_property else ""
+        try:  # before anything is stored or sent, for every type of activity
+            check_tenant(activity, self.settings.teams_tenant_id)
+        except AuthError as err:
+            return await self._refuse_tenant(activity, aad, err)
         await self._remember(activity, aad)
         kind = activity.type
         if kind == "invoke":
@@ -147,11 +160,31 @@ class TeamsDoor:
             self._conversation_update(activity)
         return 200, None
 
+    async def _refuse_tenant(self, activity: Activity, aad: str,
+                             err: AuthError) -> tuple[int, dict[str, Any]]:
+        """403 for an activity of another tenant (or none), audited; in the answer shape
+        Teams expects for the invoke, so the user sees why."""
+        log.warning("teams request refused: %s (%r %r)", err.code, activity.type[:40],
+                    (activity.name or "")[:60])
+        actor = Actor(identity=f"teams:{aad.lower()}", role=Role.REPORTER)
+        try:
+            await self.call(services.deny, actor=actor, action=f"teams:{err.code}")
+        except DB_DOWN:
+            log.warning("teams: refusal %s not audited: database unavailable", err.code)
+        text = self.tr("Meld in Teams serves only its own organisation.")
+        if activity.type == "invoke":
+            name = activity.name or ""
+            if name == "adaptiveCard/action":
+                return err.status, invoke_error(err.status, err.code, text)
+            if name.startswith(("task/", "composeExtension/")):
+                return err.status, task_message(text)
+        return err.status, {"code": err.code, "message": text}
+
     async def _remember(self, activity: Activity, aad: str) -> None:
         conv = activity.conversation
         if conv is None or not activity.service_url:
             return
-        tenant = conv.tenant_id or None
+        tenant = self.settings.teams_tenant_id  # check_tenant passed: the activity is ours
         bot = activity.recipient.id if activity.recipient else None
         refs = []
         if conv.conversation_type == "personal" and aad:
@@ -352,8 +385,9 @@ class TeamsDoor:
                 view = await self.call(services.get_report, actor=actor, reference=reference)
                 text = commands.report_text(self.ctx, view, tr, for_group=True)
                 return task_card(cards.text_card(text, title=reference), reference)
-            if dialog == "assess":
-                view = await self.call(services.get_report, actor=actor, reference=reference)
+            if dialog == "assess":  # a form: shows no messages, reads none
+                view = await self.call(services.get_report, actor=actor, reference=reference,
+                                       mark_read=False)
                 return task_card(cards.assess_dialog(tr, self.ctx.taxonomy, view),
                                  tr("Assess"))
         except DomainError as err:
@@ -413,7 +447,8 @@ class TeamsDoor:
                                 agreement_reference=cards._str(data.get("agreement_reference"),
                                                                400))
             except ValidationFailed as err:
-                view = await self.call(services.get_report, actor=actor, reference=reference)
+                view = await self.call(services.get_report, actor=actor, reference=reference,
+                                       mark_read=False)
                 return task_card(cards.assess_dialog(tr, self.ctx.taxonomy, view,
                                                      cards.form_errors(err.errors, tr)),
                                  tr("Assess"))

@@ -103,12 +103,15 @@ class TeamsGroupNotifier:
         self.timezone = timezone
 
     async def deliver(self, note: Notification) -> None:
-        if note.event != "new_report":
-            return
         tr = Translator(self.locale, self.timezone)
-        card = cards.triage_card(tr, self.taxonomy, note.payload)
-        activity = cards.message(card, tr("New report {reference}",
-                                          reference=note.payload["reference"]))
+        if note.event == "reporter_message":  # the reference and a hint, never the message
+            activity = cards.text_message(notification_text(note.event, note.payload, tr))
+        elif note.event != "new_report":
+            return
+        else:
+            card = cards.triage_card(tr, self.taxonomy, note.payload)
+            activity = cards.message(card, tr("New report {reference}",
+                                              reference=note.payload["reference"]))
         try:
             await self.connector.send(await self.target.service_url(),
                                       self.target.conversation_id, activity)

@@ -253,12 +253,19 @@ def test_unknown_extra_field_is_422(door: Door, api: httpx.Client) -> None:
     assert door.report_count() == 0
 
 
-@pytest.mark.parametrize("payload", [b"{not json", b'{"kind": "deviation",', b"", b"[]", b"42"])
-def test_malformed_json_is_422_not_500(door: Door, api: httpx.Client, payload: bytes) -> None:
+@pytest.mark.parametrize(("payload", "status", "code"), [
+    (b"{not json", 400, "invalid_json"),  # no JSON at all: 400 (deep nesting: tests/security)
+    (b'{"kind": "deviation",', 400, "invalid_json"),
+    (b"", 422, "validation_failed"),  # JSON of the wrong shape, or none: 422
+    (b"[]", 422, "validation_failed"),
+    (b"42", 422, "validation_failed"),
+])
+def test_malformed_json_is_4xx_not_500(door: Door, api: httpx.Client, payload: bytes,
+                                       status: int, code: str) -> None:
     r = api.post("/api/v1/reports", content=payload,
                  headers={"Content-Type": "application/json"})
-    assert r.status_code == 422, r.text
-    assert r.json()["code"] == "validation_failed"
+    assert r.status_code == status, r.text
+    assert r.json()["code"] == code
     assert door.report_count() == 0
 
 
