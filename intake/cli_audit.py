@@ -9,38 +9,47 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from intake import audit
 
 if TYPE_CHECKING:
     from intake.cli import Cli
+    from intake.i18n import Translator
 
 COLUMNS = ("id", "at", "actor", "role", "action", "reference", "details")
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Any, tr: Translator) -> None:
     """Register the subcommand on the `meld` parser (argparse subparsers)."""
-    p = sub.add_parser("audit", help="list the audit log (reads, exports and changes)")
-    p.add_argument("--report", help="only events of this report (MELD-2026-0042)")
-    p.add_argument("--actor", help="only events by this actor id (e.g. token:3:kari)")
-    p.add_argument("--action", action="append", default=[],
-                   help="only this action (read, list, export, auth_failed, ...); repeatable")
+    from intake.cli_args import iso_date, whole_number
+
+    p = sub.add_parser("audit", help=tr("list the audit log (reads, exports and changes)"))
+    p.add_argument("--report", metavar="REF",
+                   help=tr("only events of this report (e.g. MELD-2026-0042)"))
+    p.add_argument("--actor", metavar="ID",
+                   help=tr("only events by this actor id (e.g. token:3:kari)"))
+    p.add_argument("--action", action="append", default=[], metavar=tr("ACTION"),
+                   help=tr("only this action (read, list, export, auth_failed, ...); "
+                           "repeatable"))
     p.add_argument("--access", action="store_true",
-                   help="only accesses to report data: reads, lists and exports")
-    p.add_argument("--since", type=date.fromisoformat, help="from this local date (YYYY-MM-DD)")
-    p.add_argument("--until", type=date.fromisoformat, help="to this local date, inclusive")
-    p.add_argument("--limit", type=int, default=100, help="newest N events (default 100)")
-    p.add_argument("--format", choices=["text", "csv"], default="text")
+                   help=tr("only accesses to report data: reads, lists and exports"))
+    p.add_argument("--since", type=iso_date(tr), metavar="YYYY-MM-DD",
+                   help=tr("from this local date"))
+    p.add_argument("--until", type=iso_date(tr), metavar="YYYY-MM-DD",
+                   help=tr("to this local date, inclusive"))
+    p.add_argument("--limit", type=whole_number(tr, 1), default=100, metavar="N",
+                   help=tr("the newest N events (default 100)"))
+    p.add_argument("--format", choices=["text", "csv"], default="text",
+                   help=tr("text (default) or csv"))
     p.set_defaults(func=cmd_audit)
 
 
 def cmd_audit(cli: Cli, args: argparse.Namespace) -> int:
     from intake.cli import _cli_actor
+    from intake.spreadsheet import CsvWriter
 
     actions = tuple(args.action) + (audit.ACCESS_ACTIONS if args.access else ())
     rows = audit.list_events(
@@ -49,7 +58,7 @@ def cmd_audit(cli: Cli, args: argparse.Namespace) -> int:
     )
     tr = cli.tr
     if args.format == "csv":
-        writer = csv.writer(sys.stdout)
+        writer = CsvWriter(sys.stdout)  # text a spreadsheet would run as a formula is defused
         writer.writerow(COLUMNS)
         for r in rows:
             writer.writerow([r.id, r.at.isoformat(), r.actor_id or "", r.actor_role, r.action,

@@ -8,28 +8,37 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from intake.spreadsheet import CSV_DIALECTS, STANDARD
+
 if TYPE_CHECKING:
     from intake.cli import Cli
+    from intake.i18n import Translator
 
 FORMATS = ("html", "csv", "xlsx")
 _TERTIAL = re.compile(r"^\d{4}-T[1-3]$")
 _YEAR = re.compile(r"^\d{4}$")
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Any, tr: Translator) -> None:
     """Register the subcommand on the `meld` parser (argparse subparsers)."""
     p = sub.add_parser(
-        "report", help="the tertial or annual report for the committee (html, csv, xlsx)",
-        description="Counts below 3 are shown as <3 in HTML and XLSX unless --unsuppressed; "
-                    "CSV is for the working group and always exact.")
+        "report", help=tr("the tertial or annual report for the committee (html, csv, xlsx)"),
+        description=tr("Counts below 3 are shown as <3 in HTML and XLSX unless "
+                       "--unsuppressed; CSV is for the working group and always exact."))
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--tertial", metavar="YYYY-TN", help="a tertial, e.g. 2026-T1")
-    which.add_argument("--year", metavar="YYYY", help="a calendar year, e.g. 2026")
+    which.add_argument("--tertial", metavar="YYYY-TN",
+                       help=tr("a tertial (T1 January–April, T2 May–August, T3 "
+                               "September–December), e.g. 2026-T1"))
+    which.add_argument("--year", metavar="YYYY", help=tr("a calendar year, e.g. 2026"))
     p.add_argument("--format", choices=FORMATS, default=None,
-                   help="default: from the --out file name's ending, else html")
-    p.add_argument("--out", required=True, help="the file to write")
+                   help=tr("html, csv or xlsx (default: from the --out file name's ending, "
+                           "else html)"))
+    p.add_argument("--out", required=True, metavar=tr("FILE"), help=tr("the file to write"))
     p.add_argument("--unsuppressed", action="store_true",
-                   help="show counts below 3 as they are (for the working group only)")
+                   help=tr("show counts below 3 as they are (for the working group only)"))
+    p.add_argument("--csv-dialect", choices=tuple(CSV_DIALECTS), default=STANDARD.name,
+                   help=tr("CSV only: standard (comma, decimal point) or excel-nb (semicolon, "
+                           "decimal comma: what a Norwegian Excel opens as columns)"))
     p.set_defaults(func=cmd_report)
 
 
@@ -71,7 +80,7 @@ def cmd_report(cli: Cli, args: argparse.Namespace) -> int:
         data = report_render.render_html(report, tr).encode("utf-8")
     elif fmt == "csv":
         # with a byte-order mark, so spreadsheet programs read æøå as UTF-8
-        data = report_render.render_csv(report, tr).encode("utf-8-sig")
+        data = report_render.render_csv(report, tr, args.csv_dialect).encode("utf-8-sig")
     else:
         data = report_render.render_xlsx(report, tr)
 

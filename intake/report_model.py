@@ -34,13 +34,18 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class Breakdown:
-    """A table: e.g. by kind, by category, by reported severity. Rows add up to `total`."""
+    """A table: e.g. by kind, by category, by reported severity. Rows add up to `total`;
+    `total_previous` and `total_year_ago` are the reports of the comparison periods, for
+    the sum row (None when the rows have no such comparison, as a tertial's months
+    against the previous tertial)."""
 
     key: str            # "kind", "category", "subcategory", "reported_severity",
                         # "assessed_severity", "severity_merged", "direction", "place", "month"
     title: str          # Norwegian heading
     rows: tuple[Row, ...]
     total: int
+    total_previous: int | None = None
+    total_year_ago: int | None = None
 
 
 class LearningPoint(NamedTuple):
@@ -57,7 +62,7 @@ class LearningPoint(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class TrendPoint:
     period: str         # "2024-T1"
-    count: int
+    count: int | None   # None: no data, the tertial ended before the first report
 
 
 @dataclass(frozen=True, slots=True)

