@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
-
-export MELD_DATABASE_URL ?= sqlite:///./var/meld.db
+# Settings come from MELD_* variables and ./.env (see .env.example); without either the
+# database is ./var/meld.db. Nothing is exported here: it would hide the .env.
 
 .PHONY: run test lint bench install clean
 

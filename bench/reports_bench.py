@@ -549,7 +549,7 @@ class Bench:
         self.backend = db.backend
         self.now = now
         self.repeat = repeat
-        settings = Settings(database_url=db.url, secret_key="bench", run_outbox_worker=False)
+        settings = Settings(database_url=db.url, secret_key="bench" * 7, run_outbox_worker=False)
         self.database = open_database(db.url)
         if db.backend == "postgresql":
             # psycopg prepares a statement after its fifth run on a connection; a weekly
@@ -557,7 +557,7 @@ class Bench:
             event.listen(self.database.engine, "connect",
                          lambda conn, _record: setattr(conn, "prepare_threshold", None))
         self.ctx = Context(db=self.database, settings=settings, taxonomy=load_taxonomy(),
-                           secret_key=b"bench", clock=lambda: now)
+                           secret_key=b"bench" * 7, clock=lambda: now)
         self.log = StatementLog()
         self.log.attach(self.database)
 

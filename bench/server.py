@@ -87,9 +87,10 @@ def running_server(database_url: str, log_path: Path, timeout_s: float = 60.0,
         "MELD_HOST": "127.0.0.1",
         "MELD_PORT": str(port),
         "MELD_BASE_URL": base_url,
-        "MELD_SECRET_KEY": "bench",
+        "MELD_SECRET_KEY": "bench" * 7,
         "MELD_LOG_LEVEL": "WARNING",
         "MELD_RATE_LIMIT_ENABLED": "false",  # the load generator is one client on loopback
+        "MELD_ENV_FILE": "",  # never a developer's .env in the repository
         **(extra_env or {}),
     }
     with running_process([sys.executable, "-m", "intake.cli", "serve"], env, base_url,

@@ -11,25 +11,31 @@ from intake.texts import KIND_LABELS, STATUS_LABELS, label
 
 if TYPE_CHECKING:
     from intake.cli import Cli
+    from intake.i18n import Translator
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Any, tr: Translator) -> None:
     """Register the subcommand on the `meld` parser (argparse subparsers)."""
+    from intake.cli_args import whole_number
+    from intake.demo import MAX_REPORTS
+
     p = sub.add_parser(
         "seed-demo",
-        help="fill an empty database with synthetic demo reports and triage history",
-        description="Fill an empty database with realistic synthetic reports spread over the "
-        "last two years, with triage history, so the digest and the tertial report have "
-        "something to show. No real people, no identity numbers; nobody is messaged.",
+        help=tr("fill an empty database with synthetic demo reports and triage history"),
+        description=tr("Fill an empty database with realistic synthetic reports spread over "
+                       "the last two years, with triage history, so the digest and the "
+                       "tertial report have something to show. No real people, no identity "
+                       "numbers; nobody is messaged."),
     )
-    p.add_argument("--reports", type=int, default=500,
-                   help="how many reports (default: 500)")
-    p.add_argument("--seed", type=int, default=42,
-                   help="random seed; the same seed gives the same data (default: 42)")
+    p.add_argument("--reports", type=whole_number(tr, 1, MAX_REPORTS), default=500,
+                   metavar="N", help=tr("how many reports (1 to {max}, default 500)",
+                                        max=MAX_REPORTS))
+    p.add_argument("--seed", type=whole_number(tr, 0), default=42, metavar="N",
+                   help=tr("random seed; the same seed gives the same data (default: 42)"))
     p.add_argument("--force", action="store_true",
-                   help="add the demo reports even if the database already holds reports")
+                   help=tr("add the demo reports even if the database already holds reports"))
     p.add_argument("--no-migrate", dest="migrate", action="store_false",
-                   help="do not apply migrations first")
+                   help=tr("do not update the database tables first (default: update them)"))
     p.set_defaults(func=cmd_seed_demo)
 
 
@@ -47,13 +53,9 @@ def _last_week(today: date) -> str:
 
 
 def cmd_seed_demo(cli: Cli, args: argparse.Namespace) -> int:
-    from intake.demo import MAX_REPORTS, DemoRefused, seed_demo
+    from intake.demo import DemoRefused, seed_demo
 
-    tr = cli.tr
-    if not 1 <= args.reports <= MAX_REPORTS:
-        print(tr("The number of reports must be between 1 and {max}.", max=MAX_REPORTS),
-              file=sys.stderr)
-        return 2
+    tr = cli.tr  # --reports is checked by the parser: 1 to MAX_REPORTS
     if args.migrate:
         from storage.migrate import upgrade
 

@@ -20,16 +20,19 @@ from intake import digest
 
 if TYPE_CHECKING:
     from intake.cli import Cli
+    from intake.i18n import Translator
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Any, tr: Translator) -> None:
     """Register the subcommand on the `meld` parser (argparse subparsers)."""
-    p = sub.add_parser("digest", help="the weekly digest, once (for cron or a systemd timer)")
-    p.add_argument("--week", help="ISO week, e.g. 2026-W10 (default: the last full week)")
+    p = sub.add_parser("digest",
+                       help=tr("the weekly digest, once (for cron or a systemd timer)"))
+    p.add_argument("--week", metavar="YYYY-WNN",
+                   help=tr("ISO week, e.g. 2026-W10 (default: the last full week)"))
     p.add_argument("--dry-run", action="store_true",
-                   help="print the digest as text; post nothing and claim nothing")
+                   help=tr("print the digest as text; post nothing and claim nothing"))
     p.add_argument("--teams", action="store_true",
-                   help="post to the group's Teams channel instead of the Slack one")
+                   help=tr("post to the group's Teams channel instead of the Slack one"))
     p.set_defaults(func=cmd_digest)
 
 
@@ -60,13 +63,14 @@ def cmd_digest(cli: Cli, args: argparse.Namespace) -> int:
     now = ctx.clock()
     if week is None:
         week = digest.week_ended_before(now, settings.timezone)
+    digest.check_begun(week, now, settings.timezone)  # a future week: nothing to show
     if args.dry_run:
         content = digest.build_digest(ctx=ctx, week=week.key, now=now)
         sys.stdout.write(digest.render_text(content, tr))
         return 0
 
     assert channel is not None
-    if week.bounds(settings.timezone)[1] > now:
+    if not digest.has_ended(week, now, settings.timezone):  # the rule of run_digest
         # posting it now would also claim it: the full week's digest would never be posted
         print(tr("meld: week {week} has not ended yet, so its digest cannot be posted; "
                  "--dry-run shows it as it stands.", week=week.key), file=sys.stderr)

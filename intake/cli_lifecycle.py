@@ -17,21 +17,27 @@ from intake import backup, retention
 
 if TYPE_CHECKING:
     from intake.cli import Cli
+    from intake.i18n import Translator
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Any, tr: Translator) -> None:
     """Register the subcommands on the `meld` parser (argparse subparsers)."""
-    r = sub.add_parser("retention", help="erase free text and reporter identity of reports "
-                                         "closed longer ago than MELD_RETENTION_DAYS")
+    from intake.cli_args import whole_number
+
+    r = sub.add_parser("retention", help=tr("erase free text and reporter identity of "
+                                            "reports closed longer ago than "
+                                            "MELD_RETENTION_DAYS"))
     mode = r.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--dry-run", action="store_true", help="list what is due; change nothing")
-    mode.add_argument("--apply", action="store_true", help="erase what is due")
-    r.add_argument("--days", type=int, default=None,
-                   help="days after closing (default: MELD_RETENTION_DAYS)")
+    mode.add_argument("--dry-run", action="store_true",
+                      help=tr("list what is due; change nothing"))
+    mode.add_argument("--apply", action="store_true", help=tr("erase what is due"))
+    r.add_argument("--days", type=whole_number(tr, 1), default=None, metavar=tr("DAYS"),
+                   help=tr("days after closing (default: MELD_RETENTION_DAYS)"))
     r.set_defaults(func=cmd_retention)
 
-    b = sub.add_parser("backup", help="a consistent copy of the SQLite database (online)")
-    b.add_argument("--out", required=True, help="the backup file to write")
+    b = sub.add_parser("backup", help=tr("a consistent copy of the SQLite database (online)"))
+    b.add_argument("--out", required=True, metavar=tr("FILE"),
+                   help=tr("the backup file to write"))
     b.set_defaults(func=cmd_backup)
 
 

@@ -1,17 +1,52 @@
-"""One Settings object, read from MELD_* environment variables and passed in explicitly."""
+"""One Settings object, read from MELD_* environment variables and passed in explicitly.
+
+`Settings.from_environment()` is how Meld itself loads them (the `meld` command and the
+server's worker processes): MELD_* environment variables, then the `.env` file in the
+working directory (MELD_ENV_FILE names another file, or none when empty); a variable set in
+the environment wins over the same one in the file. `Settings()` and `Settings(field=value)`
+read the environment only, never a file, so tests are not changed by a developer's `.env`.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from intake.i18n import N_, Translator
+
+ENV_FILE_VARIABLE = "MELD_ENV_FILE"
+DEFAULT_ENV_FILE = ".env"
+MIN_SECRET_KEY_BYTES = 32
+KEY_COMMAND = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+class SettingsError(Exception):
+    """Settings Meld cannot run with: an English message (a msgid) and its parameters."""
+
+    def __init__(self, msgid: str, **params: Any) -> None:
+        super().__init__(msgid.format(**params))
+        self.msgid = msgid
+        self.params = params
+
+    def text(self, tr: Translator) -> str:
+        return tr(self.msgid, **self.params)
 
 
 class Settings(BaseSettings):
     """Runtime configuration; build with Settings() or Settings(field=value) in tests."""
 
-    model_config = SettingsConfigDict(env_prefix="MELD_", env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MELD_", env_file=None, extra="ignore",
+                                      env_ignore_empty=True)
+
+    # where from_environment() found these settings (None: built in code)
+    _env_file_used: Path | None = PrivateAttr(default=None)
+    _from_environment: bool = PrivateAttr(default=False)
 
     database_url: str = Field(
         "sqlite:///./var/meld.db",
@@ -22,8 +57,8 @@ class Settings(BaseSettings):
         description="Signs status links and form tokens; required unless the database is a "
         "SQLite file (then a key is created beside it)",
     )
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = Field("127.0.0.1", description="Address `meld serve` listens on")
+    port: int = Field(8000, ge=1, le=65535, description="Port `meld serve` listens on")
     workers: int = Field(
         1, ge=1, le=32, description="Server processes; more than 1 uses more cores"
     )
@@ -149,6 +184,48 @@ class Settings(BaseSettings):
         description="serviceUrl for the triage channel until the bot has seen a message there",
     )
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_meld_can_use(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL; write sqlite:///path/to/meld.db or "
+                             "postgresql+psycopg://user:password@host:5432/database") from None
+        if url.drivername in ("postgresql", "postgres"):  # the driver Meld ships with
+            return url.set(drivername="postgresql+psycopg").render_as_string(
+                hide_password=False)
+        if url.drivername not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+            raise ValueError(f"Meld works with sqlite and postgresql+psycopg, not "
+                             f"{url.drivername}")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        length = len(value.get_secret_value().encode())
+        if length < MIN_SECRET_KEY_BYTES:
+            raise PydanticCustomError(
+                "secret_key_too_short",
+                "must be at least {min} bytes, not {length}; make one with: {command}",
+                {"min": MIN_SECRET_KEY_BYTES, "length": length, "command": KEY_COMMAND},
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"not a time zone: {value!r} (e.g. Europe/Oslo)") from None
+        return value
+
     @field_validator("digest_rrule")
     @classmethod
     def _valid_rrule(cls, value: str) -> str:
@@ -195,3 +272,63 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        """The settings Meld runs with: MELD_* variables, then `.env` in the working
+        directory, or the file MELD_ENV_FILE names (empty: no file). Raises SettingsError
+        for a named file that is missing, pydantic's ValidationError for bad values."""
+        named = os.environ.get(ENV_FILE_VARIABLE)
+        path: Path | None = Path(named if named is not None else DEFAULT_ENV_FILE)
+        if named is not None and not named.strip():
+            path = None
+        elif path is not None and not path.is_absolute():
+            path = Path.cwd() / path
+        if path is not None and not path.is_file():
+            if named is not None:
+                raise SettingsError(N_("{variable} names {path}, which is not a file."),
+                                    variable=ENV_FILE_VARIABLE, path=str(path))
+            path = None
+        settings = cls(_env_file=path) if path is not None else cls()
+        settings._env_file_used = path.resolve() if path is not None else None
+        settings._from_environment = True
+        return settings
+
+    @property
+    def env_file(self) -> Path | None:
+        """The .env file from_environment() read, if any."""
+        return self._env_file_used
+
+    @property
+    def read_from_environment(self) -> bool:
+        """True when from_environment() built these settings (False: built in code)."""
+        return self._from_environment
+
+    @property
+    def database_url_shown(self) -> str:
+        """The database URL with its password hidden: safe to print and log."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(self.database_url).render_as_string(hide_password=True)
+        except Exception:  # not a URL SQLAlchemy can parse: show the scheme only
+            return self.database_url.split("://", 1)[0] + "://..."
+
+    @property
+    def is_sqlite_file(self) -> bool:
+        from sqlalchemy.engine import make_url
+
+        try:
+            url = make_url(self.database_url)
+        except Exception:
+            return False
+        return (url.get_backend_name() == "sqlite" and bool(url.database)
+                and url.database != ":memory:")
+
+    def require_secret_key(self) -> None:
+        """A key to sign status links: MELD_SECRET_KEY, or a SQLite file to keep one beside."""
+        if self.secret_key is None and not self.is_sqlite_file:
+            raise SettingsError(
+                N_("MELD_SECRET_KEY is not set. Meld needs it with PostgreSQL: at least {min} "
+                   "random bytes, e.g. from {command}"),
+                min=MIN_SECRET_KEY_BYTES, command=KEY_COMMAND)

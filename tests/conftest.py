@@ -112,7 +112,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:
-    return Settings(database_url=db_url, secret_key="test-secret", run_outbox_worker=False)
+    return Settings(database_url=db_url, secret_key="test-secret" * 3, run_outbox_worker=False)
 
 
 @pytest.fixture
@@ -125,4 +125,4 @@ def database(settings: Settings) -> Iterator[Database]:
 @pytest.fixture
 def ctx(database: Database, settings: Settings, clock: FakeClock) -> Context:
     return Context(db=database, settings=settings, taxonomy=load_taxonomy(),
-                   secret_key=b"test-secret", clock=clock)
+                   secret_key=b"test-secret" * 3, clock=clock)

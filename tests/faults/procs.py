@@ -55,6 +55,7 @@ class MeldProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MELD_")}
         # a burst from loopback is one client address: the per-IP limit is not under test
         env["MELD_RATE_LIMIT_ENABLED"] = "false"
+        env["MELD_ENV_FILE"] = ""  # never a developer's .env in the repository
         env.update(self.env)
         env["PYTHONUNBUFFERED"] = "1"
         log = open(self.log_path, "ab")  # the child writes to it; closed here after Popen
