@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from html.parser import HTMLParser
 
 import httpx
 from faker import Faker
 from markupsafe import escape
+from sqlalchemy import select
 
 from intake import services
 from intake.i18n import Translator
@@ -111,12 +114,12 @@ def test_form_page_labels_cookie_and_headers(door: Door) -> None:
 
     controls = _controls(html)
     names = {name for name, _id, _wrapped in controls.controls}
-    for field in ("kind", "category", "description", "occurred_on", "severity", "place",
-                  "place_text", "reporter_party", "concerned_party", "no_patient_identifiers",
-                  "subcategory_discharge_summary"):
+    for field in ("kind", "category", "subcategory", "description", "occurred_on", "severity",
+                  "place", "place_text", "reporter_party", "concerned_party",
+                  "no_patient_identifiers"):
         assert field in names, field
-    for field in ("category", "description", "occurred_on", "place", "place_text",
-                  "reporter_party", "concerned_party"):
+    for field in ("category", "subcategory", "description", "occurred_on", "place",
+                  "place_text", "reporter_party", "concerned_party"):
         assert f'<label for="{field}">' in html, field
     for name, id_, wrapped in controls.controls:
         assert wrapped or (id_ and id_ in controls.label_for), f"{name} has no label"
@@ -132,7 +135,10 @@ def test_form_page_labels_cookie_and_headers(door: Door) -> None:
     csp = r.headers["content-security-policy"]
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
-    assert r.headers["cache-control"] == "no-store"
+    assert '<script src="/static/meld.js" defer></script>' in html
+    assert "<script>" not in html  # nothing inline: the policy would refuse it
+    # the blank form may be kept by this browser (never a shared cache) for Back
+    assert r.headers["cache-control"] == "private, no-cache"
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["x-frame-options"] == "DENY"
 
@@ -217,6 +223,8 @@ def test_national_identity_number_gives_422_page_with_text_kept(door: Door) -> N
     assert str(escape(nb_error)) in html
     assert 'aria-invalid="true"' in html
     assert door.stored_nothing()
+    # a page with the reporter's text is never kept by the browser
+    assert r.headers["cache-control"] == "no-store"
     # the same draft is not stored when the warnings checkbox is sent along
     r = browser.post("/", data=form_data(csrf, description=text, confirm_warnings="on"))
     assert r.status_code == 422
@@ -265,6 +273,14 @@ def test_same_submission_id_twice_is_one_report(door: Door) -> None:
     assert third.status_code == 409
     assert third.headers["content-type"].startswith("text/html")
     assert door.report_count() == 1
+    # the form comes back with a new id and says why: sending it again files a new report
+    assert "allerede sendt" in third.text
+    new_id = SUBMISSION_RE.search(third.text).group(1)
+    assert new_id != "double-click-1"
+    fourth = browser.post("/send", data=form_data(csrf, submission_id=new_id,
+                                                  severity="moderate"))
+    assert fourth.status_code == 303
+    assert door.report_count() == 2
 
 
 def test_mine_lists_reports_of_this_browser_only(door: Door) -> None:
@@ -320,6 +336,9 @@ def test_status_page_conversation_and_news(door: Door) -> None:
     assert "tiltak" in news
     assert reference in news
     assert "Ny rutine utarbeides." in news
+    # the words come with the news they explain, not a second time in the conversation
+    assert "Ny rutine utarbeides." not in _dialog(page.text)
+    assert page.text.count("Ny rutine utarbeides.") == 1
 
 
 def test_status_page_answer_with_identity_number_is_refused(door: Door) -> None:
@@ -369,3 +388,163 @@ def test_api_and_form_share_the_reference_sequence(door: Door) -> None:
     assert len(refs) == 2 and refs[1] == receipt["reference"]
     numbers = [int(REFERENCE_RE.match(r).group(2)) for r in refs]
     assert numbers[1] == numbers[0] + 1
+
+
+# ---------------------------------------------------------------- issue 12: the form's details
+
+
+def test_form_posts_to_its_own_path_and_that_path_opens_the_form(door: Door) -> None:
+    browser, csrf = _open_form(door)
+    page = browser.get("/")
+    assert '<form method="post" action="/send"' in page.text
+    r = browser.post("/send", data=form_data(csrf))
+    assert r.status_code == 303 and STATUS_PATH_RE.match(r.headers["location"])
+    # a language link on a refused form asks for /send?lang=en: the blank form, not a 405
+    r = browser.get("/send?lang=en")
+    assert r.status_code == 303 and r.headers["location"] == "/?lang=en"
+
+
+def test_subcategory_is_one_list_of_category_slash_subcategory(door: Door) -> None:
+    browser, csrf = _open_form(door)
+    html = browser.get("/").text
+    assert '<option value="discharge_summary/missing">' in html
+    assert '<optgroup label="Epikrise" data-category="discharge_summary">' in html
+    r = browser.post("/send", data=form_data(csrf, subcategory="discharge_summary/late"))
+    assert r.status_code == 303
+    with door.ctx.db.reading() as session:
+        assert session.scalar(select(m.Report.subcategory_id)) == "late"
+
+
+def test_subcategory_under_another_category_is_refused_at_its_field(door: Door) -> None:
+    """Without JavaScript every list shows; a choice from another category's list is refused."""
+    browser, csrf = _open_form(door)
+    data = form_data(csrf, subcategory="referral/incomplete")  # the category is the epikrise
+    del data["subcategory_discharge_summary"]
+    r = browser.post("/send", data=data)
+    assert r.status_code == 422, r.text
+    assert door.stored_nothing()
+    select_tag = re.search(r'<select id="subcategory"[^>]*>', r.text).group(0)
+    assert 'aria-invalid="true"' in select_tag and "subcategory-error" in select_tag
+    assert 'id="subcategory-error"' in r.text
+    assert '<a href="#subcategory">' in r.text  # the error summary points at the field
+    # the choice is shown again, selected, for the reporter to change
+    assert '<option value="referral/incomplete" selected>' in r.text
+
+
+def test_pages_from_before_the_single_list_still_send_their_subcategory(door: Door) -> None:
+    browser, csrf = _open_form(door)
+    r = browser.post("/", data=form_data(csrf))  # subcategory_discharge_summary=missing
+    assert r.status_code == 303
+    with door.ctx.db.reading() as session:
+        assert session.scalar(select(m.Report.subcategory_id)) == "missing"
+
+
+def test_error_summary_links_every_problem_to_its_field(door: Door) -> None:
+    browser, csrf = _open_form(door)
+    r = browser.post("/send", data=form_data(csrf, category="", severity="", description="",
+                                             no_patient_identifiers=""))
+    assert r.status_code == 422
+    summary = re.search(r'<div class="error-summary[^"]*" id="error-summary"[^>]*>(.*?)</div>',
+                        r.text, re.S)
+    assert summary, "no error summary"
+    assert "autofocus" in summary.group(0) and 'tabindex="-1"' in summary.group(0)
+    anchors = re.findall(r'<a href="#([^"]+)">', summary.group(1))
+    assert anchors == ["category", "description", "severity-none", "no_patient_identifiers"]
+    ids = _controls(r.text).ids
+    assert set(anchors) <= ids
+    assert "<title>Feil: " in r.text
+    # the severity radios carry the error like any other control
+    for radio in re.findall(r'<input type="radio" name="severity"[^>]*>', r.text):
+        assert 'aria-invalid="true"' in radio and 'aria-describedby="severity-error"' in radio
+    assert 'id="severity-error"' in r.text
+
+
+def test_required_fields_say_so(door: Door) -> None:
+    html = door.client().get("/").text
+    for tag in ('<select id="category" name="category" required',
+                '<textarea id="description" name="description"',
+                '<input type="date" id="occurred_on" name="occurred_on"',
+                '<input type="checkbox" name="no_patient_identifiers" id="no_patient_identifiers"'
+                ' required'):
+        assert tag in html, tag
+    assert re.search(r'<textarea id="description"[^>]* required', html)
+    assert html.count('role="radiogroup" aria-required="true"') == 2
+    assert html.count('<span class="req">(må fylles ut)</span>') == 6
+    assert not re.search(r'<input type="text" id="place_text"[^>]* required', html)
+
+
+def test_a_warning_is_marked_as_one_with_its_confirmation_beside_it(door: Door) -> None:
+    browser, csrf = _open_form(door)
+    r = browser.post("/send", data=form_data(csrf, description=PHONE_TEXT))
+    assert r.status_code == 422
+    block = re.search(r'<div class="field-messages" id="description-error">(.*?)</div>',
+                      r.text, re.S)
+    assert block, "no messages under the description"
+    assert '<p class="warning">' in block.group(1) and '<p class="error">' not in block.group(1)
+    assert 'name="confirm_warnings"' in block.group(1)
+    assert r.text.count('name="confirm_warnings"') == 1
+    textarea = re.search(r'<textarea id="description"[^>]*>', r.text).group(0)
+    assert "aria-invalid" not in textarea and "description-error" in textarea
+    assert 'class="error-summary warnings-only"' in r.text
+
+
+def test_skip_link_and_favicon(door: Door) -> None:
+    client = door.client()
+    html = client.get("/").text
+    assert '<a class="skip-link" href="#main">' in html
+    assert '<main id="main" tabindex="-1">' in html
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "image/x-icon"
+    assert r.headers["cache-control"].startswith("public")
+    assert r.content[:4] == b"\x00\x00\x01\x00"
+    assert client.get("/static/favicon.svg").status_code == 200
+
+
+def test_receipt_prints_the_private_link(door: Door) -> None:
+    browser, location = _send(door)
+    token = STATUS_PATH_RE.match(location).group(1)
+    html = browser.get(location).text
+    link = f"{door.ctx.settings.base_url.rstrip('/')}/status/{token}"
+    assert f'<a id="private-link" href="{link}"' in html
+    assert f'data-copy="{link}"' in html
+    assert "Din private lenke" in html
+
+
+def test_mine_marks_news_and_remembers_the_visit(door: Door) -> None:
+    browser, _location = _send(door)
+    (reference,) = door.references()
+    first = browser.get("/mine")
+    seen = _set_cookie(first, "meld_seen")
+    attrs = [p.strip().lower() for p in seen.split(";")]
+    assert "httponly" in attrs and "path=/mine" in attrs and "samesite=strict" in attrs
+    assert 'class="has-news"' not in first.text
+    services.reply(ctx=door.ctx, actor=GROUP, reference=reference, text="Vi ser på saken.")
+    again = browser.get("/mine")
+    assert 'class="has-news"' in again.text and "Nytt</strong>" in again.text
+    # a cookie from long ago: a new visit, and the answer came after it
+    browser.cookies.set("meld_seen", "0:1000000000", domain="127.0.0.1", path="/mine")
+    assert 'class="has-news"' in browser.get("/mine").text
+    # a broken cookie is ignored, never a 500
+    for bad in ("x", "1:2:3", "9" * 40, ":", "-1:-1", "999999999999:999999999999",
+                "1:" + "9" * 5000):
+        browser.cookies.set("meld_seen", bad, domain="127.0.0.1", path="/mine")
+        assert browser.get("/mine").status_code == 200, bad
+
+
+def test_docs_come_from_meld_with_a_policy_that_names_their_inline_script(door: Door) -> None:
+    client = door.client()
+    for path, asset in (("/docs", "/static/swagger-ui-bundle.js"),
+                        ("/redoc", "/static/redoc.standalone.js")):
+        r = client.get(path)
+        assert r.status_code == 200
+        assert f'src="{asset}"' in r.text
+        assert "cdn." not in r.text and "googleapis" not in r.text
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "connect-src 'self'" in csp
+        for script in re.findall(r"<script>(.*?)</script>", r.text, re.S):
+            digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+            assert f"'sha256-{digest}'" in csp
+        assert client.get(asset).status_code == 200
+    assert client.get("/docs/oauth2-redirect").status_code == 200
+    assert client.get("/openapi.json").status_code == 200

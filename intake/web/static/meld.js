@@ -1,0 +1,169 @@
+/* Meld's pages work without this script; it only adds comfort:
+ * - the subcategory list shows the chosen category's subcategories only;
+ * - the severity question fits the chosen kind (a suggestion has not happened yet);
+ * - the error summary's links focus their field and show its question;
+ * - the receipt's private link gets a copy button.
+ * No framework, no inline script: the Content-Security-Policy allows scripts from Meld only.
+ */
+(function () {
+  "use strict";
+
+  function byId(id) {
+    return document.getElementById(id);
+  }
+
+  // Functions to run again on "pageshow": when the browser brings a page back from its
+  // history, it restores what was chosen only after "load", without change events.
+  var refreshers = [];
+
+  function subcategories() {
+    var category = byId("category");
+    var select = byId("subcategory");
+    var field = byId("subcategory-field");
+    if (!category || !select || !field) {
+      return;
+    }
+    var hint = byId("subcategory-hint");
+    if (hint) {
+      hint.hidden = true; // it explains the full, grouped list shown without this script
+      select.removeAttribute("aria-describedby");
+      if (byId("subcategory-error")) {
+        select.setAttribute("aria-describedby", "subcategory-error");
+      }
+    }
+    var groups = Array.prototype.slice.call(select.querySelectorAll("optgroup"));
+    // Options are hidden and disabled, never removed: the browser can then restore a choice.
+    function show() {
+      var chosen = null;
+      groups.forEach(function (group) {
+        var mine = group.getAttribute("data-category") === category.value;
+        group.hidden = !mine;
+        group.disabled = !mine;
+        Array.prototype.forEach.call(group.children, function (option) {
+          option.hidden = !mine;
+          option.disabled = !mine;
+        });
+        if (mine) {
+          chosen = group;
+        }
+      });
+      var current = select.options[select.selectedIndex];
+      if (current && current.disabled) {
+        select.value = "";
+      }
+      // a category without subcategories hides the field, unless it shows the server's error
+      field.hidden = !chosen && !byId("subcategory-error");
+    }
+    category.addEventListener("change", show);
+    refreshers.push(show);
+    show();
+  }
+
+  function severityQuestion() {
+    var question = byId("severity-question");
+    var kinds = document.querySelectorAll("input[name=kind]");
+    if (!question || !kinds.length) {
+      return;
+    }
+    function update() {
+      var checked = document.querySelector("input[name=kind]:checked");
+      var deviation = !checked || checked.value === "deviation";
+      question.textContent = question.getAttribute(deviation ? "data-deviation" : "data-other");
+    }
+    Array.prototype.forEach.call(kinds, function (radio) {
+      radio.addEventListener("change", update);
+    });
+    refreshers.push(update);
+    update();
+  }
+
+  function errorSummary() {
+    var summary = byId("error-summary");
+    if (!summary) {
+      return;
+    }
+    // the summary has autofocus (so focus moves there without this script too)
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest("a[href^='#']");
+      var target = link && byId(link.getAttribute("href").slice(1));
+      if (!target) {
+        return;
+      }
+      event.preventDefault();
+      // show the field's question too: its legend, or its label
+      var fieldset = target.closest("fieldset");
+      var caption = (fieldset && fieldset.querySelector("legend")) ||
+        document.querySelector("label[for='" + target.id + "']") || target;
+      caption.scrollIntoView();
+      target.focus({ preventScroll: true });
+    });
+  }
+
+  function copyByHand(text) {
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "offscreen";
+    document.body.appendChild(area);
+    area.select();
+    var copied = false;
+    try {
+      copied = document.execCommand("copy");
+    } catch (err) {
+      copied = false;
+    }
+    document.body.removeChild(area);
+    return copied;
+  }
+
+  function copyButton() {
+    var button = byId("copy-link");
+    var status = byId("copy-status");
+    var link = byId("private-link");
+    if (!button || !status || !link) {
+      return;
+    }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var text = button.getAttribute("data-copy");
+      function done(copied) {
+        status.textContent = button.getAttribute(copied ? "data-copied" : "data-failed");
+        if (!copied) {
+          var range = document.createRange();
+          range.selectNodeContents(link);
+          var selection = window.getSelection();
+          selection.removeAllRanges();
+          selection.addRange(range);
+        }
+      }
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(function () {
+          done(true);
+        }, function () {
+          done(copyByHand(text));
+        });
+      } else {
+        done(copyByHand(text));
+      }
+    });
+  }
+
+  function start() {
+    subcategories();
+    severityQuestion();
+    errorSummary();
+    copyButton();
+  }
+
+  window.addEventListener("pageshow", function () {
+    refreshers.forEach(function (refresh) {
+      refresh();
+    });
+  });
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
