@@ -341,7 +341,16 @@ class OutboxWorker:
         return total
 
     async def run_forever(self, stop: asyncio.Event, poll_seconds: float = 2.0) -> None:
-        """Poll until stop is set; database outages are logged and waited out."""
+        """Poll until stop is set; database outages are logged and waited out. Says first
+        how many notices wait for a person (parked with an unknown outcome)."""
+        try:
+            parked = await asyncio.to_thread(count_unverified, self.db)
+        except SQLAlchemyError as exc:
+            log.warning("outbox: could not count parked notices (%s)", type(exc).__name__)
+        else:
+            log.log(logging.WARNING if parked else logging.INFO,
+                    "outbox: %d notice(s) parked for a person to settle "
+                    "(meld outbox --unverified)", parked)
         while not stop.is_set():
             try:
                 busy = await self.run_once()
@@ -371,6 +380,18 @@ class ParkedRow:
     last_error: str
 
 
+def _parked(o: type[m.OutboxMessage]) -> Any:
+    return and_(o.delivered_at.is_(None), o.failed_at.is_not(None),
+                o.last_error.like(UNVERIFIED + "%"))
+
+
+def count_unverified(db: Database) -> int:
+    """How many rows are parked for a person."""
+    o = m.OutboxMessage
+    with db.reading() as session:
+        return session.scalar(select(func.count()).select_from(o).where(_parked(o))) or 0
+
+
 def unverified(db: Database) -> list[ParkedRow]:
     """Rows parked for a person: an attempt may have arrived and nothing could tell."""
     o = m.OutboxMessage
@@ -379,8 +400,7 @@ def unverified(db: Database) -> list[ParkedRow]:
             select(o.id, o.channel, o.recipient, o.event, m.Report.reference, o.created_at,
                    o.last_error)
             .outerjoin(m.Report, m.Report.id == o.report_id)
-            .where(o.delivered_at.is_(None), o.failed_at.is_not(None),
-                   o.last_error.like(UNVERIFIED + "%"))
+            .where(_parked(o))
             .order_by(o.id)
         ).all()
     return [ParkedRow(*row) for row in rows]
@@ -392,8 +412,7 @@ def reconcile(db: Database, ids: list[int], *, delivered: bool,
     not (send it once more). Returns the ids changed; rows not parked are left alone."""
     now = now or datetime.now(UTC)
     o = m.OutboxMessage
-    parked = and_(o.id.in_(ids), o.delivered_at.is_(None), o.failed_at.is_not(None),
-                  o.last_error.like(UNVERIFIED + "%"))
+    parked = and_(o.id.in_(ids), _parked(o))
     values: dict[str, Any] = (
         {"delivered_at": now, "failed_at": None, "last_error": "reconciled:delivered"}
         if delivered else

@@ -219,3 +219,30 @@ def test_the_lease_is_configurable(ctx, clock) -> None:
     clock.advance(seconds=4)
     survivor = OutboxWorker(db=ctx.db, notifiers={"slack": slack}, clock=clock, lease=short)
     assert asyncio.run(survivor.drain()) == 1
+
+
+def test_the_worker_says_at_start_how_many_notices_are_parked(ctx, clock, caplog) -> None:
+    """`meld serve` runs this worker: a parked notice is not silently forgotten."""
+    caplog.set_level(logging.INFO, logger="meld.outbox")
+    for who in ("teams:alice", "teams:bob"):  # one notice per recipient is claimed at a time
+        services.submit_report(ctx=ctx, actor=Actor(who, Role.REPORTER), draft=draft())
+    notifier = CarefulWithoutVerify()
+    dead = worker_for(ctx, clock, notifier)
+    dead.claim()
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    survivor = worker_for(ctx, clock, notifier)
+    asyncio.run(survivor.drain())
+    parked = [r for r in rows(ctx) if (r.last_error or "").startswith("unverified:")]
+    assert len(parked) == 2
+
+    async def start_and_stop() -> None:
+        stop = asyncio.Event()
+        stop.set()  # one look at start, then stop
+        await worker_for(ctx, clock, notifier).run_forever(stop)
+
+    caplog.clear()
+    asyncio.run(start_and_stop())
+    started = [r for r in caplog.records if "parked for a person" in r.getMessage()]
+    assert [(r.levelno, r.getMessage()) for r in started] == [
+        (logging.WARNING, "outbox: 2 notice(s) parked for a person to settle "
+                          "(meld outbox --unverified)")]
