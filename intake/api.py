@@ -127,6 +127,11 @@ class ReportOut(BaseModel):
     reporter_id: str | None
     plus_ones: int
     messages: list[MessageOut]
+    unread_from_reporter: bool = Field(
+        False, description="The reporter has written something the group has not read yet "
+        "(cleared when a group member opens the report or writes to the reporter)")
+    reporter_unread_since: str | None = Field(
+        None, description="When the first unread message from the reporter came in")
 
 
 class ReportPage(BaseModel):
@@ -220,6 +225,8 @@ def report_out(view: services.ReportView) -> ReportOut:
         f: getattr(view, f) for f in ReportOut.model_fields if f not in ("messages",)
     }
     data["reported_at"] = view.reported_at.isoformat()
+    unread = view.reporter_unread_since
+    data["reporter_unread_since"] = unread.isoformat() if unread is not None else None
     data["messages"] = [
         MessageOut(
             direction=x.direction,
@@ -280,6 +287,8 @@ async def list_reports(
     category: Annotated[str | None, Query(max_length=64)] = None,
     occurred_from: date | None = None,
     occurred_to: date | None = None,
+    unread: Annotated[bool, Query(description="only reports with an unread message from "
+                                              "the reporter")] = False,
     after: Annotated[
         int | None, Query(ge=0, le=services.MAX_ROW_ID,
                           description="next_cursor of the previous page")
@@ -297,6 +306,7 @@ async def list_reports(
             category=category,
             occurred_from=occurred_from,
             occurred_to=occurred_to,
+            unread=unread,
         ),
         after=after,
         limit=limit,

@@ -123,14 +123,13 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_docs = scope["path"] in ("/docs", "/redoc")
 
         async def add_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
                 for name, value in self.HEADERS:
-                    if name not in names and not (is_docs and name == b"content-security-policy"):
+                    if name not in names:  # /docs and /redoc bring a policy of their own
                         headers.append((name, value))
                 if b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))
@@ -142,6 +141,15 @@ class SecurityHeaders:
 
 def _error_body(request: Request, code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"code": code, "message": message, **extra}
+
+
+def _invalid_json(request: Request) -> JSONResponse:
+    """400 for a body that is no JSON Meld can read (syntax, encoding, nesting too deep)."""
+    tr = api.translator_of(request)
+    return JSONResponse(
+        _error_body(request, "invalid_json", tr("The request body is not valid JSON.")),
+        status_code=400,
+    )
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -174,21 +182,17 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _shape(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(err.get("type") == "json_invalid" for err in exc.errors()):
+            return _invalid_json(request)  # not parsed at all: no shape to speak of
         tr = api.translator_of(request)
         errors = []
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-            if err.get("type") == "json_invalid":
-                loc = []
             code = _PYDANTIC_CODES.get(err.get("type", ""), "invalid_value")
-            if err.get("type") == "json_invalid":
-                code = "invalid_json"
             ctx = err.get("ctx") or {}
             params = {"max": ctx["max_length"]} if "max_length" in ctx else {}
             if code == "invalid_value":
                 message = tr("This value is not valid here.")
-            elif code == "invalid_json":
-                message = tr("The request body is not valid JSON.")
             else:
                 message = error_text(code, tr, **params)
             errors.append({"field": ".".join(loc) or "body", "code": code, "warning": False,
@@ -221,6 +225,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 413:
             return JSONResponse({"code": "body_too_large", "message": str(exc.detail)},
                                 status_code=413)
+        if exc.status_code == 400 and isinstance(exc.__cause__, (ValueError, RecursionError)) \
+                and request.url.path.startswith("/api/"):
+            # FastAPI's own body parser failed beyond a syntax error: bytes that are no
+            # UTF-8, or nesting deeper than Python's stack (RecursionError)
+            return _invalid_json(request)
         if request.url.path.startswith("/api/") or exc.status_code == 405:
             return JSONResponse({"code": f"http_{exc.status_code}", "message": str(exc.detail)},
                                 status_code=exc.status_code, headers=exc.headers)
@@ -286,9 +295,9 @@ def create_app(
                 context, settings, teams.digest_poster, stop,
                 channel=teams.digest_poster.channel_key))
         if slack is not None and slack.app_token:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+            from bot.slack.app import SocketMode
 
-            socket_mode = AsyncSocketModeHandler(slack.app, slack.app_token)
+            socket_mode = SocketMode(slack.app, slack.app_token)
             await socket_mode.connect_async()
             log.info("slack: connected over Socket Mode")
         try:
@@ -313,6 +322,8 @@ def create_app(
         version="0.1.0",
         summary="Samhandlingsavvik og forbedringsforslag: report, triage, feedback.",
         lifespan=lifespan,
+        docs_url=None,  # served by web_routes.docs from Meld's own static files, no CDN
+        redoc_url=None,
     )
     app.state.ctx = context
     app.state.worker = worker
@@ -325,6 +336,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(api.health)
     app.include_router(web_routes.router)
+    app.include_router(web_routes.docs)
     if slack is not None and slack.router is not None:
         app.include_router(slack.router)
     if teams is not None:
@@ -339,6 +351,6 @@ def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` worker processes: settings from the environment."""
     from intake.cli import configure_logging
 
-    settings = Settings()
+    settings = Settings.from_environment()  # the same .env as `meld serve` read
     configure_logging(settings.log_level)
     return create_app(settings)

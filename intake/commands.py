@@ -25,6 +25,7 @@ from intake.texts import (
     REDIRECT_LABELS,
     SEVERITY_LABELS,
     STATUS_LABELS,
+    UNREAD_MARK,
     domain_error_text,
     label,
 )
@@ -183,11 +184,14 @@ CLOSE_OPTIONS = {
 YES_NO = {"ja": "true", "j": "true", "yes": "true", "true": "true",
           "nei": "false", "n": "false", "no": "false", "false": "false"}
 UNASSIGN_WORDS = frozenset({"-", "ingen"})
+# `liste ulest`: only reports with an unread message from the reporter
+UNREAD_WORDS = frozenset({"ulest", "uleste", "unread"})
 
 # Usage and one line of help per command, in the order the help shows them.
 USAGE: dict[Cmd, tuple[str, str]] = {
-    Cmd.LIST: (N_("liste [status] [kind] [category]"),
-               N_("the newest reports, optionally filtered")),
+    Cmd.LIST: (N_("liste [status] [kind] [category] [ulest]"),
+               N_("the newest reports, optionally filtered; “ulest”: those with an unread "
+                  "answer from the reporter")),
     Cmd.SHOW: (N_("vis REF"), N_("the whole report and its dialog (the reading is logged)")),
     Cmd.ASSESS: (N_("vurder REF [alvorlighet=...] [kategori=...] [underkategori=...] "
                     "[retningslinje=\"...\"] [brudd=ja|nei]"),
@@ -445,7 +449,9 @@ def _parse_list(first: str, words: list[Word]) -> ParsedCommand:
     categories: list[str] = []
     for w in words:
         key = _key(w.value)
-        if key in STATUS_WORDS and "status" not in options:
+        if key in UNREAD_WORDS and "unread" not in options:
+            options["unread"] = "true"
+        elif key in STATUS_WORDS and "status" not in options:
             options["status"] = STATUS_WORDS[key].value
         elif key in KIND_WORDS and "kind" not in options:
             options["kind"] = KIND_WORDS[key].value
@@ -504,14 +510,18 @@ def _category_label(ctx: services.Context, view: services.ReportView, tr: Transl
 
 
 def list_line(ctx: services.Context, view: services.ReportView, tr: Translator) -> str:
-    """One report in the queue: reference, status, kind, category, reported date."""
-    return " · ".join((
+    """One report in the queue: reference, status, kind, category, reported date, and the
+    mark of an unread answer from the reporter."""
+    parts = [
         view.reference,
         label(STATUS_LABELS, view.status, tr),
         label(KIND_LABELS, view.kind, tr),
         ctx.taxonomy.category_label(view.category, tr.locale),
         tr.date(tr.local_date(view.reported_at), "short"),
-    ))
+    ]
+    if view.unread_from_reporter:
+        parts.append("✉ " + tr(UNREAD_MARK))
+    return " · ".join(parts)
 
 
 def report_text(ctx: services.Context, view: services.ReportView, tr: Translator,
@@ -747,7 +757,8 @@ def _run_list(
                        word=_echo(cmd.args[0]))
             return CommandResult(f"{first}\n{usage_line(Cmd.LIST, tr)}", ok=False)
     filters = services.ReportFilter(status=cmd.options.get("status"),
-                                    kind=cmd.options.get("kind"), category=category)
+                                    kind=cmd.options.get("kind"), category=category,
+                                    unread=cmd.options.get("unread") == "true")
     page = services.list_reports(ctx=ctx, actor=actor, filters=filters, limit=LIST_FETCH)
     if not page.items:
         return CommandResult(tr("No reports."), page=page)

@@ -3,7 +3,9 @@
 `build_digest` reads one ISO week from counts kept by triggers (report_week_counts,
 report_open_weeks) and short lists read in index order, into a door-neutral `Digest`:
 coded keys, references, category labels, and the group's own learning points and
-measures. It never carries a report's description or who reported it.
+measures. It never carries a report's description or who reported it. A week's digest
+is the week as it stood when it ended, whenever it is built (see `build_digest`); a digest
+is posted only for a week that has ended (`check_postable`, in `run_digest`).
 `render_text` turns it into the text `meld digest --dry-run` prints; the doors render the
 same data their own way (`bot.slack.digest`), with the shared lines below.
 
@@ -41,7 +43,7 @@ from sqlalchemy import Integer, String, bindparam, column, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from intake.domain import Kind, Severity, Status
+from intake.domain import DomainError, Kind, Severity, Status
 from intake.i18n import Translator
 from intake.texts import KIND_LABELS, SEVERITY_LABELS, label
 from storage import models as m
@@ -204,6 +206,14 @@ class SuggestionItem:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreadItem:
+    reference: str
+    category: str
+    days: int              # since the first unread message came in
+    status: str            # at the end of the week (closed: reopen or not)
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     """One week for the group: counts and short lists, no report text, no reporter."""
 
@@ -222,6 +232,10 @@ class Digest:
     learned_total: int
     top_suggestions: tuple[SuggestionItem, ...]
     previous_weeks_total: int               # reports in the TREND_WEEKS weeks before
+    as_of: datetime | None = None           # the state shown: the week's end (or now)
+    unread: tuple[UnreadItem, ...] = ()     # a reporter's message the group has not read
+    unread_total: int = 0
+    ended: bool = True                      # False: a week still running, shown so far
 
     @property
     def is_empty(self) -> bool:
@@ -257,8 +271,10 @@ def _days(today: date, then: datetime, zone: ZoneInfo) -> int:
 class _Queries:
     """The digest's statements for one dialect, built once; the week comes as parameters."""
 
-    counts: Any
-    lists: Any
+    digest: Any
+
+
+OPEN = ("received", "triage", "needs_info", "in_progress")
 
 
 @functools.cache
@@ -266,7 +282,7 @@ def _queries(dialect: str) -> _Queries:
     r, wc = m.Report, m.ReportWeekCount
     stamp = r.reported_at.type  # binds instants as the columns store them
     monday, trend = bindparam("monday", type_=wc.week.type), bindparam("trend", type_=wc.week.type)
-    start, end = bindparam("start", type_=stamp), bindparam("end", type_=stamp)
+    start, asof = bindparam("start", type_=stamp), bindparam("asof", type_=stamp)
     cutoff = bindparam("cutoff", type_=stamp)
 
     # The lists read partial indexes holding just their reports, in the order shown. Each
@@ -279,64 +295,194 @@ def _queries(dialect: str) -> _Queries:
     def none(pg_type: str) -> str:  # PostgreSQL types a bare NULL in a subquery as text
         return f"CAST(NULL AS {pg_type})" if dialect == "postgresql" else "NULL"
 
+    def json_status(alias: str) -> str:
+        return (f"({alias}.details ->> 'status')" if dialect == "postgresql"
+                else f"json_extract({alias}.details, '$.status')")
+
+    # The state as of :asof (the end of the week). A report whose status has not changed
+    # since has the status it has now ("unchanged"); for the few whose status changed after
+    # :asof (ix_reports_status_changed_at), the status it had then is that of the last
+    # status change before :asof in the audit log, else 'received' (as submitted).
+    unchanged = "(status_changed_at IS NULL OR status_changed_at < :asof)"
+    last_change = ("(SELECT e.id FROM audit_events e "  # noqa: S608 (constants)
+                   f"{hint('ix_audit_events_status_changes')} WHERE e.report_id = {{r}}.id "
+                   f"AND e.{m.STATUS_CHANGE_PREDICATE} AND e.at < :asof "
+                   "ORDER BY e.at DESC, e.id DESC LIMIT 1)")
+    open_list = ", ".join(f"'{s}'" for s in OPEN)
+    # the reports (submitted before :asof) whose status changed after it, with the status
+    # they had at :asof (`was`) and since when (`was_at`)
+    moved = (
+        "moved AS (SELECT c.id, c.reference, c.category_id, c.kind, c.reported_at, "  # noqa: S608
+        "c.first_feedback_at, c.plus_one_count, c.learning_point, c.measure, "
+        f"coalesce({json_status('a')}, 'received') AS was, "
+        "coalesce(a.at, c.reported_at) AS was_at "
+        "FROM (SELECT id, reference, category_id, kind, reported_at, first_feedback_at, "
+        f"plus_one_count, learning_point, measure, {last_change.format(r='reports')} AS ev "
+        f"FROM reports {hint('ix_reports_status_changed_at')} "
+        "WHERE status_changed_at >= :asof AND reported_at < :asof) AS c "
+        "LEFT JOIN audit_events a ON a.id = c.ev)"
+    )
+    # waiting for the group at :asof: received or in triage, or in progress with no
+    # feedback given before :asof
+    was_waiting = ("(was IN ('received', 'triage') OR (was = 'in_progress' AND "
+                   "(first_feedback_at IS NULL OR first_feedback_at >= :asof)))")
+    # Unread reporter's messages at :asof: a mark set before :asof and still set was set
+    # then (setting it needs it clear; clearing it writes the audit event); a mark cleared
+    # after :asof may have been set then: its reports are found from those audit events
+    # (ix_audit_events_unread_cleared), and the mark at :asof is their first reporter's
+    # message before :asof that no clearing before :asof followed.
+    cleared = (
+        "cleared AS (SELECT u.id, u.reference, u.category_id, u.status, "  # noqa: S608
+        "u.status_changed_at, (SELECT min(x.at) FROM audit_events x "
+        "WHERE x.report_id = u.id AND x.action = 'reporter_answered' AND x.at < :asof "
+        "AND NOT EXISTS (SELECT 1 FROM audit_events y WHERE y.report_id = u.id "
+        f"AND y.action = '{m.UNREAD_CLEARED_ACTION}' AND y.at < :asof "
+        "AND (y.at > x.at OR (y.at = x.at AND y.id > x.id)))) AS since "
+        "FROM reports u WHERE u.id IN (SELECT report_id FROM audit_events "
+        f"{hint('ix_audit_events_unread_cleared')} WHERE {m.UNREAD_CLEARED_PREDICATE} "
+        "AND at >= :asof))"
+    )
+
+    def status_at(alias: str) -> str:
+        """The status of the row `alias` at :asof (an audit lookup only if it changed)."""
+        return (f"CASE WHEN {alias}.status_changed_at >= :asof THEN coalesce((SELECT "  # noqa: S608
+                f"{json_status('s')} FROM audit_events s WHERE s.id = "
+                f"{last_change.format(r=alias)}), 'received') ELSE {alias}.status END")
+
     # waiting for triage (received, triage), or for a first feedback while measures run
     is_waiting = (f"FROM reports {hint('ix_reports_waiting')} "
                   f"WHERE ({m.WAITING_PREDICATE}) AND reported_at < :cutoff")
+    # in progress, with the first feedback given only after :asof (waiting at :asof)
+    fed_later = (f"FROM reports {hint('ix_reports_in_progress_feedback')} "
+                 f"WHERE {m.IN_PROGRESS_PREDICATE} AND first_feedback_at >= :asof "
+                 f"AND reported_at < :cutoff AND {unchanged}")
     # waiting for the reporter: since the group asked (the status changed to needs_info)
     is_asked = f"FROM reports {hint('ix_reports_needs_info')} WHERE {m.NEEDS_INFO_PREDICATE}"
+    changed = (f"FROM reports {hint('ix_reports_status_changed_at')} "
+               "WHERE status_changed_at >= :asof")
+    is_unread = (f"FROM reports {hint('ix_reports_unread')} WHERE {m.UNREAD_PREDICATE} "
+                 "AND reporter_unread_since < :asof")
+    # the +1s of the week, counted for the few suggestions listed
+    plus_week = ("(SELECT count(*) FROM plus_ones WHERE plus_ones.report_id = {r}.id "
+                 "AND plus_ones.created_at >= :start AND plus_ones.created_at < :asof)")
+    # every count, each from a few rows: this week's counts by kind, category and severity
+    # (a hundred rows at most; weeks are keyed by their Monday), then one row each (no kind)
+    # with a total, named in category_id
+    counts = (
+        "SELECT kind, category_id, severity, n FROM report_week_counts "  # noqa: S608
+        "WHERE week = :monday AND n <> 0 "
+        # the TREND_WEEKS weeks before
+        "UNION ALL SELECT NULL, 'previous', NULL, (SELECT coalesce(sum(n), 0) "
+        "FROM report_week_counts WHERE week >= :trend AND week < :monday) "
+        # waiting now: whole weeks before the cutoff's from the triggers' row a week, the
+        # cutoff's own week from the index (at most a week of reports); then those whose
+        # status changed after :asof count as they were at :asof, and those given their
+        # first feedback after :asof count too
+        "UNION ALL SELECT NULL, 'waiting', NULL, (SELECT coalesce(sum(waiting), 0) FROM "
+        "report_open_weeks WHERE week < :cutoff_monday) + (SELECT count(*) "
+        f"{is_waiting} AND reported_at >= :cutoff_week) - (SELECT count(*) {changed} "
+        f"AND reported_at < :cutoff AND ({m.WAITING_PREDICATE})) + (SELECT count(*) "
+        f"FROM moved WHERE reported_at < :cutoff AND {was_waiting}) + (SELECT count(*) "
+        f"{fed_later}) "
+        # waiting for the reporter's answer: all of them now, from the row a week, then
+        # as they were at :asof
+        "UNION ALL SELECT NULL, 'needs_info', NULL, (SELECT coalesce(sum(asked), 0) "
+        f"FROM report_open_weeks) - (SELECT count(*) {changed} "
+        f"AND {m.NEEDS_INFO_PREDICATE}) + (SELECT count(*) FROM moved "
+        "WHERE was = 'needs_info') "
+        # closed in the week and still closed at :asof (closed_at is cleared by
+        # reopening; a report closed in the week and reopened after it is in `moved`)
+        "UNION ALL SELECT NULL, 'learned', NULL, (SELECT count(*) FROM reports "
+        "WHERE closed_at >= :start AND closed_at < :asof) + (SELECT count(*) FROM moved "
+        "WHERE was = 'closed' AND was_at >= :start) "
+        f"UNION ALL SELECT NULL, 'unread', NULL, (SELECT count(*) {is_unread}) "
+        "+ (SELECT count(*) FROM cleared WHERE since IS NOT NULL)"
+    )
     return _Queries(
-        # one statement for every count, each from a few rows: this week's counts by kind,
-        # category and severity (a hundred rows at most; weeks are keyed by their Monday),
-        # then one row each (no kind) with a total, named in category_id
-        counts=text(
-            "SELECT kind, category_id, severity, n FROM report_week_counts "  # noqa: S608 (constants)
-            "WHERE week = :monday AND n <> 0 "
-            # the TREND_WEEKS weeks before
-            "UNION ALL SELECT NULL, 'previous', NULL, (SELECT coalesce(sum(n), 0) "
-            "FROM report_week_counts WHERE week >= :trend AND week < :monday) "
-            # waiting: whole weeks before the cutoff's from the triggers' row a week, the
-            # cutoff's own week from the index (at most a week of reports)
-            "UNION ALL SELECT NULL, 'waiting', NULL, (SELECT coalesce(sum(waiting), 0) FROM "
-            "report_open_weeks WHERE week < :cutoff_monday) + (SELECT count(*) "
-            f"{is_waiting} AND reported_at >= :cutoff_week) "
-            # waiting for the reporter's answer: all of them, from the row a week
-            "UNION ALL SELECT NULL, 'needs_info', NULL, (SELECT coalesce(sum(asked), 0) "
-            "FROM report_open_weeks) "
-            "UNION ALL SELECT NULL, 'learned', NULL, (SELECT count(*) FROM reports "
-            "WHERE closed_at >= :start AND closed_at < :end)",
-        ).bindparams(monday, trend, cutoff, start, end,
-                     bindparam("cutoff_monday", type_=wc.week.type),
-                     bindparam("cutoff_week", type_=stamp)),
-        # the four lists in one statement, each the first rows of its index in the order
-        # shown, tagged with its number and sorted by it, then by its own order: `backed`
-        # (the +1s, most first), `key_at` and id
-        lists=text(
+        # One statement: the lists, each the first rows of its index in the order shown
+        # (and the few reports whose state at :asof differs from now), tagged with its
+        # number and sorted by it, then by its own order: `backed` (the +1s, most first),
+        # `key_at` and id; then every count (list 9). The reports changed after :asof are
+        # read once, for all of them.
+        digest=text(
+            f"WITH {moved}, {cleared}, "  # noqa: S608 (constants)
+            # the reports given +1s at or after :asof (ix_plus_ones_created_at)
+            "plus_after AS (SELECT report_id FROM plus_ones "
+            f"{hint('ix_plus_ones_created_at')} WHERE created_at >= :asof), "
+            # the most +1'ed suggestions open at :asof, by their +1s then: plus_one_count is
+            # kept by triggers on plus_ones and ix_reports_backed holds only the open
+            # suggestions that have any, most first. A suggestion given no +1 since :asof
+            # keeps its place, so the first few of those in the index are the candidates,
+            # with every one that was given some (its count lowered) and those whose status
+            # changed after :asof (from `moved`).
+            "backed AS MATERIALIZED (SELECT b.id, b.reference, b.category_id, b.reported_at, "
+            "b.plus_one_count - (SELECT count(*) FROM plus_ones q WHERE q.report_id = b.id "
+            "AND q.created_at >= :asof) AS n FROM (SELECT * FROM (SELECT id, "
+            "reference, category_id, reported_at, plus_one_count FROM reports "
+            f"{hint('ix_reports_backed')} WHERE {m.BACKED_PREDICATE} AND {unchanged} "
+            "AND id NOT IN (SELECT report_id FROM plus_after) "
+            f"ORDER BY plus_one_count DESC, reported_at, id LIMIT {TOP_SUGGESTIONS}) AS kept "
+            # (looked up by id: SQLite, without statistics, would read the status index)
+            "UNION ALL SELECT id, reference, category_id, reported_at, plus_one_count "
+            f"FROM reports {'NOT INDEXED' if dialect == 'sqlite' else ''} "
+            "WHERE id IN (SELECT report_id FROM plus_after) "
+            f"AND {m.BACKED_PREDICATE} AND {unchanged} "
+            "UNION ALL SELECT id, reference, category_id, reported_at, plus_one_count "
+            f"FROM moved WHERE kind = 'suggestion' AND was IN ({open_list})) AS b) "
             # 0: waiting for triage, or for a first feedback while measures run, oldest first
-            "SELECT * FROM (SELECT 0 AS list, 0 AS backed, reported_at AS key_at, id, "  # noqa: S608 (constants)
-            "reference, category_id, first_feedback_at AS other_at, status AS text_a, "
-            f"{none('text')} AS text_b, {none('bigint')} AS this_week "
-            f"{is_waiting} ORDER BY reported_at, id LIMIT {LIST_MAX}) AS waiting "
+            "SELECT * FROM (SELECT 0 AS list, 0 AS backed, reported_at AS key_at, id, "
+            "reference, category_id, CASE WHEN first_feedback_at < :asof "
+            f"THEN first_feedback_at END AS other_at, status AS text_a, {none('text')} "
+            f"AS text_b, {none('bigint')} AS this_week {is_waiting} AND {unchanged} "
+            f"ORDER BY reported_at, id LIMIT {LIST_MAX}) AS waiting "
+            "UNION ALL SELECT * FROM (SELECT 0, 0, reported_at, id, reference, category_id, "
+            f"{none('timestamptz')}, status, {none('text')}, {none('bigint')} {fed_later} "
+            f"LIMIT {LIST_MAX}) AS fed_later "
+            "UNION ALL SELECT * FROM (SELECT 0, 0, reported_at, id, reference, category_id, "
+            "CASE WHEN first_feedback_at < :asof THEN first_feedback_at END, was, "
+            f"{none('text')}, {none('bigint')} FROM moved WHERE reported_at < :cutoff "
+            f"AND {was_waiting} ORDER BY reported_at, id LIMIT {LIST_MAX}) AS moved_waiting "
             # 1: waiting for the reporter's answer, longest first
             "UNION ALL SELECT * FROM (SELECT 1, 0, status_changed_at, id, reference, "
             f"category_id, updated_at, {none('text')}, {none('text')}, {none('bigint')} "
-            f"{is_asked} ORDER BY status_changed_at, id LIMIT {LIST_MAX}) AS asked "
+            f"{is_asked} AND status_changed_at < :asof "
+            f"ORDER BY status_changed_at, id LIMIT {LIST_MAX}) AS asked "
+            "UNION ALL SELECT * FROM (SELECT 1, 0, was_at, id, reference, category_id, "
+            f"{none('timestamptz')}, {none('text')}, {none('text')}, {none('bigint')} "
+            f"FROM moved WHERE was = 'needs_info' ORDER BY was_at, id LIMIT {LIST_MAX}) "
+            "AS moved_asked "
             # 2: closed this week (closed_at is set by closing, which requires the learning
             # point, and cleared by reopening)
             "UNION ALL SELECT * FROM (SELECT 2, 0, closed_at, id, reference, category_id, "
             f"{none('timestamptz')}, learning_point, measure, {none('bigint')} FROM reports "
-            "WHERE closed_at >= :start AND closed_at < :end "
+            "WHERE closed_at >= :start AND closed_at < :asof "
             f"ORDER BY closed_at, id LIMIT {LIST_MAX}) AS learned "
-            # 3: the most +1'ed open suggestions: plus_one_count is kept by triggers on
-            # plus_ones, and ix_reports_backed holds only the open suggestions that have any,
-            # most first; the week's own +1s are counted for the rows returned
-            "UNION ALL SELECT * FROM (SELECT 3, plus_one_count, reported_at, id, reference, "
-            f"category_id, {none('timestamptz')}, {none('text')}, {none('text')}, "
-            "(SELECT count(*) FROM plus_ones WHERE plus_ones.report_id = reports.id "
-            "AND plus_ones.created_at >= :start AND plus_ones.created_at < :end) "
-            f"FROM reports {hint('ix_reports_backed')} WHERE {m.BACKED_PREDICATE} "
-            f"ORDER BY plus_one_count DESC, reported_at, id LIMIT {TOP_SUGGESTIONS}) AS backed "
+            "UNION ALL SELECT * FROM (SELECT 2, 0, was_at, id, reference, category_id, "
+            f"{none('timestamptz')}, learning_point, measure, {none('bigint')} FROM moved "
+            f"WHERE was = 'closed' AND was_at >= :start ORDER BY was_at, id LIMIT {LIST_MAX}) "
+            "AS moved_learned "
+            # 3: the top suggestions at :asof, with the week's own +1s
+            "UNION ALL SELECT 3, n, reported_at, id, reference, category_id, "
+            f"{none('timestamptz')}, {none('text')}, {none('text')}, "
+            f"{plus_week.format(r='top')} FROM (SELECT * FROM backed WHERE n > 0 "
+            f"ORDER BY n DESC, reported_at, id LIMIT {TOP_SUGGESTIONS}) AS top "
+            # 4: an unread message from the reporter, waiting longest first, with the status
+            # at :asof (a closed one is to be reopened or not)
+            "UNION ALL SELECT * FROM (SELECT 4, 0, reporter_unread_since, id, reference, "
+            f"category_id, {none('timestamptz')}, {status_at('reports')}, {none('text')}, "
+            f"{none('bigint')} {is_unread} ORDER BY reporter_unread_since, id "
+            f"LIMIT {LIST_MAX}) AS unread "
+            "UNION ALL SELECT * FROM (SELECT 4, 0, since, id, reference, category_id, "
+            f"{none('timestamptz')}, {status_at('cleared')}, {none('text')}, "
+            f"{none('bigint')} FROM cleared WHERE since IS NOT NULL ORDER BY since, id "
+            f"LIMIT {LIST_MAX}) AS read_later "
+            # 9: the counts, n in `backed`, kind, category and severity in the text columns
+            f"UNION ALL SELECT 9, n, {none('timestamptz')}, 0, {none('text')}, category_id, "
+            f"{none('timestamptz')}, kind, severity, {none('bigint')} FROM ({counts}) AS counts "
             "ORDER BY list, backed DESC, key_at, id",
-        ).bindparams(cutoff, start, end).columns(
+        ).bindparams(monday, trend, cutoff, start, asof,
+                     bindparam("cutoff_monday", type_=wc.week.type),
+                     bindparam("cutoff_week", type_=stamp)).columns(
             column("list", Integer), column("backed", Integer), column("key_at", stamp),
             column("id", Integer), column("reference", String), column("category_id", String),
             column("other_at", stamp), column("text_a", String), column("text_b", String),
@@ -344,38 +490,79 @@ def _queries(dialect: str) -> _Queries:
     )
 
 
+def has_ended(week: IsoWeek, now: datetime, tz: str) -> bool:
+    """Whether the ISO week (local time in tz) is over at `now`."""
+    return week.bounds(tz)[1] <= now
+
+
+def check_begun(week: IsoWeek, now: datetime, tz: str) -> None:
+    """A week that has not begun has no digest: DomainError('week_not_started')."""
+    if week.bounds(tz)[0] > now:
+        raise DomainError("week_not_started", week=week.key)
+
+
+def check_postable(week: IsoWeek, now: datetime, tz: str) -> None:
+    """The rule for posting: a digest is posted only for a week that has ended. Posting a
+    week still running would also claim it, and the full week's digest would then never
+    be posted. DomainError('week_not_ended') otherwise."""
+    if not has_ended(week, now, tz):
+        raise DomainError("week_not_ended", week=week.key)
+
+
 def build_digest(*, ctx: Context, week: str | None, now: datetime,
                  locale: str | None = None) -> Digest:
-    """The digest of one ISO week (default: the last full week before `now`).
+    """The digest of one ISO week (default: the last full week before `now`), as of the
+    end of that week.
 
-    New, by kind/category/severity: reported in the week (local dates). Closed: closed_at
-    in the week. Waiting, needs-info and suggestions are the state at `now`. None of it
-    reads the week's reports one by one. Two statements: every count (from
-    report_week_counts and report_open_weeks, kept by triggers, and small index counts),
-    and the four lists (each the first entries of an index, in the order shown).
+    "As of the end of the week" is the instant the week ends: the following Monday 00:00
+    local time (MELD_TIMEZONE). Everything in the digest is as it stood then, whenever it
+    is built (on Monday morning or months later): new reports by kind, category and
+    severity are those reported in the week (local dates, by their category now); closed
+    are those closed in the week and not reopened before its end; waiting, needs-info,
+    unread messages and the suggestions' +1s are the state at that instant, from the
+    status history in the audit log, the first-feedback and unread times and the +1s'
+    times; days are counted in local calendar days up to the Monday. The learning points
+    are the group's words as they stand now. A week still running (a dry run) is shown as
+    it stands at `now`. A week that has not begun is refused (DomainError
+    'week_not_started'): there is nothing to describe. Posting has its own rule
+    (`check_postable`).
+
+    None of it reads the week's reports one by one, nor loops over reports in Python. Two
+    statements: every count (from report_week_counts and report_open_weeks, kept by
+    triggers, and small index counts), and the lists (each the first entries of an index,
+    in the order shown). The reports whose status changed after the week's end are read
+    with their audit events (a few for last week; more for a week long past).
     """
     settings = ctx.settings
     tz = settings.timezone
     zone = ZoneInfo(tz)
     lang = locale or settings.locale
     period = parse_week(week) if week else week_ended_before(now, tz)
+    check_begun(period, now, tz)
     start, end = period.bounds(tz)
+    asof = min(end, now)
     label_of = ctx.taxonomy.category_label
     q = _queries(ctx.db.dialect)
-    cutoff = now - timedelta(days=settings.digest_stale_days)
+    # waiting "more than N days": reported before the same local time N days earlier
+    cutoff = (asof.astimezone(zone) - timedelta(days=settings.digest_stale_days)) \
+        .astimezone(UTC)
     cutoff_week = week_of(ctx.local_date(cutoff))
     params = {"monday": period.start, "trend": period.shifted(-TREND_WEEKS).start,
-              "start": start, "end": end, "cutoff": cutoff,
+              "start": start, "asof": asof, "cutoff": cutoff,
               "cutoff_monday": cutoff_week.start, "cutoff_week": cutoff_week.bounds(tz)[0]}
 
     with ctx.db.reading() as session:
         conn = session.connection()  # plain rows, no ORM loading
-        count_rows, list_rows = [conn.execute(stmt, params).all() for stmt in (q.counts, q.lists)]
+        rows = conn.execute(q.digest, params).all()
 
-    lists: tuple[list[Any], ...] = ([], [], [], [])  # by list number, in one pass
-    for row in list_rows:
-        lists[row[0]].append(row)
-    today = ctx.local_date(now)
+    lists: tuple[list[Any], ...] = ([], [], [], [], [])  # by list number, in one pass
+    count_rows = []
+    for row in rows:
+        if row[0] == 9:  # a count: kind, category, severity, n
+            count_rows.append((row[7], row[5], row[8], row[1]))
+        else:
+            lists[row[0]].append(row)
+    today = ctx.local_date(asof)
     groups = [(kind, category, severity, int(n))
               for kind, category, severity, n in count_rows if kind is not None]
     totals = {name: int(n) for kind, name, _, n in count_rows if kind is None}
@@ -397,20 +584,27 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
         ),
         by_severity=_in_order(_marginal(groups, 2), [s.value for s in Severity]),
         # the lists' columns: list, backed, key_at, id, reference, category_id, other_at,
-        # text_a, text_b, this_week (unpacked by position: cheaper than by name)
+        # text_a, text_b, this_week (unpacked by position: cheaper than by name); a list
+        # merges a few rows whose state changed after the week into its index's first ones
         waiting=tuple(WaitingItem(ref, cat(cid, lang), _days(today, reported, zone), status,
                                   feedback is not None)
-                      for _, _, reported, _, ref, cid, feedback, status, _, _ in lists[0]),
+                      for _, _, reported, _, ref, cid, feedback, status, _, _
+                      in lists[0][:LIST_MAX]),
         waiting_total=totals["waiting"],
         needs_info=tuple(NeedsInfoItem(ref, cat(cid, lang), _days(today, asked or updated, zone))
-                         for _, _, asked, _, ref, cid, updated, _, _, _ in lists[1]),
+                         for _, _, asked, _, ref, cid, updated, _, _, _ in lists[1][:LIST_MAX]),
         needs_info_total=totals["needs_info"],
         learned=tuple(LearningItem(ref, cat(cid, lang), lp or "", me or "")
-                      for _, _, _, _, ref, cid, _, lp, me, _ in lists[2]),
+                      for _, _, _, _, ref, cid, _, lp, me, _ in lists[2][:LIST_MAX]),
         learned_total=totals["learned"],
         top_suggestions=tuple(SuggestionItem(ref, cat(cid, lang), int(n), int(n_week or 0))
                               for _, n, _, _, ref, cid, _, _, _, n_week in lists[3]),
         previous_weeks_total=totals["previous"],
+        as_of=asof,
+        ended=asof >= end,
+        unread=tuple(UnreadItem(ref, cat(cid, lang), _days(today, since, zone), status)
+                     for _, _, since, _, ref, cid, _, status, _, _ in lists[4][:LIST_MAX]),
+        unread_total=totals["unread"],
     )
 
 
@@ -425,6 +619,14 @@ def title(d: Digest, tr: Translator) -> str:
 def period_line(d: Digest, tr: Translator) -> str:
     return tr("{first} to {last}", first=tr.date(d.week.start, "d. MMMM"),
               last=tr.date(d.week.end))
+
+
+def as_of_line(d: Digest, tr: Translator) -> str | None:
+    """For a week still running (a dry run): that it shows the week so far."""
+    if d.ended or d.as_of is None:
+        return None
+    return tr("The week has not ended: this is how it stands at {time}.",
+              time=tr.datetime(d.as_of))
 
 
 def summary_line(d: Digest, tr: Translator) -> str:
@@ -479,6 +681,18 @@ def needs_info_line(item: NeedsInfoItem, tr: Translator) -> str:
             + tr("asked {days} ago", days=days_text(item.days, tr)))
 
 
+def unread_heading(d: Digest, tr: Translator) -> str:
+    return tr("Unread answers from reporters, oldest first")
+
+
+def unread_line(item: UnreadItem, tr: Translator) -> str:
+    line = (f"{item.reference} · {item.category} · "
+            + tr("unread for {days}", days=days_text(item.days, tr)))
+    if item.status == Status.CLOSED:
+        line += " · " + tr("closed: reopen?")
+    return line
+
+
 def suggestion_line(item: SuggestionItem, tr: Translator) -> str:
     line = f"{item.reference} · {item.category} · +1: {item.plus_ones}"
     if item.plus_ones_this_week:
@@ -496,7 +710,11 @@ def more_line(count: int, tr: Translator) -> str:
 def render_text(digest: Digest, tr: Translator) -> str:
     """The digest as plain text (what `meld digest --dry-run` prints)."""
     d = digest
-    out = [title(d, tr), period_line(d, tr), "", summary_line(d, tr)]
+    out = [title(d, tr), period_line(d, tr)]
+    as_of = as_of_line(d, tr)
+    if as_of:
+        out.append(as_of)
+    out += ["", summary_line(d, tr)]
     if not d.is_empty:
         out.append(trend_line(d, tr))
         for heading, rows in breakdowns(d, tr):
@@ -518,6 +736,12 @@ def render_text(digest: Digest, tr: Translator) -> str:
         out += ["  " + needs_info_line(n, tr) for n in d.needs_info]
         if d.needs_info_total > len(d.needs_info):
             out.append("  " + more_line(d.needs_info_total - len(d.needs_info), tr))
+
+    if d.unread:
+        out += ["", unread_heading(d, tr) + ":"]
+        out += ["  " + unread_line(u, tr) for u in d.unread]
+        if d.unread_total > len(d.unread):
+            out.append("  " + more_line(d.unread_total - len(d.unread), tr))
 
     if d.learned:
         out += ["", tr("This we have learned (closed this week)") + ":"]
@@ -654,9 +878,11 @@ async def run_digest(*, ctx: Context, channel: str, period: str, post: Poster,
 
     Returns True if this call posted; False if the period was posted already or another
     live claim holds it. A failing post frees the claim, records the error code and
-    raises. `post` may be a coroutine function or a plain function (run in a thread).
+    raises. `post` may be a coroutine function or a plain function (run in a thread). A
+    week that has not ended is refused before anything is claimed (`check_postable`).
     """
     week = parse_week(period)
+    check_postable(week, ctx.clock(), ctx.settings.timezone)
     token = await asyncio.to_thread(claim, ctx, channel, week.key, lease=lease)
     if token is None:
         log.info("digest %s for %s: claimed or posted elsewhere; not posting", week.key,

@@ -166,6 +166,13 @@ class ReportView:
     plus_ones: int
     messages: tuple[MessageView, ...]
     locale: str
+    # the group's views: since when a reporter's message waits unread (see reporter_answer)
+    reporter_unread_since: datetime | None = None
+
+    @property
+    def unread_from_reporter(self) -> bool:
+        """The reporter has written something the group has not read yet."""
+        return self.reporter_unread_since is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +182,7 @@ class ReportFilter:
     category: str | None = None
     occurred_from: date | None = None
     occurred_to: date | None = None
+    unread: bool = False  # only reports with an unread message from the reporter
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,16 +273,16 @@ def check_free_text(
     if len(value) > max_chars:
         errors.append(FieldError(field_name, "too_long", params={"max": max_chars}))
         return errors
-    if "\x00" in value or _has_control_chars(value):
-        errors.append(FieldError(field_name, "control_characters"))
     seen: set[str] = set()
     for finding in privacy_guard.find_identifiers(value):
         if finding.refuse:
-            if "national_id" not in seen:
-                errors.append(FieldError(field_name, "patient_identifier"))
+            if "national_id" not in seen:  # the most serious first: doors show one per field
+                errors.insert(0, FieldError(field_name, "patient_identifier"))
         elif warn and finding.kind not in seen:
             errors.append(FieldError(field_name, f"possible_{finding.kind}", warning=True))
         seen.add(finding.kind)
+    if "\x00" in value or _has_control_chars(value):
+        errors.append(FieldError(field_name, "control_characters"))
     return errors
 
 
@@ -328,6 +336,42 @@ def _parse_date(value: str | date | None, errors: list[FieldError], ctx: Context
     return parsed
 
 
+def check_subcategory(
+    taxonomy: Taxonomy, category_id: str, subcategory: str, locale: str, *,
+    active_only: bool = False,
+) -> tuple[str, FieldError | None]:
+    """The one rule for a (category, subcategory) pair, for reporters and the group alike:
+    the subcategory must be one of the category's own. Returns the subcategory id to store
+    and None, or the error at the `subcategory` field, which names both categories when the
+    subcategory belongs to another one. Never drops a subcategory without saying so.
+
+    A door may send the subcategory as "category/subcategory" (the chat doors' combined
+    choice, the web form's lists): under the chosen category it is the subcategory; under
+    another one it is refused like any subcategory of another category.
+    """
+    parent, slash, sub_id = subcategory.partition("/")
+    if not slash:
+        parent, sub_id = "", subcategory
+    category = taxonomy.category(category_id)
+    if category is not None and parent in ("", category.id):
+        own = category.subcategory(sub_id)
+        if own is not None:  # its own, unless withdrawn from the list
+            if own.active or not active_only:
+                return own.id, None
+            return subcategory, FieldError("subcategory", "unknown_subcategory")
+    # another category's subcategory: name where it belongs (the one named, else the first
+    # category that has it), so the reporter sees what to change
+    owners = [taxonomy.category(parent)] if parent else [
+        c for c in taxonomy.categories if c.id != category_id]
+    for owner in owners:
+        found = owner.subcategory(sub_id) if owner is not None else None
+        if owner is not None and found is not None and owner.id != category_id:
+            return subcategory, FieldError("subcategory", "subcategory_of_other_category", params={
+                "subcategory": found.label(locale), "owner": owner.label(locale),
+                "category": taxonomy.category_label(category_id, locale)})
+    return subcategory, FieldError("subcategory", "unknown_subcategory")
+
+
 @dataclass(slots=True)
 class _Valid:
     kind: Kind
@@ -358,9 +402,11 @@ def validate_draft(ctx: Context, draft: ReportDraft) -> _Valid:
         errors.append(FieldError("category", "unknown_category"))
     subcategory = draft.subcategory or None
     if subcategory and category is not None:
-        sub = category.subcategory(subcategory)
-        if sub is None or not sub.active:
-            errors.append(FieldError("subcategory", "unknown_subcategory"))
+        subcategory, problem = check_subcategory(
+            ctx.taxonomy, category.id, subcategory,
+            normalize_locale(draft.locale or ctx.settings.locale), active_only=True)
+        if problem is not None:
+            errors.append(problem)
 
     place = draft.place or None
     if place:
@@ -668,16 +714,29 @@ def _view(session: Session, report: m.Report, *, for_group: bool) -> ReportView:
             if for_group or x.direction != "internal"
         ),
         locale=report.locale,
+        reporter_unread_since=report.reporter_unread_since if for_group else None,
     )
 
 
-def get_report(*, ctx: Context, actor: Actor, reference: str) -> ReportView:
-    """One report: the group sees everything (and the read is audited); a reporter only own."""
+def get_report(*, ctx: Context, actor: Actor, reference: str,
+               mark_read: bool = True) -> ReportView:
+    """One report: the group sees everything (and the read is audited); a reporter only own.
+
+    A group member's read shows the report with its messages, so it clears the unread mark
+    (the view returned still carries the mark as it was, so the reader sees what was new).
+    A door that only fills a form from the report (the assessment form) passes
+    mark_read=False: that read shows no messages.
+    """
     with _tx(ctx) as session:
-        report = _load(session, reference)
+        # a group read locks the row: a reporter's message cannot slip in between the view
+        # and the clearing of the mark
+        report = _load(session, reference, for_update=actor.is_group and mark_read)
         if actor.is_group:
             _audit(session, actor, "read", report)
-            return _view(session, report, for_group=True)
+            view = _view(session, report, for_group=True)
+            if mark_read:
+                _mark_read(session, actor, report, "read")
+            return view
         if report.reporter_id != actor.identity:
             _audit(session, actor, "read_denied", report)
             denied = PermissionDenied("not_your_report")
@@ -728,6 +787,8 @@ def list_reports(
         stmt = stmt.where(m.Report.occurred_on >= filters.occurred_from)
     if filters.occurred_to:
         stmt = stmt.where(m.Report.occurred_on <= filters.occurred_to)
+    if filters.unread:
+        stmt = stmt.where(m.Report.reporter_unread_since.is_not(None))
     if after is not None:
         stmt = stmt.where(m.Report.id < after)
     with _tx(ctx) as session:
@@ -754,7 +815,7 @@ def _check_filters(filters: ReportFilter) -> None:
         raise ValidationFailed(errors)
 
 
-def _summary(r: m.Report) -> ReportView:
+def _summary(r: m.Report, *, for_group: bool = True) -> ReportView:
     """A list row: no free text, no messages."""
     return ReportView(
         reference=r.reference, kind=r.kind, category=r.category_id, subcategory=r.subcategory_id,
@@ -767,6 +828,7 @@ def _summary(r: m.Report) -> ReportView:
         redirect_target=r.redirect_target, redirect_reference=r.redirect_reference,
         duplicate_of=None, channel=r.channel, reporter_id=r.reporter_id, plus_ones=0,
         messages=(), locale=r.locale,
+        reporter_unread_since=r.reporter_unread_since if for_group else None,
     )
 
 
@@ -779,7 +841,7 @@ def list_my_reports(*, ctx: Context, actor: Actor, limit: int = 50) -> tuple[Rep
             .order_by(m.Report.id.desc())
             .limit(limit)
         ).all()
-        return tuple(_summary(r) for r in rows)
+        return tuple(_summary(r, for_group=False) for r in rows)
 
 
 def last_group_messages(*, ctx: Context, actor: Actor) -> dict[str, str]:
@@ -797,6 +859,35 @@ def last_group_messages(*, ctx: Context, actor: Actor) -> dict[str, str]:
             .where(m.Message.id.in_(latest))
         ).all()
     return {reference: body or "" for reference, body in rows}
+
+
+def last_group_activity(*, ctx: Context, actor: Actor) -> dict[str, datetime]:
+    """When the group last told this reporter something, per report that has such news.
+
+    News is what the status page shows the reporter: a message from the group (answer,
+    question, status words) or a status notice delivered to the reporter.
+    """
+    mine = m.Report.reporter_id == actor.identity
+    with ctx.db.reading() as session:
+        messages = session.execute(
+            select(m.Report.reference, func.max(m.Message.created_at))
+            .join(m.Message, m.Message.report_id == m.Report.id)
+            .where(mine, m.Message.direction == "group")
+            .group_by(m.Report.reference)
+        ).all()
+        notices = session.execute(
+            select(m.Report.reference, func.max(m.OutboxMessage.delivered_at))
+            .join(m.OutboxMessage, m.OutboxMessage.report_id == m.Report.id)
+            .where(mine, m.OutboxMessage.recipient == actor.identity,
+                   m.OutboxMessage.event == "status_changed",
+                   m.OutboxMessage.delivered_at.is_not(None))
+            .group_by(m.Report.reference)
+        ).all()
+    latest: dict[str, datetime] = {}
+    for reference, at in (*messages, *notices):
+        if at is not None and (reference not in latest or at > latest[reference]):
+            latest[reference] = at
+    return latest
 
 
 def receipt_for(*, ctx: Context, reference: str) -> Receipt:
@@ -887,6 +978,25 @@ def _move(
         _notify_reporter(session, report, "status_changed", status=to.value, **payload)
 
 
+def _mark_read(session: Session, actor: Actor, report: m.Report, via: str) -> None:
+    """The group has seen the reporter's messages: clear the unread mark, and log when (the
+    digest of a past week reads these events to tell what was unread at its end)."""
+    if report.reporter_unread_since is None:
+        return
+    report.reporter_unread_since = None
+    _audit(session, actor, m.UNREAD_CLEARED_ACTION, report, via=via)
+
+
+def _notify_group(session: Session, report: m.Report, event: str, **payload: Any) -> None:
+    """Queue a notice to the working group's channel(s): codes and the reference only,
+    never a report's or a message's text."""
+    payload.setdefault("reference", report.reference)
+    now = _stamp(session)
+    session.add(m.OutboxMessage(created_at=now, next_attempt_at=now, report_id=report.id,
+                                channel=GROUP_CHANNEL, recipient=GROUP_CHANNEL, event=event,
+                                payload=payload))
+
+
 def _ensure_triage(session: Session, ctx: Context, actor: Actor, report: m.Report) -> None:
     """Operations on a fresh report start its assessment first."""
     if report.status == Status.RECEIVED:
@@ -919,12 +1029,16 @@ def assess(
     _require_group(actor)
     errors: list[FieldError] = []
     severity = _choice(Severity, assessed_severity, "assessed_severity", errors, False)
+    locale = ctx.settings.locale
+    subcategory = subcategory or None
     if category is not None:
         cat = ctx.taxonomy.category(category)
         if cat is None:
             errors.append(FieldError("category", "unknown_category"))
-        elif subcategory and cat.subcategory(subcategory) is None:
-            errors.append(FieldError("subcategory", "unknown_subcategory"))
+        elif subcategory:
+            subcategory, problem = check_subcategory(ctx.taxonomy, cat.id, subcategory, locale)
+            if problem is not None:
+                errors.append(problem)
     agreement = _clean_text(agreement_reference)
     errors += check_free_text("agreement_reference", agreement, max_chars=MAX_SHORT_TEXT,
                               warn=False)
@@ -932,12 +1046,21 @@ def assess(
         raise ValidationFailed(errors)
     with _tx(ctx) as session:
         report = _load(session, reference, for_update=True)
+        if category is None and subcategory:
+            # a subcategory alone belongs to the report's present category
+            subcategory, problem = check_subcategory(ctx.taxonomy, report.category_id,
+                                                     subcategory, locale)
+            if problem is not None:
+                raise ValidationFailed([problem])
         _ensure_triage(session, ctx, actor, report)
         changed: list[str] = []
         if category is not None:
             report.category_id = category
-            report.subcategory_id = subcategory or None
+            report.subcategory_id = subcategory
             changed.append("category")
+        elif subcategory:
+            report.subcategory_id = subcategory
+            changed.append("subcategory")
         if severity is not None:
             report.assessed_severity = severity.value
             changed.append("assessed_severity")
@@ -994,6 +1117,7 @@ def move_status(
         if text:
             msg = _add_message(session, actor, report, "group", "status", text)
             payload["message_id"] = msg.id
+            _mark_read(session, actor, report, "status_message")
         _move(session, ctx, actor, report, target, **payload)
         return _view(session, report, for_group=True)
 
@@ -1017,6 +1141,7 @@ def reply(*, ctx: Context, actor: Actor, reference: str, text: str) -> ReportVie
         report = _load(session, reference, for_update=True)
         _ensure_triage(session, ctx, actor, report)
         msg = _add_message(session, actor, report, "group", "reply", body)
+        _mark_read(session, actor, report, "reply")
         if report.first_feedback_at is None:
             report.first_feedback_at = _now(ctx)
         report.updated_at = _now(ctx)
@@ -1033,6 +1158,7 @@ def request_info(*, ctx: Context, actor: Actor, reference: str, question: str) -
         report = _load(session, reference, for_update=True)
         _ensure_triage(session, ctx, actor, report)
         msg = _add_message(session, actor, report, "group", "question", body)
+        _mark_read(session, actor, report, "question")
         _move(session, ctx, actor, report, Status.NEEDS_INFO, message_id=msg.id)
         return _view(session, report, for_group=True)
 
@@ -1040,7 +1166,20 @@ def request_info(*, ctx: Context, actor: Actor, reference: str, question: str) -
 def reporter_answer(
     *, ctx: Context, actor: Actor, reference: str, text: str, confirm_warnings: bool = False
 ) -> ReportView:
-    """The reporter writes back; an answer to a question puts the report back in triage."""
+    """The reporter writes back; an answer to a question puts the report back in triage.
+
+    Any message from the reporter (an answer to a question or a message of their own, from
+    any door) marks the report as having an unread message from the reporter
+    (`reporter_unread_since`, the time of the first unread one), shown in the group's lists
+    and in the weekly digest. The mark is cleared when a group member sees the messages:
+    opens the whole report (`get_report`: the API's report, `vis`, `meld reports show`,
+    the Vis button) or writes to the reporter (a reply, a question, or a status change
+    with words to the reporter). Assessing, assigning, notes and other status changes leave
+    it: they do not show the message. On a closed report the message also asks the group,
+    through the outbox, whether to reopen it (`gjenåpne`): a closed report is in nobody's
+    queue otherwise. One notice until the group has read the report: more messages before
+    that only add to what is unread.
+    """
     body = _clean_text(text)
     errors = check_free_text("text", body, max_chars=ctx.settings.max_text_chars, warn=True)
     if body is None:
@@ -1058,6 +1197,11 @@ def reporter_answer(
         else:
             msg = _add_message(session, actor, report, "reporter", "answer", body)
             _audit(session, actor, "reporter_answered", report, message_id=msg.id)
+            if report.reporter_unread_since is None:
+                report.reporter_unread_since = msg.created_at
+                if report.status == Status.CLOSED:  # once until the group has read it
+                    _notify_group(session, report, "reporter_message", status=report.status,
+                                  category=report.category_id)
             if report.status == Status.NEEDS_INFO:
                 _move(session, ctx, actor, report, Status.TRIAGE, notify=False)
             report.updated_at = _now(ctx)

@@ -95,6 +95,13 @@ STATUS_NOTICES = {
 }
 REOPENED_NOTICE = N_("Your report {reference} has been reopened and is being assessed again.")
 REPLY_NOTICE = N_("Forbedringsgruppen has answered on {reference}:")
+# to the group (never the message itself): a reporter wrote on a report that is closed
+REPORTER_MESSAGE_NOTICE = N_(
+    "The reporter has written on {reference}, which is closed. Read it (vis {reference}); "
+    "if it needs follow-up, reopen it (gjenåpne {reference})."
+)
+# the mark in the group's lists
+UNREAD_MARK = N_("unread answer from the reporter")
 
 ERROR_TEXTS = {
     "required": N_("This field is required."),
@@ -102,6 +109,11 @@ ERROR_TEXTS = {
     "invalid_choice": N_("Choose one of the options."),
     "unknown_category": N_("Unknown category. Choose one from the list."),
     "unknown_subcategory": N_("This subcategory does not belong to the chosen category."),
+    "subcategory_of_other_category": N_(
+        "Subcategory: \u201c{subcategory}\u201d belongs to the category \u201c{owner}\u201d, "
+        "not to the chosen \u201c{category}\u201d. Choose a subcategory of "
+        "\u201c{category}\u201d, or change the category."
+    ),
     "unknown_place": N_("Unknown place. Choose one from the list or write it in the text field."),
     "invalid_date": N_("Write the date as YYYY-MM-DD."),
     "date_in_future": N_("The date cannot be in the future."),
@@ -117,6 +129,10 @@ ERROR_TEXTS = {
     "possible_phone": N_(
         "The text seems to contain a phone number. If it could identify a patient, remove "
         "it; otherwise confirm and send again."
+    ),
+    "possible_account_number": N_(
+        "The text seems to contain a bank account number. If it could identify a patient, "
+        "remove it; otherwise confirm and send again."
     ),
     "possible_email": N_(
         "The text seems to contain an e-mail address. If it could identify a patient, remove "
@@ -151,6 +167,14 @@ ERROR_TEXTS = {
     ),
     "nothing_to_change": N_("Nothing to change: give at least one field."),
     "invalid_period": N_("Write the period like 2026-T1 (tertial), 2026 (year) or 2026-W10."),
+    "week_not_ended": N_(
+        "Week {week} has not ended yet, so its digest cannot be posted: a digest is posted "
+        "only for a week that has ended."
+    ),
+    "week_not_started": N_(
+        "Week {week} has not begun yet, so there is nothing to show: a digest describes a "
+        "week up to its end."
+    ),
     "report_link_expired": N_(
         "This report link is unknown or has expired. Ask for a new one with "
         "/triage rapport."
@@ -236,6 +260,8 @@ def notification_text(event: str, payload: dict[str, Any], tr: Translator) -> st
         return tr(STATUS_NOTICES[status], **params)
     if event == "reply":
         return tr(REPLY_NOTICE, **params)
+    if event == "reporter_message":
+        return tr(REPORTER_MESSAGE_NOTICE, **params)
     if event == "receipt":
         lines = [
             tr("Thank you! Your report has been received with reference {reference}.",

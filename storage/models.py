@@ -78,6 +78,16 @@ NEEDS_INFO_PREDICATE = "status = 'needs_info'"
 # Open suggestions with +1s, for the digest's ranking (same rule: the query repeats it).
 BACKED_PREDICATE = ("kind = 'suggestion' AND plus_one_count > 0 "
                     "AND status IN ('received', 'triage', 'needs_info', 'in_progress')")
+# Reports with a reporter's message the group has not read (lists and the digest).
+UNREAD_PREDICATE = "reporter_unread_since IS NOT NULL"
+# Reports in progress, by when the group first gave feedback: the digest of a past week
+# finds those that had none yet at the end of that week (migration 0008).
+IN_PROGRESS_PREDICATE = "status = 'in_progress'"
+# The audit events that clear the unread mark, by time (the digest of a past week).
+UNREAD_CLEARED_ACTION = "reporter_message_read"
+UNREAD_CLEARED_PREDICATE = f"action = '{UNREAD_CLEARED_ACTION}'"
+# A report's status changes, newest last: its status at the end of a past week.
+STATUS_CHANGE_PREDICATE = "action = 'status_changed'"
 
 
 class Report(Base):
@@ -101,6 +111,13 @@ class Report(Base):
         # descending, the order the digest ranks them in
         Index("ix_reports_backed", text("plus_one_count DESC"), "reported_at", "id",
               sqlite_where=text(BACKED_PREDICATE), postgresql_where=text(BACKED_PREDICATE)),
+        # the digest of a past week: the reports whose status changed after its end
+        Index("ix_reports_status_changed_at", "status_changed_at"),
+        Index("ix_reports_in_progress_feedback", "first_feedback_at",
+              sqlite_where=text(IN_PROGRESS_PREDICATE),
+              postgresql_where=text(IN_PROGRESS_PREDICATE)),
+        Index("ix_reports_unread", "reporter_unread_since", "id",
+              sqlite_where=text(UNREAD_PREDICATE), postgresql_where=text(UNREAD_PREDICATE)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -141,6 +158,9 @@ class Report(Base):
     status_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     first_feedback_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
+    # the first of the reporter's messages the group has not read yet (None: all read);
+    # see intake.services.reporter_answer for when it is set and cleared (migration 0008)
+    reporter_unread_since: Mapped[datetime | None] = mapped_column()
     # kept by triggers on plus_ones (migration 0003); never written by the application
     plus_one_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -171,7 +191,9 @@ class PlusOne(Base):
     """'Dette har skjedd meg også': one per person and report."""
 
     __tablename__ = "plus_ones"
-    __table_args__ = (UniqueConstraint("report_id", "actor_id"),)
+    __table_args__ = (UniqueConstraint("report_id", "actor_id"),
+                      # the digest of a past week leaves out the +1s given after it
+                      Index("ix_plus_ones_created_at", "created_at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
     actor_id: Mapped[str] = mapped_column(String(200))
@@ -182,6 +204,16 @@ class AuditEvent(Base):
     """Append-only log of every change and every group read (details hold codes, never text)."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (
+        # when the group read a reporter's message (the digest of a past week); small
+        Index("ix_audit_events_unread_cleared", "at",
+              sqlite_where=text(UNREAD_CLEARED_PREDICATE),
+              postgresql_where=text(UNREAD_CLEARED_PREDICATE)),
+        # a report's status history (the digest of a past week): small, a row a move
+        Index("ix_audit_events_status_changes", "report_id", "at", "id",
+              sqlite_where=text(STATUS_CHANGE_PREDICATE),
+              postgresql_where=text(STATUS_CHANGE_PREDICATE)),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[str | None] = mapped_column(String(200))

@@ -30,6 +30,7 @@ from intake.digest import (
     LearningItem,
     NeedsInfoItem,
     SuggestionItem,
+    UnreadItem,
     WaitingItem,
     build_digest,
     run_digest,
@@ -186,6 +187,9 @@ def _big_digest() -> Digest:
         top_suggestions=tuple(SuggestionItem(f"MELD-2026-{i:04d}", "Rutiner", 10 - i, 1)
                               for i in range(5)),
         previous_weeks_total=40,
+        unread=tuple(UnreadItem(f"MELD-2026-{i:04d}", "Epikrise & <x>", 9, "closed")
+                     for i in range(50)),
+        unread_total=70,
     )
 
 
@@ -203,6 +207,9 @@ def test_a_huge_week_fits_slacks_limits() -> None:
     assert f"… og {400 - shown} til" in waiting
     needs = next(b for b in raw if b.get("block_id") == "digest_needs_info")["text"]["text"]
     assert needs.endswith(f"… og {60 - needs.count(chr(10) + '• ')} til")
+    unread = next(b for b in raw if b.get("block_id") == "digest_unread")["text"]["text"]
+    assert "· lukket: gjenåpne?" in unread and "<x>" not in unread
+    assert unread.endswith(f"… og {70 - unread.count(chr(10) + '• ')} til")
     learned = [b for b in blocks if str(b.block_id).startswith("digest_learned_")
                and str(b.block_id)[-1].isdigit()]
     assert learned and all(isinstance(b, SectionBlock) for b in learned)

@@ -32,7 +32,7 @@ from intake.settings import Settings
 from storage import models as m
 
 OSLO = ZoneInfo("Europe/Oslo")
-SECRET = "test-secret"
+SECRET = "test-secret" * 3
 REFERENCE_RE = re.compile(r"^MELD-(\d{4})-(\d{4,})$")
 CSRF_RE = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 SUBMISSION_RE = re.compile(r'name="submission_id" value="([^"]*)"')

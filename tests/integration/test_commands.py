@@ -144,7 +144,7 @@ def test_liste_unknown_filter_word(ctx: services.Context) -> None:
     result = run(ctx, "liste blåbær")
     assert not result.ok
     assert result.text == ("Jeg forstod ikke «blåbær»: oppgi en status, en type eller en "
-                           "kategori.\nBruk: liste [status] [type] [kategori]")
+                           "kategori.\nBruk: liste [status] [type] [kategori] [ulest]")
     assert "list" not in audit_actions(ctx)
 
 
@@ -484,3 +484,33 @@ def test_command_text_is_never_logged(ctx: services.Context,
         run(ctx, f"{secret}")
         run(ctx, f"vis {ref}")
     assert all(secret not in record.getMessage() for record in caplog.records)
+
+
+# ---------------------------------------------------------------- issue 12
+
+
+def test_liste_marks_an_unread_answer_and_filters_on_it(ctx: services.Context) -> None:
+    quiet = submit(ctx)
+    answered = submit(ctx)
+    services.request_info(ctx=ctx, actor=GROUP, reference=answered, question="Hvor?")
+    services.reporter_answer(ctx=ctx, actor=REPORTER, reference=answered, text="Her.")
+    lines = {line.split(" · ")[0]: line for line in run(ctx, "liste").text.splitlines()}
+    assert lines[answered].endswith(" · ✉ ulest svar fra melderen")
+    assert "ulest" not in lines[quiet]
+    assert run(ctx, "liste ulest").text.splitlines() == [lines[answered]]
+    assert run(ctx, "liste unread", tr=EN).text.endswith("✉ unread answer from the reporter")
+    assert run(ctx, "liste ulest under-vurdering").text.startswith(answered)
+    assert run(ctx, f"vis {answered}").ok  # read: the mark is gone
+    assert run(ctx, "liste ulest").text == "Ingen meldinger."
+    assert "ulest" in help_text(NB)
+
+
+def test_vurder_refuses_another_categorys_subcategory_in_words(ctx: services.Context) -> None:
+    ref = submit(ctx)
+    result = run(ctx, f"vurder {ref} underkategori=med_list")
+    assert not result.ok
+    assert result.text.startswith("Underkategori: «Legemiddelliste» hører til kategorien "
+                                  "«Legemidler», ikke til den valgte «Epikrise».")
+    assert report_row(ctx, ref).subcategory_id == "missing"
+    assert run(ctx, f"vurder {ref} underkategori=late").ok
+    assert report_row(ctx, ref).subcategory_id == "late"

@@ -176,7 +176,7 @@ def test_same_seed_same_data(ctx: services.Context,
 
 
 def test_command_line(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    settings = Settings(database_url=db_url, secret_key="test-secret")
+    settings = Settings(database_url=db_url, secret_key="test-secret" * 3)
     assert main(["seed-demo", "--reports", "40"], settings=settings) == 0
     out = capsys.readouterr().out
     assert "Demodata: 40 meldinger" in out and "Lukket" in out and "--tertial" in out
@@ -186,7 +186,10 @@ def test_command_line(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["seed-demo", "--reports", "5", "--force", "--seed", "1"],
                 settings=settings) == 0
     assert "Demodata: 5 meldinger" in capsys.readouterr().out
-    assert main(["seed-demo", "--reports", "0"], settings=settings) == 2
+    with pytest.raises(SystemExit) as refused:
+        main(["seed-demo", "--reports", "0"], settings=settings)
+    assert refused.value.code == 2
+    assert "--reports: 0 er ikke mellom 1 og 100000." in capsys.readouterr().err
 
 
 def test_works_with_an_edited_taxonomy(ctx: services.Context) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -14,7 +16,7 @@ from sqlalchemy import bindparam, func, select, text
 from intake import digest, services
 from intake.cli import main
 from intake.digest import Digest, build_digest, render_text, run_digest
-from intake.domain import Actor, Role
+from intake.domain import Actor, DomainError, Role
 from intake.i18n import Translator
 from intake.settings import Settings
 from intake.taxonomy import load_taxonomy
@@ -133,11 +135,12 @@ def test_content_of_a_week(ctx: services.Context, week10: dict[str, str]) -> Non
                                      "significant": 1, "unknown": 1}
     assert sum(c.count for c in d.by_category) == sum(c.count for c in d.by_severity) == 6
 
-    # waiting longer than 7 days at Monday 08:00, oldest first; e (3 days) is not listed
+    # waiting more than 7 days at the end of the week (Monday 00:00), oldest first: a came
+    # in at 00:10 the Monday before (6 days 23 hours 50 minutes); e (3 days) is not listed
     assert [(w.reference, w.days) for w in d.waiting] == [
-        (r["jan"], 48), (r["old1"], 34), (r["old2"], 21), (r["a"], 7)]
-    assert d.waiting_total == 4
-    assert [w.has_feedback for w in d.waiting] == [False, False, True, False]
+        (r["jan"], 48), (r["old1"], 34), (r["old2"], 21)]
+    assert d.waiting_total == 3
+    assert [w.has_feedback for w in d.waiting] == [False, False, True]
     assert [(n.reference, n.category, n.days) for n in d.needs_info] == [
         (r["old4"], "Henvisning", 13)]
     assert (d.needs_info_total, d.learned_total) == (1, 1)
@@ -377,8 +380,8 @@ def test_two_concurrent_posters_post_once_on_postgres(pg_database_url: str) -> N
     clock = FakeClock(MONDAY_0800)
     dbs = [open_database(pg_database_url) for _ in range(2)]  # two "replicas"
     ctxs = [services.Context(db=db, settings=Settings(database_url=pg_database_url,
-                                                      secret_key="t"),
-                             taxonomy=load_taxonomy(), secret_key=b"t", clock=clock)
+                                                      secret_key="test-secret" * 3),
+                             taxonomy=load_taxonomy(), secret_key=b"test-secret" * 3, clock=clock)
             for db in dbs]
     post = Recorder(delay=0.2)
     barrier = threading.Barrier(8)
@@ -395,6 +398,7 @@ def test_two_concurrent_posters_post_once_on_postgres(pg_database_url: str) -> N
         assert post.calls == 1 and len(post.posted) == 1
 
         # a stale claim raced by several takers: exactly one takes it over
+        clock.now = MONDAY_0800 + timedelta(weeks=1)  # W11 has ended
         assert digest.claim(ctxs[0], CHANNEL, "2026-W11") is not None  # then it "crashed"
         clock.advance(minutes=6)
         barrier.reset()
@@ -520,27 +524,27 @@ def test_a_long_waiting_list_shows_the_oldest_and_counts_them_all(
     assert [w.reference for w in d.waiting] == refs[:digest.LIST_MAX]
 
 
-@pytest.mark.parametrize(("name", "index"), [
-    ("counts", "sqlite_autoindex_report_week_counts_1"),
-    ("counts", "ix_reports_waiting"),
-    ("counts", "report_open_weeks"),
-    ("counts", "ix_reports_closed_at"),
-    ("lists", "ix_reports_waiting"),
-    ("lists", "ix_reports_needs_info"),
-    ("lists", "ix_reports_closed_at"),
-    ("lists", "ix_reports_backed"),
+@pytest.mark.parametrize("index", [
+    # the counts
+    "sqlite_autoindex_report_week_counts_1", "report_open_weeks", "ix_reports_closed_at",
+    # the lists
+    "ix_reports_waiting", "ix_reports_needs_info", "ix_reports_backed",
+    # the state at the end of the week: the few reports changed since (their status then
+    # from their status changes), feedback given since, unread marks set before it or
+    # cleared since, +1s given since
+    "ix_reports_status_changed_at", "ix_audit_events_status_changes",
+    "ix_reports_in_progress_feedback", "ix_reports_unread", "ix_audit_events_unread_cleared",
+    "ix_plus_ones_created_at",
 ])
-def test_every_digest_statement_reads_an_index_in_order(
-    sqlite_url: str, name: str, index: str
-) -> None:
+def test_the_digest_statement_reads_an_index_in_order(sqlite_url: str, index: str) -> None:
     """SQLite takes a partial index only when the query repeats its predicate, and has no
-    statistics to choose by: each of the digest's statements is planned on its indexes,
-    reads nothing else of the tables, and sorts no table rows (the lists come in index
-    order; only the few rows each list returns are merged)."""
+    statistics to choose by: the digest's statement is planned on its indexes, reads
+    nothing else of the tables, and sorts no table rows (the lists come in index order;
+    only the few rows each list returns are merged)."""
     from sqlalchemy import create_engine
 
     engine = create_engine(sqlite_url)
-    compiled = getattr(digest._queries("sqlite"), name).compile(dialect=engine.dialect)
+    compiled = digest._queries("sqlite").digest.compile(dialect=engine.dialect)
     try:
         with engine.connect() as conn:
             plan = [(int(row[0]), int(row[1]), str(row[-1])) for row in conn.exec_driver_sql(
@@ -554,7 +558,8 @@ def test_every_digest_statement_reads_an_index_in_order(
     tables = ("reports", "report_week_counts", "plus_ones")
     reads = [(parent, step) for _, parent, step in plan if step.startswith(("SCAN", "SEARCH"))
              and step.split()[1] in tables]
-    assert reads and all("INDEX" in step for _, step in reads), steps
+    # (an INTEGER PRIMARY KEY is the table's own index: a few rows looked up by id)
+    assert reads and all("INDEX" in step or "PRIMARY KEY" in step for _, step in reads), steps
     for _, parent, step in plan:  # a sort beside a table read would sort table rows
         if "TEMP B-TREE" in step:
             assert parent not in {p for p, _ in reads}, steps
@@ -603,12 +608,16 @@ def test_the_waiting_count_matches_the_reports_wherever_the_cutoff_falls(
 ) -> None:
     """The waiting total adds the per-week counts the triggers keep for the weeks before the
     cutoff's week to the index count of that week: it equals a count of the reports
-    themselves for cutoffs on every weekday and hour, across the change to summer time,
-    while reports are triaged, answered and rejected."""
-    refs = [submit(ctx, clock, utc(2026, 3, 14, 6, 0) + timedelta(hours=9 * i))
-            for i in range(digest.LIST_MAX + 40)]
-    at(clock, utc(2026, 4, 20, 9, 0))
-    for i, ref in enumerate(refs):
+    themselves for cutoffs on every weekday and hour (a week still running is shown as it
+    stands, so its cutoff falls anywhere), across the change to summer time, while reports
+    are triaged, answered and rejected. "More than 7 days" is counted in local wall-clock
+    time: the cutoff is the same local time seven days earlier."""
+    refs = []
+    for i in range(digest.LIST_MAX + 40):
+        when = utc(2026, 3, 14, 6, 0) + timedelta(hours=9 * i)
+        ref = submit(ctx, clock, when)
+        refs.append(ref)
+        at(clock, when + timedelta(hours=1))
         if i % 5 == 1:  # in progress with feedback: no longer waiting
             services.move_status(ctx=ctx, actor=GROUP, reference=ref, status="in_progress",
                                  message="Vi jobber med saken.")
@@ -628,10 +637,224 @@ def test_the_waiting_count_matches_the_reports_wherever_the_cutoff_falls(
     full = 0
     for step in range(60):
         now = utc(2026, 3, 30, 5, 0) + timedelta(hours=13 * step)
-        cutoff = now - timedelta(days=ctx.settings.digest_stale_days)
+        cutoff = (now.astimezone(OSLO) - timedelta(days=ctx.settings.digest_stale_days)) \
+            .astimezone(UTC)
         expected = sum(1 for at_, status, feedback in rows if at_ < cutoff and (
             status in ("received", "triage") or (status == "in_progress" and feedback is None)))
-        d = build_digest(ctx=ctx, week="2026-W10", now=now)
+        running = digest.week_of(now.astimezone(OSLO).date()).key
+        d = build_digest(ctx=ctx, week=running, now=now)
+        assert not d.ended and d.as_of == now
         assert d.waiting_total == expected, now
         full += len(d.waiting) == digest.LIST_MAX
     assert full > 20  # more than the list holds: counted, not the list's length
+
+
+# ---------------------------------------------------------------- a week as it ended
+
+
+def test_a_past_week_is_described_as_it_was_at_its_end(ctx: services.Context,
+                                                        week10: dict[str, str],
+                                                        clock: FakeClock) -> None:
+    """W10 built in August is W10 as it ended (Monday 9 March 00:00 in Oslo): what waited
+    then, with its age then; not a report from August, nor what happened since."""
+    r = week10
+    before = build_digest(ctx=ctx, week="2026-W10", now=MONDAY_0800)
+    # after the week: jan is answered and closed, old4's reporter answers, b is reopened,
+    # the +1s change, and a report comes in in August
+    at(clock, utc(2026, 4, 2, 9, 0))
+    close(ctx, r["jan"], "Lært i april", "Tiltak i april")
+    services.reporter_answer(ctx=ctx, actor=REPORTER, reference=r["old4"],
+                             text="Det gjaldt medisinsk avdeling.")
+    services.reopen(ctx=ctx, actor=GROUP, reference=r["b"])
+    plus(ctx, r["d"], 6, start=200)
+    august = submit(ctx, clock, utc(2026, 8, 12, 9, 0))
+    at(clock, utc(2026, 8, 20, 9, 0))
+
+    after = build_digest(ctx=ctx, week="2026-W10", now=clock.now)
+    assert dataclasses.replace(after, generated_at=before.generated_at) == before
+    assert after.as_of == utc(2026, 3, 8, 23, 0) and after.ended
+    assert [(w.reference, w.days, w.status) for w in after.waiting] == [
+        (r["jan"], 48, "received"), (r["old1"], 34, "received"), (r["old2"], 21, "triage")]
+    assert [(n.reference, n.days) for n in after.needs_info] == [(r["old4"], 13)]
+    assert [x.reference for x in after.learned] == [r["b"]]
+    assert [(s.reference, s.plus_ones) for s in after.top_suggestions] == [
+        (r["old_idea"], 3), (r["d"], 2)]
+    text = render_text(after, NB)
+    assert august not in text and "115 dager" not in text and "Uka er ikke over" not in text
+    # today's state is another digest: the week that has just ended
+    now = build_digest(ctx=ctx, week=None, now=clock.now)
+    assert now.week.key == "2026-W33"
+    assert r["jan"] not in [w.reference for w in now.waiting]
+    assert [(n.reference, n.days) for n in now.unread] == [(r["old4"], 137)]
+
+
+def _timeline(ctx: services.Context, clock: FakeClock, seed: int,
+              before_step: Callable[[datetime], None]) -> None:
+    """Eight weeks of reports and of the group's and reporters' work, in random order,
+    one step every eight hours; `before_step(when)` is called before each."""
+    import random
+
+    rng = random.Random(seed)
+    refs: list[str] = []
+    states: dict[str, str] = {}
+    start = utc(2026, 2, 20, 7, 13)  # two weeks before W10, off the hour
+    for step in range(8 * 7 * 3):
+        when = start + timedelta(hours=8 * step)
+        before_step(when)
+        at(clock, when)
+        roll = rng.random()
+        if roll < 0.22 or not refs:
+            kind = "suggestion" if rng.random() < 0.3 else "deviation"
+            extra = {"category": "routines", "subcategory": None} if kind == "suggestion" \
+                else {}
+            ref = submit(ctx, clock, when, kind=kind, **extra)
+            refs.append(ref)
+            states[ref] = "received"
+            continue
+        ref = rng.choice(refs)
+        state = states[ref]
+        try:
+            if roll < 0.35:
+                plus(ctx, ref, 1, start=step)
+            elif roll < 0.45 and state in ("received", "triage"):
+                services.request_info(ctx=ctx, actor=GROUP, reference=ref, question="Hvor?")
+                states[ref] = "needs_info"
+            elif roll < 0.55:
+                services.reporter_answer(ctx=ctx, actor=REPORTER, reference=ref,
+                                         text="Svar fra melderen.")
+                if state == "needs_info":
+                    states[ref] = "triage"
+            elif roll < 0.62:
+                services.get_report(ctx=ctx, actor=GROUP, reference=ref)
+            elif roll < 0.7 and state in ("received", "triage"):
+                services.move_status(ctx=ctx, actor=GROUP, reference=ref,
+                                     status="in_progress")
+                states[ref] = "in_progress"
+            elif roll < 0.78 and state == "in_progress":
+                services.close(ctx=ctx, actor=GROUP, reference=ref,
+                               learning_point=f"Lærdom {ref}", measure=f"Tiltak {ref}")
+                states[ref] = "closed"
+            elif roll < 0.84 and state == "closed":
+                services.reopen(ctx=ctx, actor=GROUP, reference=ref)
+                states[ref] = "triage"
+            elif roll < 0.9 and state in ("received", "triage"):
+                services.move_status(ctx=ctx, actor=GROUP, reference=ref, status="rejected",
+                                     message="Utenfor mandatet.")
+                states[ref] = "rejected"
+            elif roll < 0.95:
+                services.reply(ctx=ctx, actor=GROUP, reference=ref, text="Takk!")
+                if state == "received":
+                    states[ref] = "triage"
+            else:
+                services.move_status(ctx=ctx, actor=GROUP, reference=ref, status="triage")
+                states[ref] = "triage"
+        except DomainError:
+            pass  # a second +1 by the same person, a move the table refuses
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_every_past_week_is_the_same_whenever_it_is_built(ctx: services.Context,
+                                                          clock: FakeClock,
+                                                          seed: int) -> None:
+    """A digest built the instant its week ends reads the state as it stands; built weeks
+    later it reads the history (status changes and unread marks in the audit log, first
+    feedback and +1 times). Both must give the same digest, for every week, list and
+    count, however the reports moved on after the week."""
+    tz = ctx.settings.timezone
+    ends = {key: digest.parse_week(key).bounds(tz)[1]
+            for key in (f"2026-W{w}" for w in range(10, 16))}
+    snapshots: dict[str, Digest] = {}
+
+    def before_step(when: datetime) -> None:
+        for key, end in ends.items():  # nothing has happened after `end` yet
+            if key not in snapshots and when > end:
+                snapshots[key] = build_digest(ctx=ctx, week=key, now=end)
+
+    _timeline(ctx, clock, seed, before_step)
+    assert set(snapshots) == set(ends)
+    # then every report moves on: answered, read, closed, with more +1s
+    at(clock, clock.now + timedelta(days=1))
+    with ctx.db.reading() as session:
+        refs = session.scalars(select(m.Report.reference).order_by(m.Report.id)).all()
+    for i, ref in enumerate(refs):
+        view = services.get_report(ctx=ctx, actor=GROUP, reference=ref)  # read: not unread
+        status = view.status
+        if status == "needs_info":
+            services.reporter_answer(ctx=ctx, actor=REPORTER, reference=ref, text="Svar.")
+            services.get_report(ctx=ctx, actor=GROUP, reference=ref)
+            status = "triage"
+        if status in ("received", "triage"):
+            services.move_status(ctx=ctx, actor=GROUP, reference=ref, status="in_progress")
+            status = "in_progress"
+        if status == "in_progress":
+            services.close(ctx=ctx, actor=GROUP, reference=ref, learning_point=f"Lærdom {ref}",
+                           measure=f"Tiltak {ref}")
+        if view.kind == "suggestion":
+            plus(ctx, ref, 1, start=1000 + i)
+    for key, snapshot in snapshots.items():
+        later = build_digest(ctx=ctx, week=key, now=clock.now)
+        assert dataclasses.replace(later, generated_at=snapshot.generated_at) == snapshot, key
+    # the timeline exercised what it is meant to: every list, with reports whose state
+    # changed after the week (so the later digests had to read the history)
+    seen = list(snapshots.values())
+    assert any(s.waiting for s in seen) and any(s.needs_info for s in seen)
+    assert any(u.status == "closed" for s in seen for u in s.unread)
+    assert any(s.learned for s in seen) and any(s.top_suggestions for s in seen)
+    today = build_digest(ctx=ctx, week=None, now=clock.now + timedelta(weeks=1))
+    assert today.waiting == today.needs_info == today.unread == today.top_suggestions == ()
+
+
+def test_only_a_week_that_has_ended_is_posted_and_a_future_week_is_refused(
+    ctx: services.Context, week10: dict[str, str], clock: FakeClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The rules live in intake.digest: a week not yet begun has no digest; a week still
+    running is shown as it stands (a dry run) but never posted, nor claimed."""
+    clock.now = utc(2026, 3, 11, 10, 0)  # Wednesday of W11
+    for week in ("2026-W12", "2027-W01"):
+        with pytest.raises(DomainError) as refused:
+            build_digest(ctx=ctx, week=week, now=clock.now)
+        assert refused.value.code == "week_not_started"
+    running = build_digest(ctx=ctx, week="2026-W11", now=clock.now)
+    assert not running.ended and running.as_of == clock.now
+    assert "Uka er ikke over: slik står det 11. mars 2026" in render_text(running, NB)
+    with pytest.raises(DomainError) as refused:
+        run(ctx, Recorder(), "2026-W11")
+    assert refused.value.code == "week_not_ended"
+    with ctx.db.reading() as s:
+        assert s.scalar(select(func.count()).select_from(m.DigestRun)) == 0
+    assert run(ctx, Recorder(), "2026-W10") is True  # the week that has ended
+
+    # `meld digest` (on the real clock) says so and posts nothing
+    settings = _slack_settings(ctx)
+    today = datetime.now(OSLO).date()
+    running, future = (digest.week_of(today).key,
+                       digest.week_of(today + timedelta(weeks=2)).key)
+    for args in (["--week", future, "--dry-run"], ["--week", future]):
+        assert main(["digest", *args], settings=settings) == 2
+        assert f"Uke {future} har ikke begynt ennå" in capsys.readouterr().err
+    assert main(["digest", "--week", running], settings=settings) == 2
+    assert f"uke {running} er ikke over ennå" in capsys.readouterr().err
+    with ctx.db.reading() as s:
+        assert s.scalar(select(func.count()).select_from(m.DigestRun)) == 1
+
+
+def test_unread_answers_are_listed_and_a_closed_one_asks_to_reopen(
+    ctx: services.Context, clock: FakeClock,
+) -> None:
+    done = submit(ctx, clock, utc(2026, 2, 23, 9, 0))
+    close(ctx, done, "Lærdom", "Tiltak")
+    open_ = submit(ctx, clock, utc(2026, 2, 24, 9, 0))
+    read = submit(ctx, clock, utc(2026, 2, 24, 10, 0))
+    at(clock, utc(2026, 3, 3, 9, 0))
+    for ref in (done, open_, read):
+        services.reporter_answer(ctx=ctx, actor=REPORTER, reference=ref, text="XYZZY igjen")
+    services.get_report(ctx=ctx, actor=GROUP, reference=read)
+    d = build_digest(ctx=ctx, week="2026-W10", now=MONDAY_0800)
+    assert [(u.reference, u.days, u.status) for u in d.unread] == [
+        (done, 6, "closed"), (open_, 6, "received")]
+    assert d.unread_total == 2
+    text = render_text(d, NB)
+    assert (f"Uleste svar fra meldere, eldste først:\n  {done} · Epikrise · ulest i 6 dager · "
+            f"lukket: gjenåpne?\n  {open_} · Epikrise · ulest i 6 dager\n") in text
+    assert "XYZZY" not in text

@@ -168,3 +168,60 @@ def test_upgrade_to_0007_fills_local_dates_status_times_and_week_counts(
                           date(2026, 2, 23): (1, 0), date(2026, 3, 2): (1, 0),
                           date(2026, 10, 19): (2, 0)}
     engine.dispose()
+
+
+def test_upgrade_to_0008_marks_the_reporters_unread_messages(empty_url: str) -> None:
+    """Migration 0008 on reports already there: a reporter's message that no message from
+    the group and no read of the report by the group followed is unread, since the first
+    such message."""
+    upgrade(empty_url, "0007")
+    engine = create_engine(empty_url)
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    rows = [
+        {"reference": f"MELD-2026-{i:04d}", "kind": "deviation", "category_id": "medication",
+         "description": "x", "occurred_on": date(2026, 3, 1), "reported_at": t0,
+         "reported_on": date(2026, 3, 2), "status_changed_at": t0, "reported_severity": "minor",
+         "status": "closed" if i == 1 else "triage", "channel": "web", "locale": "nb",
+         "updated_at": t0}
+        for i in range(1, 6)
+    ]
+    reports = table("reports", *(column(name) for name in rows[0]))
+    messages = table("messages", column("report_id"), column("author_id"),
+                     column("direction"), column("purpose"), column("body"),
+                     column("created_at"))
+    audit = table("audit_events", column("at"), column("actor_id"), column("actor_role"),
+                  column("action"), column("report_id"), column("details"))
+
+    def at(hours: int) -> datetime:
+        return t0 + timedelta(hours=hours)
+
+    with engine.begin() as conn:
+        conn.execute(insert(reports), rows)
+        ids = dict(conn.execute(text("SELECT reference, id FROM reports")).all())
+        one, two, three, four, five = (ids[f"MELD-2026-{i:04d}"] for i in range(1, 6))
+
+        def msg(report: int, direction: str, hours: int) -> dict:
+            return {"report_id": report, "author_id": "x", "direction": direction,
+                    "purpose": "answer" if direction == "reporter" else "reply",
+                    "body": "b", "created_at": at(hours)}
+
+        conn.execute(insert(messages), [
+            msg(one, "reporter", 1), msg(one, "reporter", 2),      # unread since 1
+            msg(two, "reporter", 1), msg(two, "group", 3),          # answered
+            msg(three, "reporter", 1), msg(three, "reporter", 5),   # read at 3: from 5
+            msg(four, "group", 1), msg(four, "internal", 2),        # none from the reporter
+            msg(five, "reporter", 1),                               # a reporter's read only
+        ])
+        conn.execute(insert(audit), [
+            {"at": at(3), "actor_id": "slack:U1", "actor_role": "triager", "action": "read",
+             "report_id": three, "details": "{}"},
+            {"at": at(3), "actor_id": "slack:U9", "actor_role": "reporter", "action": "read",
+             "report_id": five, "details": "{}"},
+        ])
+    upgrade(empty_url)
+    with engine.connect() as conn:
+        got = dict(conn.execute(select(m.Report.reference,
+                                       m.Report.reporter_unread_since)).all())
+    assert got == {"MELD-2026-0001": at(1), "MELD-2026-0002": None, "MELD-2026-0003": at(5),
+                   "MELD-2026-0004": None, "MELD-2026-0005": at(1)}
+    engine.dispose()

@@ -435,3 +435,173 @@ def test_a_report_keeps_its_category_when_the_list_changes(ctx: services.Context
     assert codes(err.value) == {"category": "unknown_category"}
     services.submit_report(ctx=edited, actor=REPORTER,
                            draft=draft(category="phone", subcategory=None))
+
+
+# ---------------------------------------------------------------- category and subcategory
+
+
+@pytest.mark.parametrize("sub", ["med_list", "medication/med_list"])
+def test_a_subcategory_of_another_category_is_refused_naming_both(ctx: services.Context,
+                                                                   sub: str) -> None:
+    """Epikrise with Legemidler's Legemiddelliste: refused at the subcategory field, in
+    words that name both categories; nothing is stored, nothing silently dropped."""
+    from intake.i18n import Translator
+    from intake.texts import field_error_text
+
+    with pytest.raises(ValidationFailed) as err:
+        services.submit_report(ctx=ctx, actor=REPORTER,
+                               draft=draft(category="discharge_summary", subcategory=sub))
+    [error] = err.value.errors
+    assert (error.field, error.code, error.warning) == (
+        "subcategory", "subcategory_of_other_category", False)
+    text = field_error_text(error, Translator("nb"))
+    assert text.startswith("Underkategori: «Legemiddelliste» hører til kategorien "
+                           "«Legemidler», ikke til den valgte «Epikrise».")
+    english = services.ReportDraft(**{**vars_of(draft(category="discharge_summary",
+                                                      subcategory=sub)), "locale": "en"})
+    with pytest.raises(ValidationFailed) as err_en:
+        services.submit_report(ctx=ctx, actor=REPORTER, draft=english)
+    assert field_error_text(err_en.value.errors[0], Translator("en")).startswith(
+        "Subcategory: “Medication list” belongs to the category “Medication”")
+    assert count(ctx, m.Report) == 0
+
+
+def vars_of(d: services.ReportDraft) -> dict:
+    return {name: getattr(d, name) for name in d.__slots__}
+
+
+def test_the_chosen_categorys_own_subcategory_is_kept(ctx: services.Context) -> None:
+    """Its own subcategory, plain or as "category/subcategory" (a door's combined choice),
+    is stored as the subcategory id; an unknown one is still refused as unknown."""
+    plain = services.submit_report(ctx=ctx, actor=REPORTER,
+                                   draft=draft(category="medication", subcategory="med_list"))
+    combined = services.submit_report(
+        ctx=ctx, actor=REPORTER, draft=draft(category="medication",
+                                             subcategory="medication/unexplained_change"))
+    with ctx.db.reading() as s:
+        stored = dict(s.execute(select(m.Report.reference, m.Report.subcategory_id)).all())
+    assert stored == {plain.reference: "med_list", combined.reference: "unexplained_change"}
+    for sub in ("nope", "medication/nope", "nope/med_list"):
+        with pytest.raises(ValidationFailed) as err:
+            services.submit_report(ctx=ctx, actor=REPORTER,
+                                   draft=draft(category="medication", subcategory=sub))
+        assert codes(err.value) == {"subcategory": "unknown_subcategory"}, sub
+
+
+def test_the_group_cannot_file_a_subcategory_under_another_category(
+    ctx: services.Context,
+) -> None:
+    """The assessment follows the same rule: with a category, its subcategory must be its
+    own; a subcategory alone must be one of the report's present category (it used to be
+    dropped without a word)."""
+    ref = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft()).reference
+    with pytest.raises(ValidationFailed) as err:
+        services.assess(ctx=ctx, actor=GROUP, reference=ref, category="referral",
+                        subcategory="med_list")
+    assert codes(err.value) == {"subcategory": "subcategory_of_other_category"}
+    with pytest.raises(ValidationFailed) as alone:
+        services.assess(ctx=ctx, actor=GROUP, reference=ref, subcategory="med_list")
+    assert codes(alone.value) == {"subcategory": "subcategory_of_other_category"}
+    assert alone.value.errors[0].params["category"] == "Epikrise"
+    with ctx.db.reading() as s:
+        row = s.scalars(select(m.Report)).one()
+    assert (row.status, row.category_id, row.subcategory_id) == (
+        "received", "discharge_summary", "missing")  # refused: nothing changed, no triage
+    view = services.assess(ctx=ctx, actor=GROUP, reference=ref, subcategory="late")
+    assert (view.category, view.subcategory) == ("discharge_summary", "late")
+    view = services.assess(ctx=ctx, actor=GROUP, reference=ref, category="referral",
+                           subcategory="referral/misrouted")
+    assert (view.category, view.subcategory) == ("referral", "misrouted")
+
+
+# ---------------------------------------------------------------- unread answers
+
+
+def _unread(ctx: services.Context) -> dict[str, bool]:
+    page = services.list_reports(ctx=ctx, actor=GROUP)
+    return {v.reference: v.unread_from_reporter for v in page.items}
+
+
+def test_a_reporters_message_is_unread_until_the_group_reads_or_answers(
+    ctx: services.Context, clock,
+) -> None:
+    ref = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft()).reference
+    other = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft()).reference
+    services.request_info(ctx=ctx, actor=GROUP, reference=ref, question="Hvilken avdeling?")
+    assert _unread(ctx) == {ref: False, other: False}
+    clock.advance(hours=1)
+    answered = services.reporter_answer(ctx=ctx, actor=REPORTER, reference=ref,
+                                        text="Medisinsk avdeling.")
+    assert answered.status == "triage" and not answered.unread_from_reporter  # reporter view
+    clock.advance(hours=1)
+    services.reporter_answer(ctx=ctx, actor=REPORTER, reference=ref, text="Og en ting til.")
+    assert _unread(ctx) == {ref: True, other: False}
+    [row] = services.list_reports(ctx=ctx, actor=GROUP,
+                                  filters=services.ReportFilter(unread=True)).items
+    assert row.reference == ref
+    assert row.reporter_unread_since == datetime(2026, 3, 2, 13, 0, tzinfo=UTC)  # the first
+    # what shows no messages leaves the mark: a form, an assessment, a note, an assignment
+    services.get_report(ctx=ctx, actor=GROUP, reference=ref, mark_read=False)
+    services.assess(ctx=ctx, actor=GROUP, reference=ref, assessed_severity="minor")
+    services.add_note(ctx=ctx, actor=GROUP, reference=ref, text="Ta opp på møtet.")
+    services.assign(ctx=ctx, actor=GROUP, reference=ref, assignee="kari")
+    services.move_status(ctx=ctx, actor=GROUP, reference=ref, status="in_progress")
+    assert _unread(ctx)[ref] is True
+    # opening the report: the view shows the mark it had; the next one none
+    opened = services.get_report(ctx=ctx, actor=GROUP, reference=ref)
+    assert opened.unread_from_reporter
+    assert not services.get_report(ctx=ctx, actor=GROUP, reference=ref).unread_from_reporter
+    assert _unread(ctx)[ref] is False
+    # writing to the reporter clears it too: a reply, words with a status, a question
+    services.reporter_answer(ctx=ctx, actor=REPORTER, reference=ref, text="Hei igjen.")
+    assert _unread(ctx)[ref] is True
+    services.reply(ctx=ctx, actor=GROUP, reference=ref, text="Takk.")
+    assert _unread(ctx)[ref] is False
+    services.reporter_answer(ctx=ctx, actor=REPORTER, reference=other, text="Hei.")
+    assert _unread(ctx)[other] is True
+    services.move_status(ctx=ctx, actor=GROUP, reference=other, status="triage",
+                         message="Vi ser på det.")
+    assert _unread(ctx)[other] is False
+    services.reporter_answer(ctx=ctx, actor=REPORTER, reference=other, text="Og?")
+    services.request_info(ctx=ctx, actor=GROUP, reference=other, question="Når?")
+    assert _unread(ctx) == {ref: False, other: False}
+    with ctx.db.reading() as s:
+        cleared = s.execute(select(m.AuditEvent.actor_id, m.AuditEvent.details).where(
+            m.AuditEvent.action == "reporter_message_read").order_by(m.AuditEvent.id)).all()
+    assert [(a, d["via"]) for a, d in cleared] == [
+        ("slack:UGROUP", "read"), ("slack:UGROUP", "reply"), ("slack:UGROUP", "status_message"),
+        ("slack:UGROUP", "question")]
+    assert count(ctx, m.OutboxMessage) == len(outbox(ctx)) + 2  # no group notice: not closed
+
+
+def test_a_message_on_a_closed_report_asks_the_group_whether_to_reopen(
+    ctx: services.Context,
+) -> None:
+    """A closed report is in nobody's queue: the reporter's message there marks it unread
+    and puts a notice to the group in the outbox (the reference and a hint, no text); the
+    report stays closed until the group reopens it."""
+    from intake.i18n import Translator
+    from intake.texts import notification_text
+
+    ref = services.submit_report(ctx=ctx, actor=REPORTER, draft=draft()).reference
+    services.move_status(ctx=ctx, actor=GROUP, reference=ref, status="in_progress")
+    services.close(ctx=ctx, actor=GROUP, reference=ref, learning_point="Lærdom",
+                   measure="Tiltak")
+    before = len(outbox(ctx, "group"))
+    view = services.reporter_answer(ctx=ctx, actor=REPORTER, reference=ref,
+                                    text="Det skjedde igjen i dag, XYZZY.")
+    assert view.status == "closed"
+    assert _unread(ctx) == {ref: True}
+    notices = outbox(ctx, "group")[before:]
+    assert [(c, r, e) for c, r, e, _p in notices] == [("group", "group", "reporter_message")]
+    payload = notices[0][3]
+    assert payload == {"reference": ref, "status": "closed", "category": "discharge_summary"}
+    text = notification_text("reporter_message", payload, Translator("nb"))
+    assert text == (f"Melderen har skrevet på {ref}, som er lukket. Les det (vis {ref}); "
+                    f"trenger saken oppfølging, gjenåpne den (gjenåpne {ref}).")
+    assert "XYZZY" not in str(notices)
+    # more messages before the group has read it: still one notice
+    services.reporter_answer(ctx=ctx, actor=REPORTER, reference=ref, text="Og i går.")
+    assert len(outbox(ctx, "group")) == before + 1
+    services.reopen(ctx=ctx, actor=GROUP, reference=ref)
+    assert _unread(ctx) == {ref: True}  # reopening is not reading

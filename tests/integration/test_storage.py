@@ -85,8 +85,8 @@ def test_references_are_unique_under_concurrent_submits_on_postgres(
     _truncate_all(pg_database_url)
     db = open_database(pg_database_url)
     ctx = services.Context(db=db, settings=Settings(database_url=pg_database_url,
-                                                    secret_key="t"),
-                           taxonomy=load_taxonomy(), secret_key=b"t", clock=clock)
+                                                    secret_key="test-secret" * 3),
+                           taxonomy=load_taxonomy(), secret_key=b"test-secret" * 3, clock=clock)
 
     def submit(i: int) -> str:
         return services.submit_report(ctx=ctx, actor=REPORTER, draft=draft()).reference
@@ -111,9 +111,9 @@ def test_a_new_years_sequence_created_by_many_at_once(pg_database_url: str) -> N
 
     racers = 16
     dbs = [open_database(pg_database_url) for _ in range(racers)]
-    settings = Settings(database_url=pg_database_url, secret_key="t")
+    settings = Settings(database_url=pg_database_url, secret_key="test-secret" * 3)
     contexts = [services.Context(db=db, settings=settings, taxonomy=load_taxonomy(),
-                                 secret_key=b"t") for db in dbs]
+                                 secret_key=b"test-secret" * 3) for db in dbs]
     for db in dbs:  # every racer holds an open connection: nobody waits to connect
         db.engine.connect().close()
     failures: list[BaseException] = []

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.teams.notifier import TeamsDigestPoster
 from intake import digest as d
@@ -187,10 +188,16 @@ def test_close_and_assess_dialogs(teams: TeamsHarness) -> None:
 
 def test_the_weekly_digest_posts_once_to_the_teams_channel(teams_both: TeamsHarness) -> None:
     teams = teams_both
-    teams.seed_report()
+    reference = teams.seed_report()
     poster: TeamsDigestPoster = teams.door.app.state.teams.digest_poster
     assert poster.channel_key == f"teams:{TRIAGE}"
-    week = d.week_of(teams.ctx.today()).key
+    ended = d.week_ended_before(teams.ctx.clock())  # only a week that has ended is posted
+    week = ended.key
+    filed = ended.bounds(teams.ctx.settings.timezone)[0] + timedelta(days=2)
+    with teams.ctx.db.transaction() as session:  # the report came in during that week
+        session.execute(update(m.Report).where(m.Report.reference == reference).values(
+            reported_at=filed, reported_on=teams.ctx.local_date(filed),
+            status_changed_at=filed))
     assert asyncio.run(d.run_digest(ctx=teams.ctx, channel=poster.channel_key, period=week,
                                     post=poster))
     assert not asyncio.run(d.run_digest(ctx=teams.ctx, channel=poster.channel_key,
@@ -198,7 +205,7 @@ def test_the_weekly_digest_posts_once_to_the_teams_channel(teams_both: TeamsHarn
     posted = [s for s in teams.ms.sent if s.conversation == TRIAGE]
     assert len(posted) == 1
     text = card_texts(posted[0].card)
-    assert "1" in text and week.split("-W")[1].lstrip("0") in text
+    assert "Nye meldinger denne uka: 1" in text and f"uke {ended.week} " in text
     with teams.ctx.db.reading() as session:
         run = session.scalars(select(m.DigestRun)).one()
     assert run.channel == f"teams:{TRIAGE}" and run.posted_at is not None
@@ -252,7 +259,7 @@ def test_meld_digest_teams_posts_once_and_says_so(sqlite_url: str, ms, capsys) -
     ms.fail_next = [403]
     assert main(["digest", "--teams", "--week", "2026-W11"], settings=settings) == 1
     assert "teams_http_403" in capsys.readouterr().err
-    plain = Settings(database_url=sqlite_url, secret_key="x")
+    plain = Settings(database_url=sqlite_url, secret_key="test-secret" * 3)
     assert main(["digest", "--teams", "--week", "2026-W12"], settings=plain) == 1
     assert "MELD_TEAMS_TRIAGE_CONVERSATION" in capsys.readouterr().err
 
