@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.guard_corpus import identity_texts, non_identifier_texts
-from intake.privacy import find_identifiers
+from intake.domain.privacy import find_identifiers
 
 FNR = "12034423421"  # checksum-valid, made up (the unit tests use it too)
 TEXTS = {

@@ -59,11 +59,11 @@ from bench.databases import (
     sqlite_databases,
 )
 from bench.server import REPO
-from intake import demo
-from intake.domain import Actor, Role
+from intake.domain.model import Actor, Role
+from intake.domain.taxonomy import load_taxonomy
+from intake.ops import demo
 from intake.services import Context
 from intake.settings import Settings
-from intake.taxonomy import load_taxonomy
 from storage.db import Database, open_database
 from storage.report_counts import recount_statements
 
@@ -98,8 +98,8 @@ PLUS_COLUMNS = ("report_id", "actor_id", "created_at")
 AUDIT_COLUMNS = ("at", "actor_id", "actor_role", "action", "report_id", "details")
 
 try:  # written in parallel with this bench; measured only when they exist
-    from intake import periods as _periods
-    from intake.reports import build_period_report as _build_period_report
+    from intake.domain import periods as _periods
+    from intake.reporting.period_report import build_period_report as _build_period_report
 except ImportError as exc:  # pragma: no cover - depends on the tree
     _periods = None  # type: ignore[assignment]
     _build_period_report = None  # type: ignore[assignment]
@@ -107,7 +107,7 @@ except ImportError as exc:  # pragma: no cover - depends on the tree
 else:
     REPORTS_MISSING = None
 try:
-    from intake.digest import build_digest as _build_digest
+    from intake.reporting.digest import build_digest as _build_digest
 except ImportError as exc:  # pragma: no cover
     _build_digest = None  # type: ignore[assignment]
     DIGEST_MISSING: str | None = f"{type(exc).__name__}: {exc}"
@@ -165,7 +165,7 @@ def utc_bounds(span: Span) -> tuple[datetime, datetime]:
 
 def report_window(t: Span) -> list[Span]:
     """What a tertial report reads besides its own rows: previous tertial, a year earlier,
-    and the three-year trend (as intake.reports does)."""
+    and the three-year trend (as intake.reporting.period_report does)."""
     prev = previous_tertial(t)
     ago = _tertial(int(t.key[:4]) - 1, int(t.key[-1]))
     trend_first = t
@@ -907,8 +907,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    missing = {name: why for name, why in (("intake.reports", REPORTS_MISSING),
-                                           ("intake.digest", DIGEST_MISSING)) if why}
+    missing = {name: why for name, why in (("intake.reporting.period_report", REPORTS_MISSING),
+                                           ("intake.reporting.digest", DIGEST_MISSING)) if why}
     for name, why in missing.items():
         print(f"NOTE: {name} cannot be imported ({why}); only the raw queries are timed.")
     backends, skipped, server_url = select_backends(args.backend)

@@ -1,4 +1,4 @@
-"""The real server as a subprocess (`python -m intake.cli serve`), and its memory use."""
+"""The real server as a subprocess (`python -m intake.cli.main serve`), and its memory use."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def running_server(database_url: str, log_path: Path, timeout_s: float = 60.0,
         "MELD_ENV_FILE": "",  # never a developer's .env in the repository
         **(extra_env or {}),
     }
-    with running_process([sys.executable, "-m", "intake.cli", "serve"], env, base_url,
+    with running_process([sys.executable, "-m", "intake.cli.main", "serve"], env, base_url,
                          log_path, timeout_s) as server:
         yield server
 

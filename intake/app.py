@@ -19,15 +19,16 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from intake import api, ratelimit, services, stats_api
-from intake.context import build_context
-from intake.domain import DomainError, PermissionDenied, ValidationFailed
+from intake import services
+from intake.delivery.outbox import Notifier, OutboxWorker, WebStatusNotifier
+from intake.domain.model import DomainError, PermissionDenied, ValidationFailed
+from intake.http import api, deps, ratelimit, stats_api
+from intake.http.web import routes as web_routes
+from intake.http.web.routes import STATIC_DIR
 from intake.i18n import Translator
-from intake.notify import Notifier, OutboxWorker, WebStatusNotifier
+from intake.services.context import build_context
 from intake.settings import Settings
 from intake.texts import error_text, field_error_text
-from intake.web import routes as web_routes
-from intake.web.routes import STATIC_DIR
 
 log = logging.getLogger("meld.app")
 
@@ -145,7 +146,7 @@ def _error_body(request: Request, code: str, message: str, **extra: Any) -> dict
 
 def _invalid_json(request: Request) -> JSONResponse:
     """400 for a body that is no JSON Meld can read (syntax, encoding, nesting too deep)."""
-    tr = api.translator_of(request)
+    tr = deps.translator_of(request)
     return JSONResponse(
         _error_body(request, "invalid_json", tr("The request body is not valid JSON.")),
         status_code=400,
@@ -155,7 +156,7 @@ def _invalid_json(request: Request) -> JSONResponse:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ValidationFailed)
     async def _validation(request: Request, exc: ValidationFailed) -> JSONResponse:
-        tr = api.translator_of(request)
+        tr = deps.translator_of(request)
         errors = [
             {"field": e.field, "code": e.code, "warning": e.warning,
              "message": field_error_text(e, tr)}
@@ -169,7 +170,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        tr = api.translator_of(request)
+        tr = deps.translator_of(request)
         if isinstance(exc, PermissionDenied) and exc.code == "invalid_token":
             status = 401
         else:
@@ -184,7 +185,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _shape(request: Request, exc: RequestValidationError) -> JSONResponse:
         if any(err.get("type") == "json_invalid" for err in exc.errors()):
             return _invalid_json(request)  # not parsed at all: no shape to speak of
-        tr = api.translator_of(request)
+        tr = deps.translator_of(request)
         errors = []
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
@@ -212,7 +213,7 @@ def _install_error_handlers(app: FastAPI) -> None:
                     getattr(route, "path", "?"))
         if not request.url.path.startswith("/api/"):
             return web_routes.render_http_error(request, 503)
-        tr = api.translator_of(request)
+        tr = deps.translator_of(request)
         return JSONResponse(
             _error_body(request, "database_unavailable", error_text("database_unavailable", tr)),
             status_code=503, headers={"Retry-After": "10"},
@@ -283,13 +284,13 @@ def create_app(
         digest_task = None
         if settings.run_digest_scheduler and slack is not None and settings.slack_triage_channel:
             from bot.slack.digest import slack_digest_poster
-            from intake.digest import digest_scheduler
+            from intake.reporting.digest import digest_scheduler
 
             digest_task = asyncio.create_task(digest_scheduler(
                 context, settings, slack_digest_poster(settings, slack.client), stop))
         teams_digest = None
         if settings.run_digest_scheduler and teams is not None and teams.digest_poster:
-            from intake.digest import digest_scheduler
+            from intake.reporting.digest import digest_scheduler
 
             teams_digest = asyncio.create_task(digest_scheduler(
                 context, settings, teams.digest_poster, stop,
@@ -347,9 +348,23 @@ def create_app(
     return app
 
 
+def digest_poster(settings: Settings, context: services.Context, *, teams: bool) -> Any:
+    """The `post` callable of the weekly digest for one door (`meld digest` posts through
+    this, so the command line needs no door of its own)."""
+    if teams:
+        from bot.teams.app import build_teams
+
+        door = build_teams(settings, context)
+        assert door is not None and door.digest_poster is not None
+        return door.digest_poster
+    from bot.slack.digest import slack_digest_poster
+
+    return slack_digest_poster(settings)
+
+
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` worker processes: settings from the environment."""
-    from intake.cli import configure_logging
+    from intake.logs import configure_logging
 
     settings = Settings.from_environment()  # the same .env as `meld serve` read
     configure_logging(settings.log_level)

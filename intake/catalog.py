@@ -9,7 +9,7 @@ from babel.messages.extract import extract_from_dir
 ROOT = Path(__file__).parent
 # the doors' own words (buttons, modal titles) belong to the same catalogue
 SOURCES = (ROOT, ROOT.parent / "bot")
-METHOD_MAP = [("**.py", "python"), ("web/templates/**.html", "jinja2")]
+METHOD_MAP = [("**.py", "python"), ("http/web/templates/**.html", "jinja2")]
 KEYWORDS = {"_": None, "N_": None, "tr": None, "gettext": None}
 
 

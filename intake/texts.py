@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from intake.domain import (
+from intake.domain.model import (
     DomainError,
     FieldError,
     Kind,

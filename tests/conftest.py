@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from intake.domain.taxonomy import load_taxonomy
 from intake.services import Context
 from intake.settings import Settings
-from intake.taxonomy import load_taxonomy
 from storage.db import Database, open_database
 from storage.migrate import upgrade
 from storage.models import Base

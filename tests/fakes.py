@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from intake.notify import DeliveryError, Notification
+from intake.delivery.outbox import DeliveryError, Notification
 
 
 @dataclass

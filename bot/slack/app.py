@@ -28,7 +28,7 @@ from bot.slack.group import SlackGroupNotifier
 from bot.slack.listeners import SlackDoor, register
 from bot.slack.notifier import SlackNotifier, slack_client
 from intake import services
-from intake.notify import Notifier
+from intake.delivery.outbox import Notifier
 from intake.settings import Settings
 
 log = logging.getLogger("meld.slack")

@@ -1,7 +1,7 @@
 """The weekly digest in Slack: Block Kit built with slack_sdk.models, posted to the triage channel.
 
-The content comes from `intake.digest.Digest` (door-neutral) and its shared wording; here it
-only gets its Slack form. Everything from the database (category labels, the group's
+The content comes from `intake.reporting.digest.Digest` (door-neutral) and its shared wording;
+here it only gets its Slack form. Everything from the database (category labels, the group's
 learning points and measures) is escaped, so stored text cannot mention, link or
 broadcast. Slack's limits are kept by construction and checked by slack_sdk's validators
 (`to_dict()`): at most 50 blocks, at most 3000 characters of text per section and 2000 per
@@ -27,9 +27,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.notifier import classify, escape_mrkdwn, slack_client
-from intake import digest as d
+from intake.delivery.outbox import DeliveryError
 from intake.i18n import Translator
-from intake.notify import DeliveryError
+from intake.reporting import digest as d
 from intake.settings import Settings
 
 log = logging.getLogger("meld.slack.digest")
@@ -181,7 +181,7 @@ async def post_digest(client: AsyncWebClient, channel: str, digest: d.Digest,
 
 
 class SlackDigestPoster:
-    """`post` for intake.digest.run_digest: the digest to the Slack triage channel."""
+    """`post` for intake.reporting.digest.run_digest: the digest to the Slack triage channel."""
 
     def __init__(self, client: AsyncWebClient, channel: str, tr: Translator) -> None:
         self.client = client

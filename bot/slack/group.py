@@ -9,9 +9,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import views
 from bot.slack.notifier import post_message
+from intake.delivery.outbox import Notification
+from intake.domain.taxonomy import Taxonomy
 from intake.i18n import Translator
-from intake.notify import Notification
-from intake.taxonomy import Taxonomy
 from intake.texts import notification_text
 
 log = logging.getLogger("meld.slack.group")

@@ -22,9 +22,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from bot.chat import commands
 from bot.slack import views
-from intake import commands, services
-from intake.domain import Actor, DomainError, PermissionDenied, Role, ValidationFailed
+from intake import services
+from intake.domain.model import Actor, DomainError, PermissionDenied, Role, ValidationFailed
 from intake.i18n import Translator
 from intake.settings import Settings
 from intake.texts import domain_error_text, error_text

@@ -2,7 +2,7 @@
 
 `SlackNotifier.deliver` opens the DM (`conversations.open`) and posts one message
 (`chat.postMessage`) with the notice, the group's message (if any) as a quote, and an
-"Answer" button. Failures become `intake.notify.DeliveryError`, so the outbox worker owns
+"Answer" button. Failures become `intake.delivery.outbox.DeliveryError`, so the outbox worker owns
 retries and backoff: give it a client without slack_sdk's own retry handlers
 (`slack_client()` builds one). slack_sdk's defaults, checked against 3.47:
 
@@ -42,8 +42,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from intake.delivery.outbox import DeliveryError, Notification
 from intake.i18n import Translator
-from intake.notify import DeliveryError, Notification
 from intake.texts import notification_text
 
 log = logging.getLogger("meld.slack.notifier")
@@ -206,7 +206,7 @@ class SlackNotifier:
 
     channel = "slack"
     # chat.postMessage has no idempotency key: after an ambiguous failure the outbox sends
-    # again, and the worker logs the possible duplicate by outbox id (see intake.notify)
+    # again, and the worker logs the possible duplicate by outbox id (see intake.delivery.outbox)
     resend_blindly = True
 
     def __init__(self, client: AsyncWebClient, *, timezone: str = "Europe/Oslo",

@@ -30,9 +30,9 @@ from slack_sdk.models.views import View
 
 from bot.slack.notifier import escape_mrkdwn as escape
 from intake import services
-from intake.domain import FieldError, Kind, Party, Severity
+from intake.domain.model import FieldError, Kind, Party, Severity
+from intake.domain.taxonomy import Taxonomy
 from intake.i18n import Translator
-from intake.taxonomy import Taxonomy
 from intake.texts import (
     KIND_LABELS,
     PARTY_LABELS,

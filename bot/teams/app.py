@@ -16,7 +16,6 @@ from pydantic import ValidationError
 
 from bot.teams.auth import AuthError, BotAuthenticator, BotTokens, OpenIdKeys, ssl_context
 from bot.teams.connector import Connector
-from bot.teams.conversations import ConversationStore
 from bot.teams.door import TeamsDoor
 from bot.teams.notifier import (
     ChannelTarget,
@@ -25,8 +24,9 @@ from bot.teams.notifier import (
     TeamsNotifier,
 )
 from intake import services
+from intake.delivery.conversations import ConversationStore
+from intake.delivery.outbox import Notifier
 from intake.i18n import Translator
-from intake.notify import Notifier
 from intake.settings import Settings
 
 log = logging.getLogger("meld.teams")

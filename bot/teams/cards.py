@@ -33,11 +33,11 @@ from microsoft_teams.cards import (
     ToggleInput,
 )
 
-from intake import digest as d
 from intake import services
-from intake.domain import FieldError, Kind, Party, Severity
+from intake.domain.model import FieldError, Kind, Party, Severity
+from intake.domain.taxonomy import Taxonomy
 from intake.i18n import Translator
-from intake.taxonomy import Taxonomy
+from intake.reporting import digest as d
 from intake.texts import (
     KIND_LABELS,
     PARTY_LABELS,
@@ -420,7 +420,7 @@ def _list(heading: str, lines: list[str], total: int, tr: Translator) -> list[Ca
 
 
 def digest_card(digest: d.Digest, tr: Translator) -> dict[str, Any]:
-    """The weekly digest (content from intake.digest) as one Adaptive Card."""
+    """The weekly digest (content from intake.reporting.digest) as one Adaptive Card."""
     g = digest
     body: list[CardElement] = [
         TextBlock(text=d.title(g, tr), size="Large", weight="Bolder", wrap=True),

@@ -23,13 +23,15 @@ from microsoft_agents.activity import Activity
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from bot.chat import commands
 from bot.teams import cards
 from bot.teams.auth import AuthError, check_tenant
 from bot.teams.connector import Connector, ConnectorError
-from bot.teams.conversations import ConversationStore, Reference, conversation_key, user_key
-from intake import commands, services
-from intake.domain import Actor, DomainError, PermissionDenied, Role, ValidationFailed
+from intake import services
+from intake.delivery.conversations import ConversationStore, Reference, conversation_key, user_key
+from intake.domain.model import Actor, DomainError, PermissionDenied, Role, ValidationFailed
 from intake.i18n import Translator
+from intake.presenting import report_text
 from intake.settings import Settings
 from intake.texts import domain_error_text, error_text
 
@@ -383,7 +385,7 @@ class TeamsDoor:
         try:
             if dialog == "show":
                 view = await self.call(services.get_report, actor=actor, reference=reference)
-                text = commands.report_text(self.ctx, view, tr, for_group=True)
+                text = report_text(self.ctx, view, tr, for_group=True)
                 return task_card(cards.text_card(text, title=reference), reference)
             if dialog == "assess":  # a form: shows no messages, reads none
                 view = await self.call(services.get_report, actor=actor, reference=reference,

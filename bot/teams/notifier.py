@@ -17,11 +17,11 @@ from typing import Any
 
 from bot.teams import cards
 from bot.teams.connector import Connector, ConnectorError
-from bot.teams.conversations import ConversationStore, conversation_key, user_key
-from intake import digest as d
+from intake.delivery.conversations import ConversationStore, conversation_key, user_key
+from intake.delivery.outbox import DeliveryError, Notification
+from intake.domain.taxonomy import Taxonomy
 from intake.i18n import Translator
-from intake.notify import DeliveryError, Notification
-from intake.taxonomy import Taxonomy
+from intake.reporting import digest as d
 from intake.texts import notification_text
 
 log = logging.getLogger("meld.teams.notifier")
@@ -148,7 +148,7 @@ class FanOutNotifier:
 
 
 class TeamsDigestPoster:
-    """`post` for intake.digest.run_digest: the digest card to the group's Teams channel."""
+    """`post` for `intake.reporting.digest.run_digest`: the digest card to the Teams channel."""
 
     def __init__(self, connector: Connector, target: ChannelTarget, tr: Translator) -> None:
         self.connector = connector

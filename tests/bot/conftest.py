@@ -23,7 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import select
 
 from intake import services
-from intake.domain import Actor, Role
+from intake.domain.model import Actor, Role
 from intake.settings import Settings
 from storage import models as m
 from tests.doors.conftest import _STOPPING, SECRET, Door, start_door, yesterday

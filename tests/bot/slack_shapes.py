@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from intake import services
-from intake.domain import Actor, Role
+from intake.domain.model import Actor, Role
 from storage import models as m
 from tests.bot.conftest import (
     GROUP_USER,

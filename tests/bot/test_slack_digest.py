@@ -21,9 +21,13 @@ from bot.slack.digest import (
     slack_digest_poster,
 )
 from bot.slack.notifier import slack_client
-from intake import digest, services
-from intake.cli import main
-from intake.digest import (
+from intake import services
+from intake.cli.main import main
+from intake.delivery.outbox import DeliveryError
+from intake.domain.model import Actor, Role
+from intake.i18n import Translator
+from intake.reporting import digest
+from intake.reporting.digest import (
     Count,
     Digest,
     IsoWeek,
@@ -35,9 +39,6 @@ from intake.digest import (
     build_digest,
     run_digest,
 )
-from intake.domain import Actor, Role
-from intake.i18n import Translator
-from intake.notify import DeliveryError
 from storage import models as m
 from tests.bot.conftest import TRIAGE_CHANNEL, slack_settings, start_slack_door, stop_slack_door
 from tests.fakes import FakeClock, strings_in

@@ -17,7 +17,7 @@ from faker import Faker
 
 from bot.slack.notifier import quote_mrkdwn
 from intake import services
-from intake.domain import Actor, Role
+from intake.domain.model import Actor, Role
 from tests.bot.conftest import (
     DESCRIPTION,
     GROUP_USER,

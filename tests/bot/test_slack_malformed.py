@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 from slack_bolt.request.internals import parse_body
 
 from bot.slack import payloads, views
-from intake.domain import FieldError
+from intake.domain.model import FieldError
+from intake.domain.taxonomy import load_taxonomy
 from intake.i18n import Translator
-from intake.taxonomy import load_taxonomy
 from tests.bot.conftest import (
     DESCRIPTION,
     REPORTER,

@@ -23,9 +23,9 @@ from bot.slack.notifier import (
     split_for_sections,
 )
 from intake import services
-from intake.domain import Actor, Role
+from intake.delivery.outbox import DeliveryError, Notification, OutboxWorker
+from intake.domain.model import Actor, Role
 from intake.i18n import Translator
-from intake.notify import DeliveryError, Notification, OutboxWorker
 from intake.texts import FORMAL_GUIDANCE, REPLY_NOTICE
 from storage import models as m
 from tests.fakes import FakeClock

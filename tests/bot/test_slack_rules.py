@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from intake import services
-from intake.domain import Actor, Role
+from intake.domain.model import Actor, Role
 from tests.bot.conftest import (
     GROUP_USER,
     TRIAGE_CHANNEL,

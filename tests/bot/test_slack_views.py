@@ -10,9 +10,9 @@ import yaml
 
 from bot.slack import views
 from intake import services
-from intake.domain import FieldError
+from intake.domain.model import FieldError
+from intake.domain.taxonomy import load_taxonomy
 from intake.i18n import Translator
-from intake.taxonomy import load_taxonomy
 
 ROOT = Path(__file__).resolve().parents[2]
 TR = Translator("nb")

@@ -26,7 +26,7 @@ import uvicorn
 from sqlalchemy import func, select
 
 from intake.app import create_app
-from intake.context import build_context
+from intake.services.context import build_context
 from intake.settings import Settings
 from storage import models as m
 from tests.doors.conftest import LiveServer, _Server

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faker import Faker
 
-from intake.cli import main
+from intake.cli.main import main
 from tests.browser.conftest import Meld
 
 NO_IDS = "Teksten inneholder ingen pasientidentifiserende opplysninger"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from intake import services
-from intake.domain import Actor, Role
+from intake.domain.model import Actor, Role
 from tests.browser.conftest import ONE_WIDTH, Meld, axe_violations, overflow, running_meld, sync_api
 from tests.fakes import FakeClock
 

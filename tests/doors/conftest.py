@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 from intake import services
 from intake.app import create_app
-from intake.domain import Actor, Role
+from intake.domain.model import Actor, Role
 from intake.settings import Settings
 from storage import models as m
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from intake.cli import main
+from intake.cli.main import main
 from intake.settings import Settings
 from storage import models as m
 from tests.doors.conftest import (

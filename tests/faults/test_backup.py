@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from intake.cli import main
+from intake.cli.main import main
 from intake.settings import Settings
 from storage.migrate import check, upgrade
 from tests.doors.conftest import SECRET, report_body

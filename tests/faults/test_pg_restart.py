@@ -141,10 +141,10 @@ def test_a_delivery_just_before_the_database_goes_down_is_recorded_once_it_is_ba
     from sqlalchemy.exc import SQLAlchemyError
 
     from intake import services
-    from intake.domain import Actor, Role
-    from intake.notify import OutboxWorker
+    from intake.delivery.outbox import OutboxWorker
+    from intake.domain.model import Actor, Role
+    from intake.domain.taxonomy import load_taxonomy
     from intake.settings import Settings
-    from intake.taxonomy import load_taxonomy
     from storage import models as m
     from storage.db import open_database
     from tests.fakes import RecordingNotifier

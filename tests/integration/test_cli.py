@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from intake import services
-from intake.cli import RedactStatusTokens, build_parser, main
-from intake.domain import Actor, Role
+from intake.cli.main import build_parser, main
+from intake.domain.model import Actor, Role
 from intake.i18n import Translator
+from intake.logs import RedactStatusTokens
 from intake.settings import Settings
 from tests.integration.helpers import draft
 
@@ -151,7 +152,7 @@ def test_serve_with_two_worker_processes(tmp_path: Path) -> None:
         assert all(r["status_url"].startswith("https://meld.example.test/status/")
                    for r in receipts)
         settings = Settings(database_url=env["MELD_DATABASE_URL"], secret_key="k" * 32)
-        from intake.context import build_context
+        from intake.services.context import build_context
 
         ctx = build_context(settings)
         deadline = time.monotonic() + 15
@@ -191,8 +192,6 @@ def test_help_describes_every_option_in_the_users_language() -> None:
         build_parser(Translator("en"))))
     assert nb.keys() == en.keys() and len(nb) > 25
     for path, parser in nb.items():
-        if path == "meld teams-package":
-            continue  # bot/teams/package.py: its help is not translated yet (the Teams door)
         english = {tuple(a.option_strings) or a.dest: a for a in en[path]._actions}
         for action in parser._actions:
             key = tuple(action.option_strings) or action.dest
@@ -316,7 +315,7 @@ def _connect_error(url: str) -> Exception:
 def test_database_lines_for_an_unknown_user_and_host(pg_database_url: str) -> None:
     from sqlalchemy.engine import make_url
 
-    from intake.cli_checks import database_problem
+    from intake.cli.checks import database_problem
 
     tr = Translator("nb")
     server = make_url(pg_database_url)

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from intake import services
-from intake.domain import Actor, Role
+from intake.domain.model import Actor, Role
 from tests.integration.helpers import draft
 
 MELD = Path(sys.executable).with_name("meld")

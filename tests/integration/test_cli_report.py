@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from intake import services
-from intake.cli import main
-from intake.domain import Actor, Role
+from intake.cli.main import main
+from intake.domain.model import Actor, Role
+from intake.domain.periods import parse_period
 from intake.i18n import Translator
-from intake.periods import parse_period
 from intake.settings import Settings
 from tests.integration.helpers import draft
 

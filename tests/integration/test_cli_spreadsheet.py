@@ -10,8 +10,8 @@ import io
 import pytest
 
 from intake import services
-from intake.cli import main
-from intake.domain import Actor, Role
+from intake.cli.main import main
+from intake.domain.model import Actor, Role
 from intake.settings import Settings
 from tests.integration.helpers import draft
 

@@ -8,9 +8,9 @@ import pytest
 from faker import Faker
 from sqlalchemy import func, select
 
+from bot.chat.commands import CommandResult, help_text, run_command
 from intake import services
-from intake.commands import CommandResult, help_text, run_command
-from intake.domain import Actor, Role
+from intake.domain.model import Actor, Role
 from intake.i18n import Translator
 from storage import models as m
 from tests.integration.helpers import draft

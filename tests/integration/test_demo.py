@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import func, select, text
 
 from intake import services
-from intake.cli import main
-from intake.demo import DemoRefused, plan_demo, seed_demo
-from intake.domain import Actor, Role
-from intake.privacy import find_identifiers
+from intake.cli.main import main
+from intake.domain.model import Actor, Role
+from intake.domain.privacy import find_identifiers
+from intake.domain.taxonomy import load_taxonomy
+from intake.ops.demo import DemoRefused, plan_demo, seed_demo
 from intake.settings import Settings
-from intake.taxonomy import load_taxonomy
 from storage import models as m
 from storage.db import Database, open_database
 from tests.integration.helpers import draft
@@ -194,7 +194,7 @@ def test_command_line(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_works_with_an_edited_taxonomy(ctx: services.Context) -> None:
     """The group edits the lists: demo reports only use what is still offered."""
-    from intake.taxonomy import Category, Item, Taxonomy
+    from intake.domain.taxonomy import Category, Item, Taxonomy
 
     taxonomy = Taxonomy(
         categories=(Category("discharge_summary", "Epikrise", "Discharge summary",

@@ -13,13 +13,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import bindparam, func, select, text
 
-from intake import digest, services
-from intake.cli import main
-from intake.digest import Digest, build_digest, render_text, run_digest
-from intake.domain import Actor, DomainError, Role
+from intake import services
+from intake.cli.main import main
+from intake.domain.model import Actor, DomainError, Role
+from intake.domain.taxonomy import load_taxonomy
 from intake.i18n import Translator
+from intake.reporting import digest
+from intake.reporting.digest import Digest, build_digest, render_text, run_digest
 from intake.settings import Settings
-from intake.taxonomy import load_taxonomy
 from storage import models as m
 from storage.db import open_database
 from tests.fakes import FakeClock
@@ -570,7 +571,7 @@ def test_the_index_predicates_name_the_open_statuses() -> None:
     stay the statuses in which a report is still open."""
     import re
 
-    from intake.domain import Status
+    from intake.domain.model import Status
 
     finished = {Status.CLOSED, Status.REJECTED, Status.DUPLICATE, Status.REDIRECTED}
     backed = set(re.findall(r"'(\w+)'", m.BACKED_PREDICATE)) - {"suggestion"}
@@ -808,7 +809,7 @@ def test_only_a_week_that_has_ended_is_posted_and_a_future_week_is_refused(
     ctx: services.Context, week10: dict[str, str], clock: FakeClock,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The rules live in intake.digest: a week not yet begun has no digest; a week still
+    """The rules live in intake.reporting.digest: a week not yet begun has no digest; a week still
     running is shown as it stands (a dry run) but never posted, nor claimed."""
     clock.now = utc(2026, 3, 11, 10, 0)  # Wednesday of W11
     for week in ("2026-W12", "2027-W01"):

@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from intake import services
-from intake.domain import Actor, Role
-from intake.notify import LEASE, DeliveryError, OutboxWorker, WebStatusNotifier
+from intake.delivery.outbox import LEASE, DeliveryError, OutboxWorker, WebStatusNotifier
+from intake.domain.model import Actor, Role
 from storage import models as m
 from tests.fakes import FakeClock, RecordingNotifier
 from tests.integration.helpers import draft

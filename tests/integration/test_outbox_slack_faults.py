@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from bot.slack.notifier import SlackNotifier, slack_client
 from intake import services
-from intake.domain import Actor, Role
-from intake.notify import OutboxWorker
+from intake.delivery.outbox import OutboxWorker
+from intake.domain.model import Actor, Role
 from storage import models as m
 from tests.fakes import FakeClock
 from tests.integration.helpers import draft

@@ -12,8 +12,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from intake import services
-from intake.domain import Actor, Role
-from intake.notify import LEASE, DeliveryError, Notification, OutboxWorker, WebStatusNotifier
+from intake.delivery.outbox import (
+    LEASE,
+    DeliveryError,
+    Notification,
+    OutboxWorker,
+    WebStatusNotifier,
+)
+from intake.domain.model import Actor, Role
 from storage import models as m
 from tests.fakes import FakeClock, RecordingNotifier
 from tests.integration.helpers import draft

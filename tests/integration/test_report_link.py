@@ -7,9 +7,10 @@ import re
 import httpx
 import pytest
 
-from intake import commands, services
+from bot.chat import commands
+from intake import services
 from intake.app import create_app
-from intake.domain import Actor, NotFound, PermissionDenied, Role
+from intake.domain.model import Actor, NotFound, PermissionDenied, Role
 from intake.i18n import Translator
 from tests.integration.helpers import draft
 

@@ -13,13 +13,15 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, func, select, text
 
-from intake import services, stats_api
+from intake import services
 from intake.app import create_app
-from intake.domain import Actor, PermissionDenied, Role
+from intake.domain.model import Actor, PermissionDenied, Role
+from intake.domain.periods import parse_period
+from intake.domain.taxonomy import Taxonomy
+from intake.http import stats_api
 from intake.i18n import Translator
-from intake.periods import parse_period
-from intake.report_model import Breakdown, PeriodReport, Row
-from intake.reports import (
+from intake.reporting.model import Breakdown, PeriodReport, Row
+from intake.reporting.period_report import (
     _breakdown_statement,
     _collect,
     _counts_rows,
@@ -30,7 +32,6 @@ from intake.reports import (
     whole_months,
 )
 from intake.settings import Settings
-from intake.taxonomy import Taxonomy
 from storage import models as m
 from tests.fakes import FakeClock
 from tests.integration.helpers import draft
@@ -336,7 +337,7 @@ def test_trend_has_no_data_before_the_first_report(
     # the API gives the missing tertials as null, the CSV as an empty count
     report = build(ctx, "2026-T1")
     assert dataclasses.asdict(report)["trend"][1] == {"period": "2023-T3", "count": None}
-    from intake.report_render import render_csv
+    from intake.reporting.render import render_csv
 
     rows = [line.split(",") for line in render_csv(report, TR).splitlines()]
     assert [r[3] for r in rows if r[0] == "trend"][:4] == ["", "", "1", "0"]
@@ -624,7 +625,7 @@ def test_counts_and_reports_give_the_same_breakdowns(
     (what a week uses) gives the same breakdowns for them."""
     load_golden(ctx, clock)
     cur = period(key)
-    from intake.periods import previous_period, year_ago
+    from intake.domain.periods import previous_period, year_ago
 
     prev, ago = previous_period(cur, TR), year_ago(cur, TR)
     dialect = ctx.db.dialect
@@ -712,7 +713,7 @@ def app(ctx: services.Context, settings: Settings) -> FastAPI:
     application = create_app(settings, ctx=ctx)
     paths = [getattr(r, "path", "") for r in application.router.routes]
     if "/api/v1/reports/stats" not in paths:
-        # until intake/app.py includes the router itself (before intake.api.router)
+        # until intake/app.py includes the router itself (before intake.http.api.router)
         before = len(application.router.routes)
         application.include_router(stats_api.router)
         added = application.router.routes[before:]
@@ -834,8 +835,8 @@ def test_concurrent_changes_keep_the_counts_without_deadlocks(pg_database_url: s
     finds no deadlock, and the counts end equal to a recount."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from intake.domain.taxonomy import load_taxonomy
     from intake.settings import Settings
-    from intake.taxonomy import load_taxonomy
     from storage.db import open_database
     from tests.conftest import _truncate_all
 

@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from intake import retention, services
-from intake.cli import main
-from intake.domain import Actor, PermissionDenied, Role
+from intake import services
+from intake.cli.main import main
+from intake.domain.model import Actor, PermissionDenied, Role
+from intake.domain.periods import parse_period
 from intake.i18n import Translator
-from intake.periods import parse_period
-from intake.report_render import render_csv
-from intake.reports import build_period_report
+from intake.ops import retention
+from intake.reporting.period_report import build_period_report
+from intake.reporting.render import render_csv
 from intake.settings import Settings
 from storage import models as m
 from tests.fakes import FakeClock

@@ -10,7 +10,7 @@ from faker import Faker
 from sqlalchemy import func, select
 
 from intake import services
-from intake.domain import (
+from intake.domain.model import (
     Actor,
     Conflict,
     DomainError,
@@ -418,7 +418,7 @@ def test_a_report_keeps_its_category_when_the_list_changes(ctx: services.Context
     """The group edits the data file; old reports keep the id they were filed with."""
     from dataclasses import replace
 
-    from intake.taxonomy import load_taxonomy
+    from intake.domain.taxonomy import load_taxonomy
 
     ref = services.submit_report(ctx=ctx, actor=REPORTER,
                                  draft=draft(category="reachability", subcategory=None)).reference

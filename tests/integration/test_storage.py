@@ -11,7 +11,8 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from intake import services
-from intake.domain import Actor, Role
+from intake.domain.model import Actor, Role
+from intake.services import submitting
 from storage.db import open_database
 from storage.migrate import check, current_head, upgrade
 from storage.models import Base
@@ -78,8 +79,8 @@ def test_references_are_unique_under_concurrent_submits_on_postgres(
     pg_database_url: str, clock
 ) -> None:
     """Many threads submitting at once get distinct, well-formed references."""
+    from intake.domain.taxonomy import load_taxonomy
     from intake.settings import Settings
-    from intake.taxonomy import load_taxonomy
     from tests.conftest import _truncate_all
 
     _truncate_all(pg_database_url)
@@ -106,8 +107,8 @@ def test_a_new_years_sequence_created_by_many_at_once(pg_database_url: str) -> N
     EXISTS is not safe against a concurrent one): every racer carries on."""
     import threading
 
+    from intake.domain.taxonomy import load_taxonomy
     from intake.settings import Settings
-    from intake.taxonomy import load_taxonomy
 
     racers = 16
     dbs = [open_database(pg_database_url) for _ in range(racers)]
@@ -125,7 +126,7 @@ def test_a_new_years_sequence_created_by_many_at_once(pg_database_url: str) -> N
                      barrier: threading.Barrier = barrier) -> None:
                 barrier.wait()
                 try:
-                    services._ensure_reference_sequence(ctx, year)
+                    submitting._ensure_reference_sequence(ctx, year)
                 except BaseException as exc:  # collected, asserted below
                     failures.append(exc)
 

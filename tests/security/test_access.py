@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select, update
 
 from intake import services
-from intake.cli import main
-from intake.domain import Actor, PermissionDenied, Role
+from intake.cli.main import main
+from intake.domain.model import Actor, PermissionDenied, Role
 from storage import models as m
 from tests.doors.conftest import Door, report_body, submit
 
@@ -178,7 +178,7 @@ def test_every_group_read_and_export_is_audited_and_listed(
 
 
 def test_audit_log_needs_the_group(door: Door) -> None:
-    from intake import audit as audit_log
+    from intake.services import audit as audit_log
 
     with pytest.raises(PermissionDenied):
         audit_log.list_events(ctx=door.ctx, actor=REPORTER)

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from intake import services
-from intake.cli import RedactStatusTokens
+from intake.domain.model import Actor, Role
+from intake.logs import RedactStatusTokens
 from storage import models as m
 from tests.doors.conftest import (
     Door,
@@ -62,7 +63,7 @@ def test_nul_in_locale_and_idempotency_key(door: Door, api: httpx.Client) -> Non
     with door.ctx.db.reading() as session:
         assert session.scalar(select(m.Report.locale)) == "nb"  # normalised, not stored raw
     with pytest.raises(Exception) as refused:
-        services.submit_report(ctx=door.ctx, actor=services.Actor("web:x", services.Role.REPORTER),
+        services.submit_report(ctx=door.ctx, actor=Actor("web:x", Role.REPORTER),
                                draft=services.ReportDraft(**{
                                    k: v for k, v in report_body().items()
                                    if k != "subcategory"}), idempotency_key="api:a\x00b")
@@ -192,8 +193,8 @@ def test_no_input_reaches_the_logs_and_no_line_can_be_forged(
         csrf = csrf_of(b.get("/", params={"lang": in_url}).text)
         b.post("/", data=form_data(csrf, description=f"Web{forged}", category=forged))
         b.post(f"/status/{status_token(receipt)}", data={"csrf": csrf, "text": f"Svar{forged}"})
-        link = services.report_link(ctx=door.ctx, actor=services.Actor(
-            "token:1:kari", services.Role.TRIAGER), period="2026", suppress=False)
+        link = services.report_link(ctx=door.ctx, actor=Actor(
+            "token:1:kari", Role.TRIAGER), period="2026", suppress=False)
         assert b.get(link.removeprefix(door.ctx.settings.base_url)).status_code == 200
         door.drain_outbox()
     finally:

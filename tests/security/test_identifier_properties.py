@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from intake.privacy import find_identifiers
+from intake.domain.privacy import find_identifiers
 from tests.doors.conftest import error_codes, report_body, settings_for, start_door
 from tests.unit.test_privacy import ids, reference_valid, valid_numbers
 

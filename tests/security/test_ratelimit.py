@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from intake.app import create_app
-from intake.ratelimit import RateLimited, SlidingWindow, SubmitLimits
+from intake.http.ratelimit import RateLimited, SlidingWindow, SubmitLimits
 from tests.doors.conftest import (
     Door,
     LiveServer,

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from bot.slack import views
 from bot.slack.notifier import escape_mrkdwn, render
 from intake import services
+from intake.delivery.outbox import Notification
+from intake.domain.taxonomy import load_taxonomy
 from intake.i18n import Translator
-from intake.notify import Notification
-from intake.taxonomy import load_taxonomy
 from tests.bot.conftest import SlackDoor
 from tests.bot.test_slack_views import report_view
 from tests.fakes import strings_in

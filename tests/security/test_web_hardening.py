@@ -12,7 +12,8 @@ import httpx
 from starlette.routing import Route
 
 from intake import services
-from intake.domain import Actor, Role
+from intake.domain.model import Actor, Role
+from storage import models as m
 from tests.doors.conftest import Door, csrf_of, form_data, submit
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -43,7 +44,7 @@ def test_every_web_state_change_needs_the_csrf_token(door: Door, api: httpx.Clie
     browser = door.client()
     good = csrf_of(browser.get("/").text)
     other = csrf_of(door.client().get("/").text)  # valid, but for another browser's session
-    before = (door.report_count(), door.count(services.m.Message))
+    before = (door.report_count(), door.count(m.Message))
     for method, path in sorted(changes):
         url = path.replace("{token}", token)
         body = form_data(good, description=f"{MARK} uten skjematoken", text=f"{MARK} svar")
@@ -59,7 +60,7 @@ def test_every_web_state_change_needs_the_csrf_token(door: Door, api: httpx.Clie
         # the same post with the page's token goes through (the check is the only refusal)
         assert browser.request(method, url, data=body).status_code != 403, (method, path)
     forms = sum(1 for _method, path in changes if not path.startswith("/status/"))
-    assert (door.report_count(), door.count(services.m.Message)) == (before[0] + forms,
+    assert (door.report_count(), door.count(m.Message)) == (before[0] + forms,
                                                                      before[1] + 1)
 
 

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from intake import services
-from intake.domain import Actor, Role
+from intake.domain.model import Actor, Role
 from intake.settings import Settings
 from storage import models as m
 from tests.doors.conftest import SECRET, Door, start_door, yesterday

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from bot.teams.notifier import TeamsDigestPoster
-from intake import digest as d
+from intake.reporting import digest as d
 from storage import models as m
 from tests.teams.conftest import (
     GROUP,
@@ -246,7 +246,7 @@ def test_triage_in_a_group_chat_with_meld(teams: TeamsHarness) -> None:
 
 
 def test_meld_digest_teams_posts_once_and_says_so(sqlite_url: str, ms, capsys) -> None:
-    from intake.cli import main
+    from intake.cli.main import main
     from intake.settings import Settings
     from tests.teams.conftest import teams_settings
 

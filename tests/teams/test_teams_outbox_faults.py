@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from intake import services
-from intake.cli import main
-from intake.domain import Actor, Role
+from intake.cli.main import main
+from intake.domain.model import Actor, Role
 from storage import models as m
 from tests.teams.conftest import (
     REPORTER,

@@ -13,12 +13,12 @@ import pytest
 from bot.teams import cards
 from bot.teams.door import command_text, html_to_text
 from bot.teams.notifier import FanOutNotifier
-from bot.teams.package import SOURCE, PackageError, build_package, png_size
-from intake.cli import main
+from intake.cli.main import main
+from intake.delivery.outbox import DeliveryError, Notification
+from intake.domain.taxonomy import load_taxonomy
 from intake.i18n import Translator
-from intake.notify import DeliveryError, Notification
+from intake.ops.teams_package import SOURCE, PackageError, build_package, png_size
 from intake.settings import Settings
-from intake.taxonomy import load_taxonomy
 
 APP = "11111111-2222-3333-4444-555555555555"
 TEAMS = {"teams_app_password": "secret", "teams_tenant_id": "t"}
@@ -100,7 +100,7 @@ def test_the_blank_form_is_cached_but_every_form_has_its_own_key() -> None:
 
 
 def test_digest_card_says_an_empty_week_is_empty(ctx) -> None:
-    from intake import digest as d
+    from intake.reporting import digest as d
 
     tr = Translator("nb", "Europe/Oslo")
     content = d.build_digest(ctx=ctx, week="2026-W10", now=ctx.clock())

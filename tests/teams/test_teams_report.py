@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faker import Faker
 
-from intake.domain import Channel
+from intake.domain.model import Channel
 from tests.teams.conftest import (
     DESCRIPTION,
     REPORTER,

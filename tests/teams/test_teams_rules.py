@@ -5,7 +5,7 @@ unread in `liste`, and one on a closed report is announced in the group's channe
 from __future__ import annotations
 
 from intake import services
-from intake.domain import Actor, Role
+from intake.domain.model import Actor, Role
 from tests.teams.conftest import (
     GROUP,
     TRIAGE,

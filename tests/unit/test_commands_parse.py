@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from intake.commands import (
+from bot.chat.commands import (
     Cmd,
     ParseError,
     default_assignee,

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from pydantic import ValidationError
 
-from intake.digest import (
+from intake.reporting.digest import (
     IsoWeek,
     next_run,
     parse_week,

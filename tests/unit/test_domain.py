@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from intake.domain import (
+from intake.domain.model import (
     TRANSITIONS,
     InvalidTransition,
     Party,

@@ -6,8 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from intake.i18n import Translator
-from intake.periods import (
+from intake.domain.periods import (
     iso_week,
     local_date,
     months_of,
@@ -20,6 +19,7 @@ from intake.periods import (
     weeks_in_year,
     year_ago,
 )
+from intake.i18n import Translator
 
 TR = Translator("nb")
 

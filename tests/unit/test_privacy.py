@@ -1,4 +1,4 @@
-"""Tests for intake.privacy: national identity numbers are refused, other identifiers warned."""
+"""intake.domain.privacy: national identity numbers are refused, other identifiers warned."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from stdnum.no import fodselsnummer
 
-from intake.privacy import Finding, find_identifiers, is_national_id
+from intake.domain.privacy import Finding, find_identifiers, is_national_id
 
 W1 = (3, 7, 6, 1, 8, 9, 4, 5, 2)
 W2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)

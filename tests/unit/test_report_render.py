@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from intake.i18n import Translator
-from intake.report_model import (
+from intake.reporting.model import (
     Breakdown,
     LearningPoint,
     Period,
@@ -21,7 +21,7 @@ from intake.report_model import (
     Row,
     TrendPoint,
 )
-from intake.report_render import (
+from intake.reporting.render import (
     CSV_COLUMNS,
     CSV_LEARNING_COLUMNS,
     CSV_TOTAL_KEY,
@@ -29,7 +29,7 @@ from intake.report_render import (
     render_html,
     render_xlsx,
 )
-from intake.spreadsheet import EXCEL_NB, FORMULA_START, CsvWriter, csv_cell, formula_like
+from intake.reporting.spreadsheet import EXCEL_NB, FORMULA_START, CsvWriter, csv_cell, formula_like
 
 TR = Translator("nb")
 

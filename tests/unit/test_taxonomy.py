@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.taxonomy import TaxonomyError, load_taxonomy
+from intake.domain.taxonomy import TaxonomyError, load_taxonomy
 
 DOMAIN_DEFAULTS = {
     "discharge_summary": {"missing", "late", "incomplete", "wrong_recipient",

@@ -1,0 +1,83 @@
+"""The data of a tertial/annual report, as the SQL aggregation returns it and renderers take it.
+
+`period_report.build_period_report` fills these; `render` turns them into HTML, CSV and
+XLSX. Plain data only: no database, no formatting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import NamedTuple
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A reporting period, inclusive dates in Europe/Oslo (by occurred_on)."""
+
+    key: str            # "2026-T1", "2026" (annual), "2026-W10" (ISO week)
+    label: str          # "1. tertial 2026", "2026", "uke 10 2026"
+    start: date         # first day, inclusive
+    end: date           # last day, inclusive
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of a breakdown: a coded key, its label, the count, and comparisons."""
+
+    key: str
+    label: str
+    count: int
+    previous: int | None = None     # same key in the previous period (tertial or year)
+    year_ago: int | None = None     # same key in the same period a year earlier
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    """A table: e.g. by kind, by category, by reported severity. Rows add up to `total`;
+    `total_previous` and `total_year_ago` are the reports of the comparison periods, for
+    the sum row (None when the rows have no such comparison, as a tertial's months
+    against the previous tertial)."""
+
+    key: str            # "kind", "category", "subcategory", "reported_severity",
+                        # "assessed_severity", "severity_merged", "direction", "place", "month"
+    title: str          # Norwegian heading
+    rows: tuple[Row, ...]
+    total: int
+    total_previous: int | None = None
+    total_year_ago: int | None = None
+
+
+class LearningPoint(NamedTuple):
+    """A closed report's learning point and measure. A NamedTuple, not a dataclass: a
+    report may list tens of thousands, and a tuple is built four times faster."""
+
+    reference: str
+    category: str       # label
+    learning_point: str
+    measure: str
+    closed_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    period: str         # "2024-T1"
+    count: int | None   # None: no data, the tertial ended before the first report
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodReport:
+    period: Period
+    previous: Period
+    year_ago: Period
+    total: int
+    total_previous: int
+    total_year_ago: int
+    breakdowns: tuple[Breakdown, ...]
+    guideline_breached_share: float | None      # of deviations, 0..1; None if no deviations
+    top_problem_areas: tuple[Row, ...]          # category/subcategory with most reports
+    learning_points: tuple[LearningPoint, ...]
+    feedback_share: float | None                # reports with any feedback / all, 0..1
+    median_days_to_feedback: float | None
+    trend: tuple[TrendPoint, ...] = field(default_factory=tuple)  # per tertial, 3 years
+    suppressed: bool = False                    # counts < 3 shown as "<3" when rendered

@@ -1,0 +1,80 @@
+"""The use cases: every door calls these, one transaction per operation.
+
+Each operation checks the actor's role, applies the domain rules, writes an audit event
+and any notice (an outbox row) in the same transaction as the change. One module per
+actor's job: `submitting` (a reporter sends a report), `reading` (reports and lists),
+`triage` (the group's assessment and statuses), `dialog` (group <-> reporter), `support`
+(+1), `access` (API tokens, signed report links), `audit` (reading the audit log);
+`views` holds the data shapes, `context` the Context, `common` what they share.
+
+Doors use the package (`from intake import services`; `services.submit_report(...)`);
+the names below are its whole surface. Use cases never import a door.
+"""
+
+from intake.services.access import (
+    REPORT_LINK_HOURS,
+    authenticate_token,
+    create_token,
+    open_report_link,
+    report_link,
+    revoke_token,
+)
+from intake.services.common import (
+    ANONYMOUS_WEB,
+    GROUP_CHANNEL,
+    MAX_SHORT_TEXT,
+    REFERENCE_RE,
+    check_free_text,
+    check_subcategory,
+    deny,
+    status_token_for,
+)
+from intake.services.context import Context, build_context
+from intake.services.dialog import reply, reporter_answer, request_info
+from intake.services.reading import (
+    EXPORT_COLUMNS,
+    MAX_ROW_ID,
+    delivered_notices,
+    export_rows,
+    find_by_status_token,
+    get_report,
+    last_group_activity,
+    last_group_messages,
+    list_my_reports,
+    list_reports,
+)
+from intake.services.submitting import receipt_for, submit_report, validate_draft
+from intake.services.support import plus_one
+from intake.services.triage import (
+    add_note,
+    assess,
+    assign,
+    close,
+    mark_duplicate,
+    move_status,
+    redirect,
+    reopen,
+)
+from intake.services.views import (
+    FORM_CONFIRM,
+    FORM_NO_IDS,
+    MessageView,
+    Page,
+    Receipt,
+    ReportDraft,
+    ReportFilter,
+    ReportView,
+)
+
+__all__ = [
+    "ANONYMOUS_WEB", "EXPORT_COLUMNS", "FORM_CONFIRM", "FORM_NO_IDS", "GROUP_CHANNEL",
+    "MAX_ROW_ID", "MAX_SHORT_TEXT", "REFERENCE_RE", "REPORT_LINK_HOURS", "Context",
+    "MessageView", "Page", "Receipt", "ReportDraft", "ReportFilter", "ReportView",
+    "add_note", "assess", "assign", "authenticate_token", "build_context",
+    "check_free_text", "check_subcategory", "close", "create_token", "delivered_notices",
+    "deny", "export_rows", "find_by_status_token", "get_report", "last_group_activity",
+    "last_group_messages", "list_my_reports", "list_reports", "mark_duplicate",
+    "move_status", "open_report_link", "plus_one", "receipt_for", "redirect", "reopen",
+    "reply", "report_link", "reporter_answer", "request_info", "revoke_token",
+    "status_token_for", "submit_report", "validate_draft",
+]

@@ -1,0 +1,61 @@
+"""The Context every use case takes (database, settings, taxonomy, secret key, clock), and
+`build_context`, which makes one from Settings."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import make_url
+
+from intake.domain.taxonomy import Taxonomy, load_taxonomy
+from intake.settings import Settings
+from storage.db import Database, open_database
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What every operation needs: the database, settings, taxonomy and a clock."""
+
+    db: Database
+    settings: Settings
+    taxonomy: Taxonomy
+    secret_key: bytes
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def today(self) -> date:
+        return self.local_date(self.clock())
+
+    def local_date(self, moment: datetime) -> date:
+        """The calendar date of an instant in the configured time zone."""
+        return moment.astimezone(ZoneInfo(self.settings.timezone)).date()
+
+
+def resolve_secret_key(settings: Settings) -> bytes:
+    """MELD_SECRET_KEY, else a key kept beside the SQLite file (created once, mode 0600)."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value().encode()
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        raise RuntimeError("MELD_SECRET_KEY must be set when the database is not a SQLite file")
+    path = Path(url.database).parent / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def build_context(settings: Settings) -> Context:
+    return Context(
+        db=open_database(settings.database_url),
+        settings=settings,
+        taxonomy=load_taxonomy(settings.taxonomy_dir),
+        secret_key=resolve_secret_key(settings),
+    )
