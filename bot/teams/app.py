@@ -77,7 +77,8 @@ def build_teams(settings: Settings, ctx: services.Context, *,
     store = ConversationStore(ctx.db)
     door = TeamsDoor(ctx=ctx, settings=settings, connector=connector, store=store)
     notifiers: dict[str, Notifier] = {
-        "teams": TeamsNotifier(connector, store, timezone=settings.timezone)}
+        "teams": TeamsNotifier(connector, store, tenant_id=settings.teams_tenant_id or "",
+                               timezone=settings.timezone)}
     poster = None
     if settings.teams_triage_conversation:
         target = ChannelTarget(store, settings.teams_triage_conversation,

@@ -38,10 +38,11 @@ class TeamsNotifier:
     channel = "teams"
     resend_blindly = False  # no idempotency key in the Bot Connector: a resend may duplicate
 
-    def __init__(self, connector: Connector, store: ConversationStore, *,
+    def __init__(self, connector: Connector, store: ConversationStore, *, tenant_id: str,
                  timezone: str = "Europe/Oslo", deadline: float = 60.0) -> None:
         self.connector = connector
         self.store = store
+        self.tenant_id = tenant_id
         self.timezone = timezone
         self.deadline = deadline
 
@@ -53,6 +54,9 @@ class TeamsNotifier:
         ref = await asyncio.to_thread(self.store.get, key)
         if ref is None:
             raise DeliveryError("teams_no_conversation", permanent=True)
+        if ref.tenant_id and ref.tenant_id.lower() != self.tenant_id.lower():
+            # stored before Meld served one tenant only: never send our bot token there
+            raise DeliveryError("teams_foreign_tenant", permanent=True)
         tr = Translator(note.locale, self.timezone)
         card = cards.notice_card(tr, notification_text(note.event, note.payload, tr),
                                  note.message, note.reference)
@@ -64,7 +68,7 @@ class TeamsNotifier:
                         raise DeliveryError("teams_no_conversation", permanent=True)
                     conversation = await self.connector.create_conversation(
                         ref.service_url, bot_id=ref.bot_id, user_id=ref.user_id,
-                        tenant_id=ref.tenant_id)
+                        tenant_id=self.tenant_id)
                     await asyncio.to_thread(self.store.set_conversation, key, conversation)
                 await self.connector.send(ref.service_url, conversation, cards.message(card))
         except ConnectorError as exc:

@@ -222,3 +222,29 @@ def test_without_a_configured_tenant_nothing_is_served() -> None:
         check_tenant(_activity(channelData__tenant__id=TENANT_ID), None)
     with pytest.raises(AuthError):
         check_tenant(_activity(channelData__tenant__id=""), "")
+
+
+def test_a_reference_stored_from_a_foreign_tenant_before_the_rule_gets_nothing(
+        teams_both: TeamsHarness) -> None:
+    """A database from before the single-tenant rule may hold a foreign reference: the
+    notifier never sends Meld's bot token there; the notice fails for good, visibly."""
+    from intake import services
+    from intake.delivery.conversations import ConversationStore, Reference, user_key
+    from intake.domain.model import Actor, Role
+    from tests.integration.helpers import draft
+
+    h = teams_both
+    store = ConversationStore(h.ctx.db)
+    store.remember(Reference(key=user_key("foreign-user"), conversation_id="a:foreign-chat",
+                             user_id="29:foreign", service_url=h.ms.service_url,
+                             tenant_id="99999999-0000-4000-8000-000000000000",
+                             bot_id=BOT_ID))
+    services.submit_report(ctx=h.ctx, actor=Actor("teams:foreign-user", Role.REPORTER),
+                           draft=draft())
+    h.ms.sent.clear()
+    h.drain()
+    assert [s for s in h.ms.sent if "a:foreign-chat" in s.path] == []
+    with h.ctx.db.reading() as s:
+        errors = s.scalars(select(m.OutboxMessage.last_error)
+                           .where(m.OutboxMessage.channel == "teams")).all()
+    assert errors == ["teams_foreign_tenant"]
