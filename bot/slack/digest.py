@@ -1,11 +1,11 @@
 """The weekly digest in Slack: Block Kit built with slack_sdk.models, posted to the triage channel.
 
-The content comes from `intake.reporting.digest.Digest` (door-neutral) and its shared wording;
-here it only gets its Slack form. Everything from the database (category labels, the group's
-learning points and measures) is escaped, so stored text cannot mention, link or
-broadcast. Slack's limits are kept by construction and checked by slack_sdk's validators
-(`to_dict()`): at most 50 blocks, at most 3000 characters of text per section and 2000 per
-section field; long lists end with "… and N more".
+The content comes from `intake.reporting.digest.Digest` (door-neutral) and its shared wording
+(`intake.reporting.digest_text`); here it only gets its Slack form. Everything from the
+database (category labels, the group's learning points and measures) is escaped, so stored
+text cannot mention, link or broadcast. Slack's limits are kept by construction and checked
+by slack_sdk's validators (`to_dict()`): at most 50 blocks, at most 3000 characters of text
+per section and 2000 per section field; long lists end with "… and N more".
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack.notifier import classify, escape_mrkdwn, slack_client
 from intake.delivery.outbox import DeliveryError
 from intake.i18n import Translator
-from intake.reporting import digest as d
+from intake.reporting import digest_text as d
+from intake.reporting.digest import Digest
 from intake.settings import Settings
 
 log = logging.getLogger("meld.slack.digest")
@@ -83,7 +84,7 @@ def _section(block_id: str, text: str) -> SectionBlock:
     return SectionBlock(block_id=block_id, text=MarkdownTextObject(text=text))
 
 
-def digest_blocks(digest: d.Digest, tr: Translator) -> list[Block]:
+def digest_blocks(digest: Digest, tr: Translator) -> list[Block]:
     """The digest as Block Kit blocks (validated; at most 50)."""
     g = digest
     blocks: list[Block] = [
@@ -155,13 +156,13 @@ def digest_blocks(digest: d.Digest, tr: Translator) -> list[Block]:
     return blocks
 
 
-def digest_text(digest: d.Digest, tr: Translator) -> str:
+def digest_text(digest: Digest, tr: Translator) -> str:
     """The notification (fallback) text: title and the week's count."""
     text = f"{d.title(digest, tr)}: {d.summary_line(digest, tr)}"
     return escape_mrkdwn(text[:TEXT_MAX])
 
 
-async def post_digest(client: AsyncWebClient, channel: str, digest: d.Digest,
+async def post_digest(client: AsyncWebClient, channel: str, digest: Digest,
                       tr: Translator) -> str | None:
     """chat.postMessage to `channel`; failures become DeliveryError. Returns the ts."""
     blocks: list[dict[str, Any]] = [b.to_dict() for b in digest_blocks(digest, tr)]
@@ -181,14 +182,15 @@ async def post_digest(client: AsyncWebClient, channel: str, digest: d.Digest,
 
 
 class SlackDigestPoster:
-    """`post` for intake.reporting.digest.run_digest: the digest to the Slack triage channel."""
+    """`post` for intake.reporting.digest_schedule.run_digest: the digest to the Slack triage
+    channel."""
 
     def __init__(self, client: AsyncWebClient, channel: str, tr: Translator) -> None:
         self.client = client
         self.channel = channel
         self.tr = tr
 
-    async def __call__(self, digest: d.Digest) -> None:
+    async def __call__(self, digest: Digest) -> None:
         await post_digest(self.client, self.channel, digest, self.tr)
         log.info("slack digest %s posted to %s", digest.week.key, self.channel)
 

@@ -37,7 +37,8 @@ from intake import services
 from intake.domain.model import FieldError, Kind, Party, Severity
 from intake.domain.taxonomy import Taxonomy
 from intake.i18n import Translator
-from intake.reporting import digest as d
+from intake.reporting import digest_text as d
+from intake.reporting.digest import Digest
 from intake.texts import (
     KIND_LABELS,
     PARTY_LABELS,
@@ -419,7 +420,7 @@ def _list(heading: str, lines: list[str], total: int, tr: Translator) -> list[Ca
             TextBlock(text=text or tr("None."), wrap=True)]
 
 
-def digest_card(digest: d.Digest, tr: Translator) -> dict[str, Any]:
+def digest_card(digest: Digest, tr: Translator) -> dict[str, Any]:
     """The weekly digest (content from intake.reporting.digest) as one Adaptive Card."""
     g = digest
     body: list[CardElement] = [

@@ -16,7 +16,8 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING, Any
 
-from intake.reporting import digest
+from intake.reporting import digest, digest_schedule
+from intake.reporting.digest_text import render_text
 
 if TYPE_CHECKING:
     from intake.cli.base import Cli
@@ -53,7 +54,7 @@ def cmd_digest(cli: Cli, args: argparse.Namespace) -> int:
             return 1
         channel: str | None = f"teams:{settings.teams_triage_conversation}"
     else:
-        channel = digest.digest_channel(settings)
+        channel = digest_schedule.digest_channel(settings)
     if not args.dry_run and channel is None:
         print(tr("meld: Slack is not configured (MELD_SLACK_BOT_TOKEN and "
                  "MELD_SLACK_TRIAGE_CHANNEL), so the digest was not posted. "
@@ -66,7 +67,7 @@ def cmd_digest(cli: Cli, args: argparse.Namespace) -> int:
     digest.check_begun(week, now, settings.timezone)  # a future week: nothing to show
     if args.dry_run:
         content = digest.build_digest(ctx=ctx, week=week.key, now=now)
-        sys.stdout.write(digest.render_text(content, tr))
+        sys.stdout.write(render_text(content, tr))
         return 0
 
     assert channel is not None
@@ -79,8 +80,8 @@ def cmd_digest(cli: Cli, args: argparse.Namespace) -> int:
 
     poster = digest_poster(settings, ctx, teams=getattr(args, "teams", False))
     try:
-        posted = asyncio.run(digest.run_digest(ctx=ctx, channel=channel, period=week.key,
-                                               post=poster))
+        posted = asyncio.run(digest_schedule.run_digest(ctx=ctx, channel=channel,
+                                                        period=week.key, post=poster))
     except Exception as exc:
         print(tr("meld: the digest for {week} could not be posted ({error}); "
                  "run the command again later.", week=week.key,
@@ -89,7 +90,7 @@ def cmd_digest(cli: Cli, args: argparse.Namespace) -> int:
     if posted:
         print(tr("The digest for {week} was posted to the triage channel.", week=week.key))
         return 0
-    state = digest.run_state(ctx, channel, week.key)
+    state = digest_schedule.run_state(ctx, channel, week.key)
     if state is not None and state.posted_at is not None:
         print(tr("The digest for {week} was already posted ({when}); not posted again.",
                  week=week.key, when=tr.datetime(state.posted_at)))

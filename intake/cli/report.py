@@ -70,19 +70,20 @@ def cmd_report(cli: Cli, args: argparse.Namespace) -> int:
         print(f"meld: {exc}", file=sys.stderr)
         return 2
 
-    from intake.reporting import render as report_render
     from intake.reporting.period_report import build_period_report
+    from intake.reporting.render_html import render_html
+    from intake.reporting.render_tables import render_csv, render_xlsx
 
     fmt = _format(args)
     report = build_period_report(ctx=cli.ctx, actor=cli_actor(), period=period,
                                  suppress=not args.unsuppressed)
     if fmt == "html":
-        data = report_render.render_html(report, tr).encode("utf-8")
+        data = render_html(report, tr).encode("utf-8")
     elif fmt == "csv":
         # with a byte-order mark, so spreadsheet programs read æøå as UTF-8
-        data = report_render.render_csv(report, tr, args.csv_dialect).encode("utf-8-sig")
+        data = render_csv(report, tr, args.csv_dialect).encode("utf-8-sig")
     else:
-        data = report_render.render_xlsx(report, tr)
+        data = render_xlsx(report, tr)
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

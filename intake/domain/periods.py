@@ -9,11 +9,11 @@ date with `local_date`.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from intake.i18n import N_, Translator
-from intake.reporting.model import Period
 
 OSLO = "Europe/Oslo"
 TERTIAL_MONTHS = {1: (1, 4), 2: (5, 8), 3: (9, 12)}  # first and last month of each tertial
@@ -30,6 +30,17 @@ BAD_PERIOD = N_(
     "(2026-W10)."
 )
 NO_SUCH_WEEK = N_("{year} has no week {week}: ISO weeks run from 1 to {last}.")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A reporting period, inclusive dates in Europe/Oslo (by occurred_on)."""
+
+    key: str            # "2026-T1", "2026" (annual), "2026-W10" (ISO week)
+    label: str          # "1. tertial 2026", "2026", "uke 10 2026"
+    start: date         # first day, inclusive
+    end: date           # last day, inclusive
+
 
 
 def _tr(tr: Translator | None) -> Translator:

@@ -40,7 +40,7 @@ RATE_LIMITED_FORM = N_(
     "Too many reports in a short time from this browser or network. Wait {seconds} seconds "
     "and send again: your text is still in the form."
 )
-SESSION_COOKIE = "meld_session"  # the web door's session cookie (intake.http.web.routes)
+SESSION_COOKIE = "meld_session"  # the web door's session cookie (intake.http.web.pages)
 
 
 class RateLimited(DomainError):

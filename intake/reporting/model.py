@@ -1,7 +1,7 @@
 """The data of a tertial/annual report, as the SQL aggregation returns it and renderers take it.
 
-`period_report.build_period_report` fills these; `render` turns them into HTML, CSV and
-XLSX. Plain data only: no database, no formatting.
+`period_report.build_period_report` fills these; `render_html` and `render_tables` turn
+them into HTML, CSV and XLSX. Plain data only: no database, no formatting.
 """
 
 from __future__ import annotations
@@ -10,15 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import NamedTuple
 
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    """A reporting period, inclusive dates in Europe/Oslo (by occurred_on)."""
-
-    key: str            # "2026-T1", "2026" (annual), "2026-W10" (ISO week)
-    label: str          # "1. tertial 2026", "2026", "uke 10 2026"
-    start: date         # first day, inclusive
-    end: date           # last day, inclusive
+from intake.domain.periods import Period
 
 
 @dataclass(frozen=True, slots=True)

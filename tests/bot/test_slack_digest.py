@@ -37,8 +37,8 @@ from intake.reporting.digest import (
     UnreadItem,
     WaitingItem,
     build_digest,
-    run_digest,
 )
+from intake.reporting.digest_schedule import previous_run, run_digest, run_state
 from storage import models as m
 from tests.bot.conftest import TRIAGE_CHANNEL, slack_settings, start_slack_door, stop_slack_door
 from tests.fakes import FakeClock, strings_in
@@ -162,7 +162,7 @@ def test_a_slack_failure_frees_the_claim_and_a_retry_posts(ctx: services.Context
         asyncio.run(run_digest(ctx=ctx, channel=CHANNEL, period="2026-W10",
                                post=poster(fake_slack)))
     assert failed.value.code == "slack_channel_not_found"
-    assert digest.run_state(ctx, CHANNEL, "2026-W10").last_error == "slack_channel_not_found"
+    assert run_state(ctx, CHANNEL, "2026-W10").last_error == "slack_channel_not_found"
     clock.advance(minutes=1)
     assert asyncio.run(run_digest(ctx=ctx, channel=CHANNEL, period="2026-W10",
                                   post=poster(fake_slack)))
@@ -248,7 +248,7 @@ def test_meld_digest_posts_once_and_says_so(ctx: services.Context, fake_slack: F
     this_week = digest.week_of(datetime.now(ZoneInfo("Europe/Oslo")).date()).key
     assert main(["digest", "--week", this_week], settings=settings) == 2
     assert "er ikke over ennå" in capsys.readouterr().err
-    assert digest.run_state(ctx, CHANNEL, this_week) is None
+    assert run_state(ctx, CHANNEL, this_week) is None
     assert main(["digest", "--week", this_week, "--dry-run"], settings=settings) == 0
     assert len(posted(fake_slack)) == 2
 
@@ -287,7 +287,7 @@ def test_serve_posts_the_missed_digest_once_across_replicas(sqlite_url: str,
         stop_slack_door(first)
     assert len(_digest_posts(fake_slack)) == 1
     week = digest.week_ended_before(
-        digest.previous_run(datetime.now(UTC), settings.digest_rrule) or datetime.now(UTC))
+        previous_run(datetime.now(UTC), settings.digest_rrule) or datetime.now(UTC))
     assert f"uke {week.week} {week.year}" in message["text"]
 
 

@@ -8,7 +8,8 @@ import pytest
 from faker import Faker
 from sqlalchemy import func, select
 
-from bot.chat.commands import CommandResult, help_text, run_command
+from bot.chat.commands import CommandResult, run_command
+from bot.chat.parsing import help_text
 from intake import services
 from intake.domain.model import Actor, Role
 from intake.i18n import Translator

@@ -19,7 +19,10 @@ from intake.domain.model import Actor, DomainError, Role
 from intake.domain.taxonomy import load_taxonomy
 from intake.i18n import Translator
 from intake.reporting import digest
-from intake.reporting.digest import Digest, build_digest, render_text, run_digest
+from intake.reporting.digest import Digest, build_digest
+from intake.reporting.digest_query import LIST_MAX, digest_statement
+from intake.reporting.digest_schedule import claim, digest_scheduler, run_digest, run_state
+from intake.reporting.digest_text import render_text
 from intake.settings import Settings
 from storage import models as m
 from storage.db import open_database
@@ -331,7 +334,7 @@ def test_a_crash_after_claiming_is_retried_when_the_lease_runs_out(
     ctx: services.Context, clock: FakeClock,
 ) -> None:
     clock.now = MONDAY_0800
-    assert digest.claim(ctx, CHANNEL, "2026-W10") is not None  # ...and then the process died
+    assert claim(ctx, CHANNEL, "2026-W10") is not None  # ...and then the process died
     post = Recorder()
     assert run(ctx, post) is False  # the lease still holds
     clock.advance(minutes=4, seconds=59)
@@ -366,7 +369,7 @@ def test_the_claim_is_written_before_the_post(ctx: services.Context, clock: Fake
     seen: list[tuple[bool, object]] = []
 
     def post(d: Digest) -> None:
-        state = digest.run_state(ctx, CHANNEL, d.week.key)
+        state = run_state(ctx, CHANNEL, d.week.key)
         seen.append((state is not None, state.posted_at if state else "-"))
 
     assert run(ctx, post) is True
@@ -400,7 +403,7 @@ def test_two_concurrent_posters_post_once_on_postgres(pg_database_url: str) -> N
 
         # a stale claim raced by several takers: exactly one takes it over
         clock.now = MONDAY_0800 + timedelta(weeks=1)  # W11 has ended
-        assert digest.claim(ctxs[0], CHANNEL, "2026-W11") is not None  # then it "crashed"
+        assert claim(ctxs[0], CHANNEL, "2026-W11") is not None  # then it "crashed"
         clock.advance(minutes=6)
         barrier.reset()
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -453,12 +456,12 @@ def test_scheduler_catches_up_then_posts_on_schedule(ctx: services.Context,
 
     async def scenario() -> None:
         stop = asyncio.Event()
-        task = asyncio.create_task(digest.digest_scheduler(ctx, settings, post, stop,
-                                                           max_sleep=0.01))
+        task = asyncio.create_task(digest_scheduler(ctx, settings, post, stop,
+                                                   max_sleep=0.01))
         await _until(lambda: len(post.posted) == 1)
         # a second replica starting now finds W10 posted and waits for the next Monday
-        replica = asyncio.create_task(digest.digest_scheduler(ctx, settings, post, stop,
-                                                              max_sleep=0.01))
+        replica = asyncio.create_task(digest_scheduler(ctx, settings, post, stop,
+                                                      max_sleep=0.01))
         await asyncio.sleep(0.1)
         assert len(post.posted) == 1
         clock.now = utc(2026, 3, 16, 6, 59, 59)  # Monday 07:59:59 in Oslo
@@ -482,8 +485,8 @@ def test_scheduler_retries_a_failed_post(ctx: services.Context, clock: FakeClock
 
     async def scenario() -> None:
         stop = asyncio.Event()
-        task = asyncio.create_task(digest.digest_scheduler(ctx, settings, post, stop,
-                                                           max_sleep=0.01, retry_base=60))
+        task = asyncio.create_task(digest_scheduler(ctx, settings, post, stop,
+                                                   max_sleep=0.01, retry_base=60))
         await _until(lambda: post.calls == 1)
         await asyncio.sleep(0.05)
         assert post.calls == 1  # waits for the retry time
@@ -505,7 +508,7 @@ def test_scheduler_retries_a_failed_post(ctx: services.Context, clock: FakeClock
 def test_scheduler_is_off_without_a_destination(ctx: services.Context) -> None:
     stop = asyncio.Event()
     asyncio.run(asyncio.wait_for(
-        digest.digest_scheduler(ctx, ctx.settings, Recorder(), stop), timeout=1))
+        digest_scheduler(ctx, ctx.settings, Recorder(), stop), timeout=1))
 
 
 def test_a_long_waiting_list_shows_the_oldest_and_counts_them_all(
@@ -514,15 +517,15 @@ def test_a_long_waiting_list_shows_the_oldest_and_counts_them_all(
     """More waiting reports than the list holds: the oldest LIST_MAX, and the full count;
     in-progress reports with feedback and finished ones are not waiting."""
     refs = [submit(ctx, clock, utc(2026, 1, 5, 8, 0) + timedelta(hours=i))
-            for i in range(digest.LIST_MAX + 3)]
+            for i in range(LIST_MAX + 3)]
     answered = submit(ctx, clock, utc(2026, 1, 4, 8, 0))
     services.move_status(ctx=ctx, actor=GROUP, reference=answered, status="in_progress",
                          message="Vi jobber med saken.")
     closed = submit(ctx, clock, utc(2026, 1, 3, 8, 0))
     close(ctx, closed, "Lærdom", "Tiltak")
     d = build_digest(ctx=ctx, week="2026-W10", now=MONDAY_0800)
-    assert d.waiting_total == digest.LIST_MAX + 3
-    assert [w.reference for w in d.waiting] == refs[:digest.LIST_MAX]
+    assert d.waiting_total == LIST_MAX + 3
+    assert [w.reference for w in d.waiting] == refs[:LIST_MAX]
 
 
 @pytest.mark.parametrize("index", [
@@ -545,7 +548,7 @@ def test_the_digest_statement_reads_an_index_in_order(sqlite_url: str, index: st
     from sqlalchemy import create_engine
 
     engine = create_engine(sqlite_url)
-    compiled = digest._queries("sqlite").digest.compile(dialect=engine.dialect)
+    compiled = digest_statement("sqlite").compile(dialect=engine.dialect)
     try:
         with engine.connect() as conn:
             plan = [(int(row[0]), int(row[1]), str(row[-1])) for row in conn.exec_driver_sql(
@@ -614,7 +617,7 @@ def test_the_waiting_count_matches_the_reports_wherever_the_cutoff_falls(
     are triaged, answered and rejected. "More than 7 days" is counted in local wall-clock
     time: the cutoff is the same local time seven days earlier."""
     refs = []
-    for i in range(digest.LIST_MAX + 40):
+    for i in range(LIST_MAX + 40):
         when = utc(2026, 3, 14, 6, 0) + timedelta(hours=9 * i)
         ref = submit(ctx, clock, when)
         refs.append(ref)
@@ -646,7 +649,7 @@ def test_the_waiting_count_matches_the_reports_wherever_the_cutoff_falls(
         d = build_digest(ctx=ctx, week=running, now=now)
         assert not d.ended and d.as_of == now
         assert d.waiting_total == expected, now
-        full += len(d.waiting) == digest.LIST_MAX
+        full += len(d.waiting) == LIST_MAX
     assert full > 20  # more than the list holds: counted, not the list's length
 
 

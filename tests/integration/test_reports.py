@@ -21,16 +21,16 @@ from intake.domain.taxonomy import Taxonomy
 from intake.http import stats_api
 from intake.i18n import Translator
 from intake.reporting.model import Breakdown, PeriodReport, Row
-from intake.reporting.period_report import (
-    _breakdown_statement,
-    _collect,
-    _counts_rows,
-    _counts_statements,
-    _grouping_masks,
-    build_period_report,
-    median_of_histogram,
+from intake.reporting.period_counts import (
+    breakdown_statement,
+    collect,
+    counts_rows,
+    counts_statements,
+    grouping_masks,
     whole_months,
 )
+from intake.reporting.period_figures import median_of_histogram
+from intake.reporting.period_report import build_period_report
 from intake.settings import Settings
 from storage import models as m
 from tests.fakes import FakeClock
@@ -337,7 +337,7 @@ def test_trend_has_no_data_before_the_first_report(
     # the API gives the missing tertials as null, the CSV as an empty count
     report = build(ctx, "2026-T1")
     assert dataclasses.asdict(report)["trend"][1] == {"period": "2023-T3", "count": None}
-    from intake.reporting.render import render_csv
+    from intake.reporting.render_tables import render_csv
 
     rows = [line.split(",") for line in render_csv(report, TR).splitlines()]
     assert [r[3] for r in rows if r[0] == "trend"][:4] == ["", "", "1", "0"]
@@ -630,11 +630,11 @@ def test_counts_and_reports_give_the_same_breakdowns(
     prev, ago = previous_period(cur, TR), year_ago(cur, TR)
     dialect = ctx.db.dialect
     with ctx.db.reading() as session:
-        per_key, per_month = _counts_statements(cur, prev, ago)
-        from_counts = _collect(_counts_rows(session.execute(per_key).all(),
-                                            session.execute(per_month).all()))
-        direct = session.execute(_breakdown_statement(cur, prev, ago, dialect)).all()
-        from_reports = _collect(direct, _grouping_masks() if dialect == "postgresql" else None)
+        per_key, per_month = counts_statements(cur, prev, ago)
+        from_counts = collect(counts_rows(session.execute(per_key).all(),
+                                          session.execute(per_month).all()))
+        direct = session.execute(breakdown_statement(cur, prev, ago, dialect)).all()
+        from_reports = collect(direct, grouping_masks() if dialect == "postgresql" else None)
     assert from_counts[0].counts == from_reports[0].counts
     assert (from_counts[0].feedback, from_counts[0].deviations, from_counts[0].breached) == (
         from_reports[0].feedback, from_reports[0].deviations, from_reports[0].breached)
@@ -695,7 +695,7 @@ def test_breakdown_query_uses_the_occurred_on_index(sqlite_url: str) -> None:
     db = open_database(sqlite_url)
     try:
         cur = period("2026-W10")
-        stmt = _breakdown_statement(cur, period("2026-W09"), period("2025-W10"), "sqlite")
+        stmt = breakdown_statement(cur, period("2026-W09"), period("2025-W10"), "sqlite")
         sql = str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True}))
         with db.reading() as s:
             plan = " ".join(str(r[-1]) for r in s.execute(text("EXPLAIN QUERY PLAN " + sql)))

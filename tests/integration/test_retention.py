@@ -16,7 +16,7 @@ from intake.domain.periods import parse_period
 from intake.i18n import Translator
 from intake.ops import retention
 from intake.reporting.period_report import build_period_report
-from intake.reporting.render import render_csv
+from intake.reporting.render_tables import render_csv
 from intake.settings import Settings
 from storage import models as m
 from tests.fakes import FakeClock

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from bot.teams.notifier import TeamsDigestPoster
 from intake.reporting import digest as d
+from intake.reporting.digest_schedule import run_digest
 from storage import models as m
 from tests.teams.conftest import (
     GROUP,
@@ -198,10 +199,10 @@ def test_the_weekly_digest_posts_once_to_the_teams_channel(teams_both: TeamsHarn
         session.execute(update(m.Report).where(m.Report.reference == reference).values(
             reported_at=filed, reported_on=teams.ctx.local_date(filed),
             status_changed_at=filed))
-    assert asyncio.run(d.run_digest(ctx=teams.ctx, channel=poster.channel_key, period=week,
-                                    post=poster))
-    assert not asyncio.run(d.run_digest(ctx=teams.ctx, channel=poster.channel_key,
-                                        period=week, post=poster))
+    assert asyncio.run(run_digest(ctx=teams.ctx, channel=poster.channel_key, period=week,
+                                  post=poster))
+    assert not asyncio.run(run_digest(ctx=teams.ctx, channel=poster.channel_key,
+                                      period=week, post=poster))
     posted = [s for s in teams.ms.sent if s.conversation == TRIAGE]
     assert len(posted) == 1
     text = card_texts(posted[0].card)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.chat.commands import (
+from bot.chat.parsing import (
     Cmd,
     ParseError,
     default_assignee,

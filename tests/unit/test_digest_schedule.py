@@ -7,14 +7,8 @@ from datetime import UTC, date, datetime
 import pytest
 from pydantic import ValidationError
 
-from intake.reporting.digest import (
-    IsoWeek,
-    next_run,
-    parse_week,
-    previous_run,
-    week_ended_before,
-    week_of,
-)
+from intake.reporting.digest import IsoWeek, parse_week, week_ended_before, week_of
+from intake.reporting.digest_schedule import next_run, previous_run
 from intake.settings import Settings
 
 RULE = Settings().digest_rrule

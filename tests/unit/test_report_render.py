@@ -21,12 +21,12 @@ from intake.reporting.model import (
     Row,
     TrendPoint,
 )
-from intake.reporting.render import (
+from intake.reporting.render_html import render_html
+from intake.reporting.render_tables import (
     CSV_COLUMNS,
     CSV_LEARNING_COLUMNS,
     CSV_TOTAL_KEY,
     render_csv,
-    render_html,
     render_xlsx,
 )
 from intake.reporting.spreadsheet import EXCEL_NB, FORMULA_START, CsvWriter, csv_cell, formula_like
