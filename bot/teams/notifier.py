@@ -21,7 +21,8 @@ from intake.delivery.conversations import ConversationStore, conversation_key, u
 from intake.delivery.outbox import DeliveryError, Notification
 from intake.domain.taxonomy import Taxonomy
 from intake.i18n import Translator
-from intake.reporting import digest as d
+from intake.reporting import digest_text
+from intake.reporting.digest import Digest
 from intake.texts import notification_text
 
 log = logging.getLogger("meld.teams.notifier")
@@ -152,7 +153,8 @@ class FanOutNotifier:
 
 
 class TeamsDigestPoster:
-    """`post` for `intake.reporting.digest.run_digest`: the digest card to the Teams channel."""
+    """`post` for `intake.reporting.digest_schedule.run_digest`: the digest card to the Teams
+    channel."""
 
     def __init__(self, connector: Connector, target: ChannelTarget, tr: Translator) -> None:
         self.connector = connector
@@ -164,12 +166,12 @@ class TeamsDigestPoster:
         """The digest_runs key: one claim per Teams channel and week."""
         return f"teams:{self.target.conversation_id}"
 
-    async def __call__(self, digest: d.Digest) -> None:
+    async def __call__(self, digest: Digest) -> None:
         card = cards.digest_card(digest, self.tr)
         try:
             await self.connector.send(await self.target.service_url(),
                                       self.target.conversation_id,
-                                      cards.message(card, d.title(digest, self.tr)))
+                                      cards.message(card, digest_text.title(digest, self.tr)))
         except ConnectorError as exc:
             raise delivery_error(exc) from None
         log.info("teams digest %s posted", digest.week.key)
