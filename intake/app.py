@@ -23,9 +23,14 @@ from intake import services
 from intake.delivery.outbox import Notifier, OutboxWorker, WebStatusNotifier
 from intake.domain.model import DomainError, PermissionDenied, ValidationFailed
 from intake.http import api, deps, ratelimit, stats_api
-from intake.http.web import routes as web_routes
-from intake.http.web.routes import STATIC_DIR
+from intake.http.web import docs as web_docs
+from intake.http.web import form as web_form
+from intake.http.web import pages as web_pages
+from intake.http.web import report_link as web_report_link
+from intake.http.web import status as web_status
+from intake.http.web.pages import STATIC_DIR
 from intake.i18n import Translator
+from intake.ops.doctor import Check
 from intake.services.context import build_context
 from intake.settings import Settings
 from intake.texts import error_text, field_error_text
@@ -89,7 +94,7 @@ class _BodyTooLarge(StarletteHTTPException):
 async def _too_large(send: Send, scope: Scope) -> None:
     if "app" in scope and not scope["path"].startswith(("/api/", "/slack/")):
         # a person at the web form: a page in their language, not JSON
-        page = web_routes.render_http_error(Request(scope), 413)
+        page = web_pages.render_http_error(Request(scope), 413)
         page.headers["connection"] = "close"
         await page({"type": "http.request", "body": b"", "more_body": False}, _no_receive,
                    send)
@@ -212,7 +217,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.warning("database unavailable on %s %s", request.method,
                     getattr(route, "path", "?"))
         if not request.url.path.startswith("/api/"):
-            return web_routes.render_http_error(request, 503)
+            return web_pages.render_http_error(request, 503)
         tr = deps.translator_of(request)
         return JSONResponse(
             _error_body(request, "database_unavailable", error_text("database_unavailable", tr)),
@@ -234,7 +239,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         if request.url.path.startswith("/api/") or exc.status_code == 405:
             return JSONResponse({"code": f"http_{exc.status_code}", "message": str(exc.detail)},
                                 status_code=exc.status_code, headers=exc.headers)
-        return web_routes.render_http_error(request, exc.status_code)
+        return web_pages.render_http_error(request, exc.status_code)
 
 
 def create_app(
@@ -284,13 +289,13 @@ def create_app(
         digest_task = None
         if settings.run_digest_scheduler and slack is not None and settings.slack_triage_channel:
             from bot.slack.digest import slack_digest_poster
-            from intake.reporting.digest import digest_scheduler
+            from intake.reporting.digest_schedule import digest_scheduler
 
             digest_task = asyncio.create_task(digest_scheduler(
                 context, settings, slack_digest_poster(settings, slack.client), stop))
         teams_digest = None
         if settings.run_digest_scheduler and teams is not None and teams.digest_poster:
-            from intake.reporting.digest import digest_scheduler
+            from intake.reporting.digest_schedule import digest_scheduler
 
             teams_digest = asyncio.create_task(digest_scheduler(
                 context, settings, teams.digest_poster, stop,
@@ -323,7 +328,7 @@ def create_app(
         version="0.1.0",
         summary="Samhandlingsavvik og forbedringsforslag: report, triage, feedback.",
         lifespan=lifespan,
-        docs_url=None,  # served by web_routes.docs from Meld's own static files, no CDN
+        docs_url=None,  # served by web_docs.router from Meld's own static files, no CDN
         redoc_url=None,
     )
     app.state.ctx = context
@@ -336,8 +341,8 @@ def create_app(
     app.include_router(stats_api.router)  # before api.router: /reports/{reference} would match
     app.include_router(api.router)
     app.include_router(api.health)
-    app.include_router(web_routes.router)
-    app.include_router(web_routes.docs)
+    for web in (web_form, web_status, web_pages, web_report_link, web_docs):
+        app.include_router(web.router)
     if slack is not None and slack.router is not None:
         app.include_router(slack.router)
     if teams is not None:
@@ -360,6 +365,15 @@ def digest_poster(settings: Settings, context: services.Context, *, teams: bool)
     from bot.slack.digest import slack_digest_poster
 
     return slack_digest_poster(settings)
+
+
+def door_checks(settings: Settings, tr: Translator) -> list[Check]:
+    """What `meld doctor` asks each chat door (the bot token, the channel Meld posts to),
+    so the command line needs no door of its own. A door that is off says so in one line."""
+    from bot.slack.doctor import slack_checks
+    from bot.teams.doctor import teams_checks
+
+    return [*slack_checks(settings, tr), *teams_checks(settings, tr)]
 
 
 def app_from_env() -> FastAPI:

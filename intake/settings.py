@@ -63,7 +63,9 @@ class Settings(BaseSettings):
         1, ge=1, le=32, description="Server processes; more than 1 uses more cores"
     )
     base_url: str = Field(
-        "http://127.0.0.1:8000", description="Public URL used in links sent to reporters"
+        "http://127.0.0.1:8000",
+        description="Public URL used in links sent to reporters; unset, it follows MELD_HOST "
+        "and MELD_PORT (http://127.0.0.1:<port> for 0.0.0.0 or ::)",
     )
     locale: str = Field("nb", description="Default language: nb (bokmål) or en")
     timezone: str = "Europe/Oslo"
@@ -245,6 +247,21 @@ class Settings(BaseSettings):
         missing = [name for name, value in given.items() if not value]
         if 0 < len(missing) < len(given):
             raise ValueError(f"Teams needs {', '.join(missing)} too (or none of the three)")
+        return self
+
+    @model_validator(mode="after")
+    def _base_url_follows_host_and_port(self) -> Settings:
+        """Without MELD_BASE_URL, links point where `meld serve` listens, so a receipt's link
+        works on the port a newcomer chose. An explicit MELD_BASE_URL always wins."""
+        if "base_url" in self.model_fields_set:
+            return self
+        host = self.host.strip().strip("[]")
+        if host in ("", "0.0.0.0", "::"):  # noqa: S104 (every interface: link to this machine)
+            host = "127.0.0.1"
+        elif ":" in host:  # an IPv6 address is bracketed in a URL
+            host = f"[{host}]"
+        # set past __setattr__: a derived value, not one the site set (model_fields_set)
+        object.__setattr__(self, "base_url", f"http://{host}:{self.port}")
         return self
 
     @property

@@ -79,6 +79,9 @@ class FakeSlack:
         self.tokens = tokens  # None: any xoxb-/xoxp- token is valid
         self.usergroups: dict[str, list[str]] = {}
         self.users: dict[str, dict[str, Any]] = {}
+        # conversations.info knows these channels (id -> fields over the defaults: a public
+        # channel the bot is a member of); any other id is channel_not_found
+        self.channels: dict[str, dict[str, Any]] = {}
         self._calls: list[Call] = []
         self._failures: dict[str, list[Failure]] = {}
         self._lock = threading.Lock()
@@ -259,6 +262,14 @@ class FakeSlack:
             if method == "views.publish":
                 out["type"] = view.get("type", "home")
             return {"ok": True, "view": out}
+        if method == "conversations.info":
+            channel = p.get("channel")
+            if channel not in self.channels:
+                return {"ok": False, "error": "channel_not_found"}
+            info = {"id": channel, "name": str(channel).lower(), "is_channel": True,
+                    "is_private": False, "is_archived": False, "is_member": True}
+            info.update(self.channels[channel])
+            return {"ok": True, "channel": info}
         if method == "users.info":
             user = p.get("user")
             if not user:

@@ -1,15 +1,17 @@
 """What every `meld` command shares: the Cli object (settings and a service context built
-on first use) and the actor the command line acts as. Command modules import this, never
-`intake.cli.main`."""
+on first use), the actor the command line acts as, and where the settings came from.
+Command modules import this, never `intake.cli.main`."""
 
 from __future__ import annotations
 
 import getpass
+import os
+from pathlib import Path
 
 from intake import services
 from intake.domain.model import Actor, Role
 from intake.i18n import Translator
-from intake.settings import Settings
+from intake.settings import ENV_FILE_VARIABLE, Settings
 
 
 class Cli:
@@ -39,3 +41,18 @@ class Cli:
 
 def cli_actor() -> Actor:
     return Actor(identity=f"cli:{getpass.getuser()}", role=Role.ADMIN)
+
+
+def settings_source(cli: Cli) -> str | None:
+    """Where the settings came from, for the start lines (None: built in code)."""
+    settings, tr = cli.settings, cli.tr
+    if not settings.read_from_environment:
+        return None
+    if settings.env_file is not None:
+        return tr("Settings: {path} and the MELD_* environment variables (a variable set in "
+                  "the environment wins).", path=str(settings.env_file))
+    if os.environ.get(ENV_FILE_VARIABLE) is not None:  # set, and empty: no file wanted
+        return tr("Settings: the MELD_* environment variables only ({variable} is empty).",
+                  variable=ENV_FILE_VARIABLE)
+    return tr("Settings: the MELD_* environment variables only (there is no .env file in "
+              "{folder}).", folder=str(Path.cwd()))

@@ -114,20 +114,27 @@ def database_problem(error: BaseException, url: str, tr: Translator) -> str | No
     return say("other", url=shown, reason=_first_line(orig))
 
 
-def check_schema(url: str) -> bool:
-    """True if the database answers and is migrated to this Meld's newest revision.
+def schema_revision(url: str) -> str | None:
+    """The Alembic revision the database is migrated to (None: no Meld tables yet).
     Raises the driver's error (see database_problem) when it cannot be reached."""
     from alembic.migration import MigrationContext
 
     from storage.db import make_engine
-    from storage.migrate import current_head
 
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            revision = MigrationContext.configure(conn).get_current_revision()
+            return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+def check_schema(url: str) -> bool:
+    """True if the database answers and is migrated to this Meld's newest revision.
+    Raises the driver's error (see database_problem) when it cannot be reached."""
+    from storage.migrate import current_head
+
+    revision = schema_revision(url)
     return revision is not None and revision == current_head()
 
 

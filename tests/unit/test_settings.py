@@ -118,3 +118,32 @@ def test_the_database_url_is_one_meld_can_use() -> None:
     for url, words in (("nonsense", "not a database URL"), ("mysql://u@h/db", "not mysql")):
         with pytest.raises(ValidationError, match=words):
             Settings(database_url=url)
+
+
+@pytest.mark.parametrize(("host", "port", "link"), [
+    ("127.0.0.1", 8000, "http://127.0.0.1:8000"),
+    ("127.0.0.1", 8123, "http://127.0.0.1:8123"),
+    ("0.0.0.0", 9000, "http://127.0.0.1:9000"),  # every interface: a link to this machine
+    ("::", 9001, "http://127.0.0.1:9001"),
+    ("::1", 9002, "http://[::1]:9002"),
+    ("meld.example.internal", 8080, "http://meld.example.internal:8080"),
+])
+def test_the_base_url_follows_host_and_port_when_unset(host: str, port: int,
+                                                       link: str) -> None:
+    assert Settings(host=host, port=port).base_url == link
+    explicit = Settings(host=host, port=port, base_url="https://meld.example.no")
+    assert explicit.base_url == "https://meld.example.no"  # a set MELD_BASE_URL wins
+
+
+def test_the_base_url_follows_meld_port_from_the_environment(clean_env: Path,
+                                                             monkeypatch) -> None:
+    (clean_env / ".env").write_text("MELD_PORT=8123\nMELD_HOST=0.0.0.0\n", encoding="utf-8")
+    assert Settings.from_environment().base_url == "http://127.0.0.1:8123"
+    monkeypatch.setenv("MELD_BASE_URL", "")  # empty counts as unset
+    assert Settings.from_environment().base_url == "http://127.0.0.1:8123"
+    monkeypatch.setenv("MELD_BASE_URL", "https://meld.example.no")
+    assert Settings.from_environment().base_url == "https://meld.example.no"
+    monkeypatch.delenv("MELD_BASE_URL")
+    (clean_env / ".env").write_text("MELD_PORT=8123\nMELD_BASE_URL=http://10.0.0.5:8000\n",
+                                    encoding="utf-8")
+    assert Settings.from_environment().base_url == "http://10.0.0.5:8000"
