@@ -280,6 +280,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
+        context.outbox_signal.subscribe(worker.wake)  # receipts go out at the commit
         if teams is not None:
             teams.start()
         task = None
@@ -310,6 +311,7 @@ def create_app(
             yield
         finally:
             stop.set()
+            context.outbox_signal.unsubscribe(worker.wake)
             if socket_mode is not None:
                 await socket_mode.close_async()
             if task is not None:

@@ -186,6 +186,64 @@ class Settings(BaseSettings):
         description="serviceUrl for the triage channel until the bot has seen a message there",
     )
 
+    # E-mail notices to reporters who gave an address (off unless a transport is chosen)
+    mail_transport: str | None = Field(
+        None, description="How notices by e-mail are sent: smtp or graph (unset: no e-mail "
+        "notices, and the form does not ask for an address)",
+    )
+    mail_from: str | None = Field(
+        None, description="Sender address of notices by e-mail (smtp; graph defaults to "
+        "MELD_GRAPH_MAILBOX)",
+    )
+    smtp_url: str | None = Field(
+        None, description="smtp://[user:password@]host:port (STARTTLS when the server offers "
+        "it, login when a user is given); smtps:// for TLS from the start",
+    )
+    smtp_starttls: str = Field(
+        "auto", description="auto (when offered), required, or off (a loopback relay)",
+    )
+    smtp_ca_bundle: Path | None = Field(
+        None, description="CA bundle for the SMTP server's certificate (a private CA)"
+    )
+    mail_timeout_seconds: float = Field(
+        15.0, gt=0, le=120, description="Timeout of one SMTP session or Graph call"
+    )
+    graph_tenant_id: str | None = Field(None, description="Entra tenant id for Microsoft Graph")
+    graph_client_id: str | None = Field(
+        None, description="Client id of the app registration with Mail.Send"
+    )
+    graph_client_secret: SecretStr | None = Field(None, description="Its client secret")
+    graph_mailbox: str | None = Field(
+        None, description="The shared mailbox notices are sent from (UPN or address)"
+    )
+    graph_url: str = Field(
+        "https://graph.microsoft.com", description="Microsoft Graph base URL (a fake in tests)"
+    )
+    graph_authority_url: str = Field(
+        "https://login.microsoftonline.com",
+        description="Entra login host for msal; the authority is <this>/<tenant id>",
+    )
+    graph_ca_bundle: Path | None = Field(
+        None, description="CA bundle for Graph and the authority (a private CA in staging)"
+    )
+
+    # The feedback promise (MELD_FEEDBACK_DAYS): reminders before, an honest notice after
+    run_promise_scheduler: bool = Field(
+        True, description="Send feedback reminders and overdue notices from `meld serve`"
+    )
+    promise_check_seconds: float = Field(
+        300.0, gt=0, le=86400, description="How often `meld serve` looks for promises due"
+    )
+    feedback_extension_days: int = Field(
+        7, ge=1, le=365,
+        description="When the promise passes without feedback, the new date the reporter "
+        "is told: this many days later",
+    )
+    rating_days: int = Field(
+        14, ge=1, le=365,
+        description="Days after closing a reporter may answer or change \"Var svaret nyttig?\"",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _database_meld_can_use(cls, value: str) -> str:
@@ -249,6 +307,43 @@ class Settings(BaseSettings):
             raise ValueError(f"Teams needs {', '.join(missing)} too (or none of the three)")
         return self
 
+    @field_validator("mail_transport")
+    @classmethod
+    def _known_mail_transport(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().lower()
+        if value not in ("smtp", "graph"):
+            raise ValueError(f"not a mail transport: {value!r} (smtp or graph)")
+        return value
+
+    @field_validator("smtp_starttls")
+    @classmethod
+    def _starttls_choice(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("auto", "required", "off"):
+            raise ValueError(f"not a STARTTLS choice: {value!r} (auto, required or off)")
+        return value
+
+    @model_validator(mode="after")
+    def _mail_complete(self) -> Settings:
+        if self.mail_transport == "smtp":
+            missing = [name for name, value in (("MELD_SMTP_URL", self.smtp_url),
+                                                ("MELD_MAIL_FROM", self.mail_from))
+                       if not value]
+        elif self.mail_transport == "graph":
+            missing = [name for name, value in (
+                ("MELD_GRAPH_TENANT_ID", self.graph_tenant_id),
+                ("MELD_GRAPH_CLIENT_ID", self.graph_client_id),
+                ("MELD_GRAPH_CLIENT_SECRET", self.graph_client_secret),
+                ("MELD_GRAPH_MAILBOX", self.graph_mailbox)) if not value]
+        else:
+            return self
+        if missing:
+            raise ValueError(f"MELD_MAIL_TRANSPORT={self.mail_transport} needs "
+                             f"{', '.join(missing)} too")
+        return self
+
     @model_validator(mode="after")
     def _base_url_follows_host_and_port(self) -> Settings:
         """Without MELD_BASE_URL, links point where `meld serve` listens, so a receipt's link
@@ -263,6 +358,15 @@ class Settings(BaseSettings):
         # set past __setattr__: a derived value, not one the site set (model_fields_set)
         object.__setattr__(self, "base_url", f"http://{host}:{self.port}")
         return self
+
+    @property
+    def mail_enabled(self) -> bool:
+        return self.mail_transport is not None
+
+    @property
+    def mail_sender(self) -> str | None:
+        """The From address of notices by e-mail."""
+        return self.mail_from or self.graph_mailbox
 
     @property
     def slack_enabled(self) -> bool:

@@ -143,6 +143,14 @@ ERROR_TEXTS = {
         "that it identifies no patient and send again."
     ),
     "control_characters": N_("The text contains invisible control characters. Remove them."),
+    "invalid_email": N_(
+        "This is not an e-mail address Meld can send to. Write it like navn@eksempel.no, or "
+        "leave the field empty."
+    ),
+    "email_notices_off": N_(
+        "Notices by e-mail are not switched on here. Leave the e-mail address out; you will "
+        "hear back in the channel you used."
+    ),
     "validation_failed": N_("Some fields need attention."),
     "invalid_transition": N_(
         "A report with status \u201c{current_label}\u201d cannot be moved to "

@@ -161,6 +161,9 @@ class Report(Base):
     # the first of the reporter's messages the group has not read yet (None: all read);
     # see intake.services.reporter_answer for when it is set and cleared (migration 0008)
     reporter_unread_since: Mapped[datetime | None] = mapped_column()
+    # where the reporter asked for notices by e-mail (optional; personal data, erased by
+    # retention with reporter_id, never logged; migration 0009)
+    notify_email: Mapped[str | None] = mapped_column(String(254))
     # kept by triggers on plus_ones (migration 0003); never written by the application
     plus_one_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -221,6 +224,35 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(40))
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ReportNotice(Base):
+    """A notice that goes out once per report and kind ("reminder", "overdue",
+    "formal_guidance"): inserting the row is the claim, in the same transaction as the
+    outbox rows it writes, so two replicas never both send it (migration 0009)."""
+
+    __tablename__ = "report_notices"
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    notice: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)  # codes and dates only
+
+
+RATING_ANSWERS = ("yes", "partly", "no")
+
+
+class FeedbackRating(Base):
+    """The reporter's answer to "Var svaret nyttig?": one per report (migration 0009)."""
+
+    __tablename__ = "feedback_ratings"
+    __table_args__ = (CheckConstraint("answer IN ('yes', 'partly', 'no')", name="answer"),)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    answer: Mapped[str] = mapped_column(String(10))
+    comment: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class OutboxMessage(Base):

@@ -44,6 +44,7 @@ log = logging.getLogger("meld.outbox")
 LEASE = timedelta(minutes=2)
 AMBIGUOUS = "ambiguous:"  # last_error prefix: the last attempt may have been delivered
 UNVERIFIED = "unverified:"  # last_error prefix: parked, a person must reconcile it
+EMAIL_CHANNEL = "email"  # = intake.services.common.EMAIL_CHANNEL (delivery sits below services)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,9 @@ class Notification:
     message: str | None
     attempt: int
     unknown_outcome: bool = False  # an earlier attempt may have been delivered
+    # the e-mail channel's address, read from the report at claim time (never stored in
+    # the outbox, never logged); None when there is none (erased by retention)
+    address: str | None = None
 
 
 class DeliveryError(Exception):
@@ -134,6 +138,19 @@ class OutboxWorker:
         self.clock = clock
         self.stats = WorkerStats()
         self._unrecorded: list[Notification] = []  # delivered, not yet marked in the database
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+
+    def wake(self) -> None:
+        """A transaction in this process wrote notices: deliver now, not at the next poll.
+        Safe from any thread (use cases run in worker threads); a no-op when not running."""
+        loop, event = self._loop, self._wake
+        if loop is None or event is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(event.set)
+        except RuntimeError:  # the loop closed meanwhile: the poll after a restart has it
+            pass
 
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after the given number of failed attempts (with +-20% jitter)."""
@@ -150,7 +167,8 @@ class OutboxWorker:
             .group_by(m.OutboxMessage.recipient)
         )
         stmt = (
-            select(m.OutboxMessage, m.Report.reference, m.Report.locale, m.Message.body)
+            select(m.OutboxMessage, m.Report.reference, m.Report.locale, m.Message.body,
+                   m.Report.notify_email)
             .outerjoin(m.Report, m.Report.id == m.OutboxMessage.report_id)
             .outerjoin(
                 m.Message,
@@ -168,7 +186,7 @@ class OutboxWorker:
             stmt = stmt.with_for_update(of=m.OutboxMessage, skip_locked=True)
         notes: list[Notification] = []
         with self.db.transaction() as session:
-            for row, reference, locale, body in session.execute(stmt).all():
+            for row, reference, locale, body, address in session.execute(stmt).all():
                 # locked_until is cleared with every recorded outcome: still set (and past,
                 # or the row would not be due) means the last claimer died mid-delivery
                 lease_lost = row.locked_until is not None
@@ -181,6 +199,7 @@ class OutboxWorker:
                         event=row.event, payload=dict(row.payload), reference=reference,
                         locale=locale or "nb", message=body, attempt=row.attempts,
                         unknown_outcome=unknown,
+                        address=address if row.channel == EMAIL_CHANNEL else None,
                     )
                 )
                 if lease_lost:
@@ -351,17 +370,30 @@ class OutboxWorker:
             log.log(logging.WARNING if parked else logging.INFO,
                     "outbox: %d notice(s) parked for a person to settle "
                     "(meld outbox --unverified)", parked)
-        while not stop.is_set():
-            try:
-                busy = await self.run_once()
-            except SQLAlchemyError as exc:
-                log.warning("outbox: database error (%s); retrying", type(exc).__name__)
-                busy = 0
-            if not busy:
+        self._loop = asyncio.get_running_loop()
+        self._wake = wake = asyncio.Event()
+        try:
+            while not stop.is_set():
+                wake.clear()  # before the claim: a commit during this round wakes the next
                 try:
-                    await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
-                except TimeoutError:
-                    pass
+                    busy = await self.run_once()
+                except SQLAlchemyError as exc:
+                    log.warning("outbox: database error (%s); retrying", type(exc).__name__)
+                    busy = 0
+                if not busy:
+                    await _first_of(stop, wake, timeout=poll_seconds)
+        finally:
+            self._loop = self._wake = None
+
+
+async def _first_of(*events: asyncio.Event, timeout: float) -> None:
+    """Wait until one of the events is set, or the timeout passes."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 # ---------------------------------------------------------------- reconciliation

@@ -65,6 +65,17 @@ def transaction(ctx: Context) -> Iterator[Session]:
     with ctx.db.transaction() as session:
         session.info["now"] = ctx.clock()
         yield session
+        wrote_notices = session.info.pop(OUTBOX_WRITTEN, False)
+    if wrote_notices:  # committed: the worker may deliver now (mark_outbox_written)
+        ctx.outbox_signal.fire()
+
+
+OUTBOX_WRITTEN = "meld_outbox_written"
+
+
+def mark_outbox_written(session: Session) -> None:
+    """This transaction writes outbox rows: wake the worker once it has committed."""
+    session.info[OUTBOX_WRITTEN] = True
 
 
 def db_now(session: Session) -> datetime:
@@ -245,6 +256,7 @@ def make_receipt(ctx: Context, report: m.Report, created: bool) -> Receipt:
         formal_guidance=report.reported_severity in domain.SERIOUS_SEVERITIES,
         status_token=status_token_for(ctx, report.reference),
         created=created,
+        email_notices=report.notify_email is not None,
     )
 
 
@@ -253,25 +265,47 @@ def channel_of(identity: str) -> str:
     return prefix if prefix in {c.value for c in Channel} else Channel.WEB.value
 
 
+EMAIL_CHANNEL = "email"  # outbox channel of notices by e-mail (the address is on the report)
+
+
+def email_recipient(reference: str) -> str:
+    """The outbox recipient of a report's e-mail notices: the report, not the address, so
+    the address lives in one place (reports.notify_email) and retention erases it there."""
+    return f"{EMAIL_CHANNEL}:{reference}"
+
+
+def reporter_notice_rows(
+    *, report_id: int, reference: str, channel: str, reporter_id: str | None,
+    notify_email: str | None, event: str, payload: dict[str, Any], now: datetime,
+) -> list[dict[str, Any]]:
+    """The outbox rows of one notice to a reporter: in the channel they used, and by e-mail
+    when they gave an address. Plain dicts for a Core insert."""
+    payload = {"reference": reference, **payload}
+    rows: list[dict[str, Any]] = []
+    base = {"report_id": report_id, "event": event, "created_at": now,
+            "next_attempt_at": now, "attempts": 0}
+    if reporter_id:
+        rows.append({**base, "channel": channel, "recipient": reporter_id,
+                     "payload": payload})
+    if notify_email:
+        rows.append({**base, "channel": EMAIL_CHANNEL, "recipient": email_recipient(reference),
+                     "payload": dict(payload)})
+    return rows
+
+
 def notify_reporter(
     session: Session, report: m.Report, event: str, **payload: Any
 ) -> None:
-    """Queue a notification to the reporter in the channel they used (same transaction)."""
-    if not report.reporter_id:
-        return
-    payload.setdefault("reference", report.reference)
-    now = db_now(session)
-    session.add(
-        m.OutboxMessage(
-            created_at=now,
-            next_attempt_at=now,
-            report_id=report.id,
-            channel=report.channel,
-            recipient=report.reporter_id,
-            event=event,
-            payload=payload,
-        )
-    )
+    """Queue a notification to the reporter in the channel they used, and by e-mail when
+    they asked for it (same transaction; the worker is woken after the commit)."""
+    rows = reporter_notice_rows(
+        report_id=report.id, reference=report.reference, channel=report.channel,
+        reporter_id=report.reporter_id, notify_email=report.notify_email, event=event,
+        payload=payload, now=db_now(session))
+    for row in rows:
+        session.add(m.OutboxMessage(**row))
+    if rows:
+        mark_outbox_written(session)
 
 
 # ---------------------------------------------------------------- submit
@@ -404,6 +438,7 @@ def notify_group(session: Session, report: m.Report, event: str, **payload: Any)
     session.add(m.OutboxMessage(created_at=now, next_attempt_at=now, report_id=report.id,
                                 channel=GROUP_CHANNEL, recipient=GROUP_CHANNEL, event=event,
                                 payload=payload))
+    mark_outbox_written(session)
 
 
 def ensure_triage(session: Session, ctx: Context, actor: Actor, report: m.Report) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -18,6 +19,35 @@ from intake.settings import Settings
 from storage.db import Database, open_database
 
 
+class OutboxSignal:
+    """Tells the outbox worker(s) of this process that a transaction wrote notices, so a
+    receipt goes out at once instead of at the next poll. Thread-safe: use cases run in
+    worker threads; each subscriber hands the wake-up to its own event loop."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self._subscribers.append(callback)
+
+    def unsubscribe(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+    def fire(self) -> None:
+        """Called after the commit: a subscriber's failure never reaches the use case."""
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback()
+            except Exception:  # noqa: S110 - the poll delivers it anyway
+                pass
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
     """What every operation needs: the database, settings, taxonomy and a clock."""
@@ -27,6 +57,8 @@ class Context:
     taxonomy: Taxonomy
     secret_key: bytes
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # fired after a commit that wrote outbox rows (intake.services.common.transaction)
+    outbox_signal: OutboxSignal = field(default_factory=OutboxSignal)
 
     def today(self) -> date:
         return self.local_date(self.clock())

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from intake.domain import model as domain
+from intake.domain.contact import normalize_email
 from intake.domain.model import (
     Actor,
     Conflict,
@@ -42,6 +43,7 @@ from intake.services.common import (
     make_receipt,
     now_utc,
     parse_date,
+    reporter_notice_rows,
     status_token_for,
 )
 from intake.services.context import Context
@@ -62,6 +64,7 @@ class _Valid:
     place: str | None
     place_text: str | None
     source_link: str | None
+    email: str | None
 
 
 def validate_draft(ctx: Context, draft: ReportDraft) -> _Valid:
@@ -103,6 +106,15 @@ def validate_draft(ctx: Context, draft: ReportDraft) -> _Valid:
     if source_link and len(source_link) > 500:
         errors.append(FieldError("source_link", "too_long", params={"max": 500}))
 
+    email = None
+    if draft.email is not None and draft.email.strip():
+        if not ctx.settings.mail_enabled:
+            errors.append(FieldError("email", "email_notices_off"))
+        else:
+            email = normalize_email(draft.email)
+            if email is None:
+                errors.append(FieldError("email", "invalid_email"))
+
     occurred_on = parse_date(draft.occurred_on, errors, ctx)
     if not draft.no_patient_identifiers:
         errors.append(FieldError("no_patient_identifiers", "must_confirm_no_identifiers"))
@@ -124,6 +136,7 @@ def validate_draft(ctx: Context, draft: ReportDraft) -> _Valid:
         place=place,
         place_text=place_text,
         source_link=source_link,
+        email=email,
     )
 
 
@@ -225,6 +238,7 @@ def submit_report(
                     "idempotency_key": key,
                     "request_hash": req_hash,
                     "status_token_hash": hash_token(status_token_for(ctx, reference)),
+                    "notify_email": valid.email,
                 },
             ).scalar_one()
             session.execute(
@@ -234,14 +248,16 @@ def submit_report(
                  "details": {"kind": valid.kind.value, "severity": valid.severity.value,
                              "channel": channel}},
             )
+            receipt = reporter_notice_rows(
+                report_id=report_id, reference=reference, channel=channel,
+                reporter_id=reporter_id, notify_email=valid.email, event="receipt",
+                payload={"formal_guidance": formal,
+                         "feedback_by": feedback_by(ctx, now).isoformat()},
+                now=now)
             session.execute(
                 insert(m.OutboxMessage.__table__),
                 [
-                    {"report_id": report_id, "channel": channel, "recipient": reporter_id,
-                     "event": "receipt", "created_at": now, "next_attempt_at": now,
-                     "attempts": 0,
-                     "payload": {"formal_guidance": formal, "reference": reference,
-                                 "feedback_by": feedback_by(ctx, now).isoformat()}},
+                    *receipt,
                     # the working group's channel(s): coded fields only, never the text
                     {"report_id": report_id, "channel": GROUP_CHANNEL,
                      "recipient": GROUP_CHANNEL, "event": "new_report", "created_at": now,
@@ -252,6 +268,7 @@ def submit_report(
                                  "serious": formal}},
                 ],
             )
+        ctx.outbox_signal.fire()  # committed: the receipt may go out now
         return Receipt(
             reference=reference,
             status=Status.RECEIVED,
@@ -259,6 +276,7 @@ def submit_report(
             formal_guidance=formal,
             status_token=status_token_for(ctx, reference),
             created=True,
+            email_notices=valid.email is not None,
         )
     except IntegrityError:
         # A concurrent submit with the same idempotency key won the race: return its receipt.

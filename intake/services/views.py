@@ -37,6 +37,7 @@ class ReportDraft:
     place_text: str | None = None
     source_link: str | None = None
     locale: str | None = None
+    email: str | None = None  # optional: later notices also by e-mail (when mail is on)
 
     @classmethod
     def from_chat_form(cls, values: Mapping[str, Any], *, source_link: str | None,
@@ -62,6 +63,9 @@ class Receipt:
     formal_guidance: bool
     status_token: str
     created: bool
+    # where later notices go: the door's own channel (web: the status page), and e-mail
+    # when the reporter gave an address
+    email_notices: bool = False
 
 
 @dataclass(frozen=True, slots=True)
