@@ -82,9 +82,11 @@ def database_check(settings: Settings, tr: Translator) -> Check:
 
 def run_checks(settings: Settings, tr: Translator) -> list[Check]:
     from intake.app import door_checks  # the composition root knows the chat doors
+    from intake.ops.doctor_mail import mail_check
 
     return [database_check(settings, tr), secret_key_check(settings, tr),
-            base_url_check(settings, tr), *door_checks(settings, tr)]
+            base_url_check(settings, tr), *door_checks(settings, tr),
+            mail_check(settings, tr)]
 
 
 def cmd_doctor(cli: Cli, args: argparse.Namespace) -> int:

@@ -30,7 +30,7 @@ CHANNEL = "C0TRIAGE01"
 TEAMS_CHANNEL = "19:triage0000000000@thread.tacv2"
 PUBLIC = "https://meld.example.no"
 LABELS = ("Database", "Hemmelig nøkkel", "Offentlig adresse", "Slack-modus", "Slack",
-          "Slack-kanal", "Teams", "Teams-kanal")
+          "Slack-kanal", "Teams", "Teams-kanal", "E-post")
 
 
 def doctor(settings: Settings, capsys: pytest.CaptureFixture[str]
