@@ -1,7 +1,8 @@
 """`python -m bench`: Meld's durable submits/s over HTTP against the raw driver, and the Slack
 door's ack latency against Bolt's bare dispatch, and the Teams door's form submission
 against a bare JWT-validating endpoint, per backend; the identifier guard against a plain
-regex scan; the tertial report and digest against the raw GROUP BY (bench/reports_bench)."""
+regex scan; the tertial report and digest against the raw GROUP BY (bench/reports_bench);
+the receipt latency per channel, from the ack to the fake platform (bench/receipts)."""
 
 from __future__ import annotations
 
@@ -56,10 +57,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--backend", choices=["all", "sqlite", "postgresql"], default="all")
     p.add_argument("--report-rows", type=int, default=1_000_000,
                    help="synthetic reports for the tertial report and digest bench")
-    p.add_argument("--only", choices=["all", "submit", "slack", "reports", "teams", "privacy"],
+    p.add_argument("--only", choices=["all", "submit", "slack", "reports", "teams", "privacy",
+                                      "receipts"],
                    default="all",
                    help="which phases: durable submits, Slack acks, reports, Teams, the "
-                   "identifier guard (default: all)")
+                   "identifier guard, receipt latency per channel (default: all)")
+    p.add_argument("--receipts", type=int, default=50,
+                   help="receipts per channel and backend, one client (default: 50)")
     p.add_argument("--teams-seconds", type=float, default=3.0,
                    help="length of each Teams load (2 per backend; default: 3)")
     p.add_argument("--teams-out", type=Path, default=WORK_DIR / "teams.json")
@@ -195,6 +199,13 @@ def main(argv: list[str] | None = None) -> int:
             skipped=skipped, failures=teams_failures))
         print(f"\nTeams figures written to {args.teams_out}")
 
+    receipts_code = 0
+    if args.only in ("all", "receipts"):
+        from bench.receipts import run_receipts
+
+        receipts_code = run_receipts(backends, skipped, databases, work_dir=WORK_DIR,
+                                     count=args.receipts, say=_say, document=_document)
+
     if args.only in ("all", "privacy"):
         from bench.privacy import (
             bench_guard_rates,
@@ -215,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         reports_code = reports_bench.main(["--rows", str(args.report_rows),
                                            "--backend", args.backend])
 
-    if failures or slack_failures or teams_failures or reports_code:
+    if failures or slack_failures or teams_failures or reports_code or receipts_code == 2:
         return 2
     dominated = ([r.backend for r in results if r.errors_dominate]
                  + [f"{r.backend} (Slack)" for r in slack_results if r.errors_dominate]
@@ -224,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     if dominated:
         _say(f"errors dominate on {', '.join(dominated)}")
         return 1
-    return 0
+    return receipts_code
 
 
 if __name__ == "__main__":

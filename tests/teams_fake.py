@@ -20,7 +20,7 @@ import ssl
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,8 @@ class Sent:
     path: str
     body: dict[str, Any]
     token: str | None
+    # when the fake received it (time.monotonic): for the bench's receipt latency
+    at: float = field(default_factory=time.monotonic, compare=False, repr=False)
 
     @property
     def conversation(self) -> str:
