@@ -1,0 +1,64 @@
+"""Keeping the feedback promise on a schedule: `promise_scheduler` runs
+`services.send_due_promise_notices` every settings.promise_check_seconds inside
+`meld serve` (when settings.run_promise_scheduler), like the digest's scheduler.
+
+Every replica may run it: each notice is claimed once per report in `report_notices`, in
+the same transaction as its outbox rows, so two replicas never both send one. A database
+error is logged (by its type, never data) and waited out until the next check; a full
+batch is followed at once by another run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from intake.services.promises import PromiseRun, send_due_promise_notices
+
+if TYPE_CHECKING:
+    from intake.services import Context
+    from intake.settings import Settings
+
+log = logging.getLogger("meld.promises")
+
+MAX_BATCHES = 20  # full batches run back to back before the loop sleeps again
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=max(0.0, seconds))
+    except TimeoutError:
+        pass
+
+
+async def run_promises_once(ctx: Context) -> PromiseRun:
+    """One check (in a thread: the use case is synchronous), repeated while batches are
+    full, up to MAX_BATCHES. Returns the last run."""
+    run = await asyncio.to_thread(send_due_promise_notices, ctx)
+    batches = 1
+    while run.more and batches < MAX_BATCHES and (run.reminders or run.overdue):
+        run = await asyncio.to_thread(send_due_promise_notices, ctx)
+        batches += 1
+    return run
+
+
+async def promise_scheduler(ctx: Context, settings: Settings, stop: asyncio.Event) -> None:
+    """Look for reminders and overdue notices due every settings.promise_check_seconds
+    until `stop` is set. Database errors are logged and waited out."""
+    interval = settings.promise_check_seconds
+    log.info("promise scheduler: checking every %.0f s", interval)
+    while not stop.is_set():
+        try:
+            await run_promises_once(ctx)
+        except asyncio.CancelledError:
+            raise
+        except SQLAlchemyError as exc:
+            log.warning("promise scheduler: database error (%s); trying again in %.0f s",
+                        type(exc).__name__, interval)
+        except Exception as exc:  # a bug must not stop the promise for good
+            log.error("promise scheduler: check failed (%s); trying again in %.0f s",
+                      type(exc).__name__, interval)
+        await _sleep(stop, interval)
