@@ -25,6 +25,7 @@ from intake.domain.model import DomainError, PermissionDenied, ValidationFailed
 from intake.http import api, deps, ratelimit, stats_api
 from intake.http.web import docs as web_docs
 from intake.http.web import form as web_form
+from intake.http.web import mail_links as web_mail_links
 from intake.http.web import pages as web_pages
 from intake.http.web import report_link as web_report_link
 from intake.http.web import status as web_status
@@ -268,6 +269,14 @@ def create_app(
             if name in all_notifiers:  # the group channel on Slack and on Teams
                 notifier = FanOutNotifier(name, [all_notifiers[name], notifier])
             all_notifiers[name] = notifier
+    if settings.mail_enabled:  # notices by e-mail to reporters who gave an address
+        from intake.delivery.mail import build_email_notifier
+
+        email = build_email_notifier(
+            settings, status_token=lambda reference: services.status_token_for(context,
+                                                                               reference))
+        if email is not None:
+            all_notifiers[email.channel] = email
     all_notifiers.update(notifiers or {})
     worker = OutboxWorker(
         db=context.db, notifiers=all_notifiers,
@@ -301,6 +310,11 @@ def create_app(
             teams_digest = asyncio.create_task(digest_scheduler(
                 context, settings, teams.digest_poster, stop,
                 channel=teams.digest_poster.channel_key))
+        promise_task = None
+        if settings.run_promise_scheduler:
+            from intake.reporting.promise_schedule import promise_scheduler
+
+            promise_task = asyncio.create_task(promise_scheduler(context, settings, stop))
         if slack is not None and slack.app_token:
             from bot.slack.app import SocketMode
 
@@ -320,6 +334,8 @@ def create_app(
                 await digest_task
             if teams_digest is not None:
                 await teams_digest
+            if promise_task is not None:
+                await promise_task
             if teams is not None:
                 await teams.close()
             if ctx is None:
@@ -343,6 +359,7 @@ def create_app(
     app.include_router(stats_api.router)  # before api.router: /reports/{reference} would match
     app.include_router(api.router)
     app.include_router(api.health)
+    app.include_router(web_mail_links.router)  # /status/{token}/epost-av (List-Unsubscribe)
     for web in (web_form, web_status, web_pages, web_report_link, web_docs):
         app.include_router(web.router)
     if slack is not None and slack.router is not None:

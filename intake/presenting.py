@@ -9,6 +9,7 @@ from intake import services
 from intake.i18n import Translator
 from intake.texts import (
     KIND_LABELS,
+    OVERDUE_MARK,
     PARTY_LABELS,
     REDIRECT_LABELS,
     SEVERITY_LABELS,
@@ -32,7 +33,7 @@ def category_label(ctx: services.Context, view: services.ReportView, tr: Transla
 
 def list_line(ctx: services.Context, view: services.ReportView, tr: Translator) -> str:
     """One report in the queue: reference, status, kind, category, reported date, and the
-    mark of an unread answer from the reporter."""
+    marks of an unread answer from the reporter and of a feedback date passed."""
     parts = [
         view.reference,
         label(STATUS_LABELS, view.status, tr),
@@ -42,6 +43,8 @@ def list_line(ctx: services.Context, view: services.ReportView, tr: Translator) 
     ]
     if view.unread_from_reporter:
         parts.append("✉ " + tr(UNREAD_MARK))
+    if view.feedback_overdue:
+        parts.append("⏰ " + tr(OVERDUE_MARK))
     return " · ".join(parts)
 
 
@@ -69,6 +72,7 @@ def report_text(ctx: services.Context, view: services.ReportView, tr: Translator
     if for_group:
         facts += [
             (tr("Reporter"), view.reporter_id or "-"),
+            *([(tr("Notices by e-mail to"), view.notify_email)] if view.notify_email else []),
             (tr("Assigned to"), view.assignee or tr("nobody")),
         ]
     if view.reporter_party or view.concerned_party:

@@ -15,6 +15,7 @@ from intake.domain.model import (
     Status,
     ValidationFailed,
 )
+from intake.domain.redirects import LINK_RE
 from intake.i18n import N_, Translator
 
 if TYPE_CHECKING:
@@ -187,6 +188,13 @@ ERROR_TEXTS = {
         "This report link is unknown or has expired. Ask for a new one with "
         "/triage rapport."
     ),
+    "rating_not_closed": N_(
+        "You can say whether the answer was useful once the report {reference} is closed."
+    ),
+    "rating_closed": N_(
+        "The time to answer \u201cWas the answer useful?\u201d has passed: answers were "
+        "taken until {date}."
+    ),
 }
 
 
@@ -231,6 +239,32 @@ FORMAL_GUIDANCE = N_(
     "Trondheim: TQM). If a patient died or was seriously harmed, the event must also be "
     "reported to Helsetilsynet through melde.no."
 )
+# the formal-reporting guidance sent once after the group assessed a report as serious
+FORMAL_GUIDANCE_EVENT = "formal_guidance"
+FORMAL_GUIDANCE_LEAD = N_("Forbedringsgruppen has read your report {reference}.")
+
+
+def notice_links(payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (name, url) links a notice carries (a forwarding notice's target, the formal
+    guidance's systems), written from redirects.toml; anything not a plain http(s) address
+    is left out, so no channel renders a link it should not."""
+    found: list[tuple[str, str]] = []
+    for item in payload.get("links") or ():
+        if (isinstance(item, (list, tuple)) and len(item) == 2
+                and all(isinstance(x, str) for x in item) and LINK_RE.match(item[1])):
+            found.append((item[0], item[1]))
+    return found
+
+
+def guidance_tail(payload: dict[str, Any], links: bool) -> str:
+    """What to do and where, after a notice's own words: the guidance text, and the links as
+    plain "name: url" lines unless the channel shows them itself (links=False)."""
+    tail = ""
+    if isinstance(payload.get("guidance"), str) and payload["guidance"]:
+        tail += "\n\n" + payload["guidance"]
+    if links and notice_links(payload):
+        tail += "\n\n" + "\n".join(f"{name}: {url}" for name, url in notice_links(payload))
+    return tail
 
 
 NEXT_STEPS = N_(
@@ -245,14 +279,67 @@ def receipt_lines(receipt: Receipt, tr: Translator) -> list[str]:
         tr("Thank you! Your report has been received with reference {reference}.",
            reference=receipt.reference),
         tr(NEXT_STEPS, date=tr.date(receipt.feedback_by)),
+        tr(STATUS_PAGE_NOTICES),
     ]
+    if receipt.email_notices:
+        lines.append(tr(EMAIL_NOTICES))
     if receipt.formal_guidance:
         lines.append(tr(FORMAL_GUIDANCE))
     return lines
 
 
-def notification_text(event: str, payload: dict[str, Any], tr: Translator) -> str:
-    """Plain words for one outbox notification; a dialog message it carries comes after."""
+# where a web or API reporter hears back (the receipt says so)
+STATUS_PAGE_NOTICES = N_(
+    "Every answer and change comes on the status page of your report: keep its link."
+)
+EMAIL_NOTICES = N_(
+    "We also send each notice to the e-mail address you gave, without the text of your "
+    "report."
+)
+
+
+# "Var svaret nyttig?": the closing notice asks it, in words that fit the channel
+RATING_QUESTION = N_("Was the answer useful?")
+RATING_LABELS = {"yes": N_("Yes"), "partly": N_("Partly"), "no": N_("No")}
+RATING_ASK = {
+    None: N_("Was the answer useful? Answer yes, partly or no on the status page of your "
+             "report."),
+    "slack": N_("Was the answer useful? Answer with the buttons below."),
+    "teams": N_("Was the answer useful? Answer with the buttons below; a comment is "
+                "welcome."),
+    "web": N_("Was the answer useful? Answer in the form below."),
+    "email": N_("Was the answer useful? Answer yes, partly or no through the link below."),
+}
+RATING_THANKS = N_("Thank you for your answer!")
+RATING_CHANGE_HINT = N_(
+    "You can change it or add a comment on the status page of {reference} until {date}: "
+    "{link}"
+)
+
+
+RATING_YOUR_ANSWER = N_("Your answer: {answer}.")
+
+
+def rating_thanks(tr: Translator, *, answer: str, reference: str, until: date,
+                  link: str) -> str:
+    """What a chat door says when an answer to "Var svaret nyttig?" is stored."""
+    return " ".join([
+        tr(RATING_THANKS), tr(RATING_YOUR_ANSWER, answer=label(RATING_LABELS, answer, tr)),
+        tr(RATING_CHANGE_HINT, reference=reference, date=tr.date(until), link=link)])
+
+
+def rating_ask(channel: str | None, tr: Translator) -> str:
+    """The closing notice's question, for a channel ("slack", "teams", "web", "email")."""
+    return tr(RATING_ASK.get(channel, RATING_ASK[None]))
+
+
+def notification_text(event: str, payload: dict[str, Any], tr: Translator,
+                      channel: str | None = None, *, links: bool = True) -> str:
+    """Plain words for one outbox notification; a dialog message it carries comes after.
+    `channel` words the closing notice's question "Var svaret nyttig?" for where it is
+    shown (buttons in chat, the form on the status page, the link in an e-mail).
+    `links=False`: leave out the "name: url" lines of `notice_links(payload)`, for a channel
+    that shows them as links of its own (Slack, Teams, the status page)."""
     params = dict(payload)
     if event == "status_changed":
         status = Status(payload["status"])
@@ -265,11 +352,22 @@ def notification_text(event: str, payload: dict[str, Any], tr: Translator) -> st
         params.setdefault("learning_point", "")
         params.setdefault("measure", "")
         params.setdefault("other_reference", "")
-        return tr(STATUS_NOTICES[status], **params)
+        text = tr(STATUS_NOTICES[status], **params)
+        if status == Status.CLOSED:
+            text += "\n\n" + rating_ask(channel, tr)
+        return text + guidance_tail(payload, links)
+    if event == FORMAL_GUIDANCE_EVENT:
+        return (tr(FORMAL_GUIDANCE_LEAD, **params) + "\n\n" + tr(FORMAL_GUIDANCE)
+                + guidance_tail(payload, links))
     if event == "reply":
         return tr(REPLY_NOTICE, **params)
     if event == "reporter_message":
         return tr(REPORTER_MESSAGE_NOTICE, **params)
+    if event == "feedback_overdue":
+        return tr(FEEDBACK_OVERDUE_NOTICE, reference=payload.get("reference", ""),
+                  date=tr.date(date.fromisoformat(payload["new_date"])))
+    if event == "feedback_reminder":
+        return feedback_reminder_text(payload, tr, payload.get("assignee"))
     if event == "receipt":
         lines = [
             tr("Thank you! Your report has been received with reference {reference}.",
@@ -281,3 +379,30 @@ def notification_text(event: str, payload: dict[str, Any], tr: Translator) -> st
             lines.append(tr(FORMAL_GUIDANCE))
         return "\n\n".join(lines)
     return event
+
+
+# ---------------------------------------------------------------- the feedback promise
+
+OVERDUE_MARK = N_("overdue: no feedback by the promised date")
+FEEDBACK_OVERDUE_NOTICE = N_(
+    "We have not yet had time to look at your report {reference}. We are sorry. The new "
+    "date for feedback is {date}."
+)
+FEEDBACK_REMINDER = {
+    1: N_("The date for feedback on {reference} is {date} (tomorrow)."),
+    0: N_("The date for feedback on {reference} is {date} (today)."),
+}
+REMINDER_ASSIGNEE = N_("{assignee}, this one is yours.")
+REMINDER_NOBODY = N_("Nobody is assigned: can someone in the group take it?")
+
+
+def feedback_reminder_text(payload: dict[str, Any], tr: Translator,
+                           assignee: str | None) -> str:
+    """The group's reminder the day before a report's feedback-by date. `assignee` is what
+    the door shows for the assignee (a chat mention, a name); None for the whole group."""
+    days_left = 1 if payload.get("days_left", 1) else 0
+    text = tr(FEEDBACK_REMINDER[days_left], reference=payload.get("reference", ""),
+              date=tr.date(date.fromisoformat(payload["feedback_by"])))
+    if assignee:
+        return text + " " + tr(REMINDER_ASSIGNEE, assignee=assignee)
+    return text + " " + tr(REMINDER_NOBODY)

@@ -176,12 +176,17 @@ def _run(
                            reference=view.reference), view)
         case Cmd.REDIRECT:
             view = services.redirect(ctx=ctx, actor=actor, reference=ref, target=cmd.args[0],
-                                     external_reference=cmd.text or None)
+                                     external_reference=cmd.args[1] if len(cmd.args) > 1
+                                     else None, message=cmd.text or None)
             sentence = tr("{reference} is forwarded to {target}.", reference=view.reference,
                           target=label(REDIRECT_LABELS, view.redirect_target, tr))
             if view.redirect_reference:
                 sentence += " " + tr("Their reference: {external_reference}.",
                                      external_reference=view.redirect_reference)
+            if view.reporter_id or view.notify_email:
+                sentence += " " + (tr("The reporter is told what to do there and where, "
+                                      "with your message.") if cmd.text else
+                                   tr("The reporter is told what to do there and where."))
             return done(sentence, view)
         case Cmd.DUPLICATE:
             view = services.mark_duplicate(ctx=ctx, actor=actor, reference=ref,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from bot.chat.redirect_words import external_and_message
 from intake.domain.model import Kind, RedirectTarget, Severity, Status
 from intake.i18n import N_, Translator
 
@@ -178,8 +179,12 @@ USAGE: dict[Cmd, tuple[str, str]] = {
     Cmd.REQUEST_INFO: (N_("trenger-info REF question"),
                        N_("ask the reporter; the report waits for the answer")),
     Cmd.NOTE: (N_("notat REF text"), N_("internal note the reporter never sees")),
-    Cmd.REDIRECT: (N_("videresend REF eqs|compilo|tqm|melde_no|annet [their reference]"),
-                   N_("forwarded to a formal system: their reference only, never the content")),
+    Cmd.REDIRECT: (N_("videresend REF eqs|compilo|tqm|melde_no|annet [their reference] "
+                      "[-- message to the reporter]"),
+                   N_("forwarded to a formal system (their reference only, never the "
+                      "content); the reporter is told what to do there. Their reference is "
+                      "the first word if it has a digit or is quoted; write -- before the "
+                      "message to be sure")),
     Cmd.DUPLICATE: (N_("duplikat REF OTHER-REF"),
                     N_("the report concerns the same matter as another one")),
     Cmd.CLOSE: (N_("lukk REF [læring=\"...\" tiltak=\"...\"]"),
@@ -402,8 +407,9 @@ def parse(text: str) -> ParsedCommand:
             target = REDIRECT_WORDS.get(_key(rest[0].value))
             if target is None:
                 return _fail(name, first, ParseError.UNKNOWN_WORD, rest[0].value, reference)
-            return ParsedCommand(name=name, word=first, reference=reference,
-                                 args=(target.value,), text=_single_value(text, words, at + 1))
+            external, message = external_and_message(text, words, at + 1, "".join(_QUOTES))
+            return ParsedCommand(name=name, word=first, reference=reference, text=message,
+                                 args=(target.value, external) if external else (target.value,))
         case Cmd.DUPLICATE:
             if not rest:
                 return _fail(name, first, ParseError.MISSING_ARGUMENT, reference=reference)

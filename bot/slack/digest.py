@@ -114,6 +114,10 @@ def digest_blocks(digest: Digest, tr: Translator) -> list[Block]:
         waiting = (f"*{escape_mrkdwn(d.waiting_heading(g, tr))}*\n"
                    + escape_mrkdwn(tr("None.")))
     blocks.append(_section("digest_waiting", waiting))
+    if g.overdue:
+        blocks.append(_section("digest_overdue", _list_text(
+            d.overdue_heading(g, tr), [d.overdue_line(o, tr) for o in g.overdue],
+            g.overdue_total, tr)))
     if g.needs_info:
         blocks.append(_section("digest_needs_info", _list_text(
             tr("Waiting for more information from the reporter"),

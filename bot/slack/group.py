@@ -1,9 +1,12 @@
-"""Forbedringsgruppen's Slack channel as an outbox channel: a card per new report, and a
-line when a reporter writes on a closed report (whether to reopen it)."""
+"""Forbedringsgruppen's Slack channel as an outbox channel: a card per new report, a
+line when a reporter writes on a closed report (whether to reopen it), and the reminder
+the day before a report's feedback-by date (mentioning the assignee)."""
 
 from __future__ import annotations
 
 import logging
+import re
+from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -12,7 +15,7 @@ from bot.slack.notifier import post_message
 from intake.delivery.outbox import Notification
 from intake.domain.taxonomy import Taxonomy
 from intake.i18n import Translator
-from intake.texts import notification_text
+from intake.texts import feedback_reminder_text, notification_text
 
 log = logging.getLogger("meld.slack.group")
 
@@ -38,9 +41,30 @@ class SlackGroupNotifier:
                                blocks=[{"type": "section",
                                         "text": {"type": "mrkdwn", "text": text}}])
             return
+        if note.event == "feedback_reminder":  # the day before the feedback-by date
+            text = reminder_mrkdwn(note.payload, tr)
+            await post_message(self.client, note, channel=self.channel_id, text=text,
+                               blocks=[{"type": "section",
+                                        "text": {"type": "mrkdwn", "text": text}}])
+            return
         if note.event != "new_report":
             return  # nothing else is meant for the channel yet
         blocks = [b.to_dict() for b in views.triage_card(tr, self.taxonomy, note.payload)]
         text = tr("New report {reference}", reference=note.payload["reference"])
         await post_message(self.client, note, channel=self.channel_id, text=text,
                            blocks=blocks)
+
+
+_SLACK_ASSIGNEE = re.compile(r"^slack:([UW][A-Z0-9]{2,20})$")
+
+
+def reminder_mrkdwn(payload: dict[str, Any], tr: Translator) -> str:
+    """The reminder as mrkdwn: a Slack assignee (slack:U...) is mentioned (<@U...>), any
+    other assignee is named as text (escaped); nobody assigned: the whole group."""
+    assignee = payload.get("assignee")
+    shown = None
+    if assignee:
+        match = _SLACK_ASSIGNEE.match(str(assignee))
+        shown = f"<@{match.group(1)}>" if match else views.escape(str(assignee))
+    safe = {k: views.escape(v) if isinstance(v, str) else v for k, v in payload.items()}
+    return feedback_reminder_text(safe, tr, shown)

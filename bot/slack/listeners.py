@@ -28,7 +28,7 @@ from intake import services
 from intake.domain.model import Actor, DomainError, PermissionDenied, Role, ValidationFailed
 from intake.i18n import Translator
 from intake.settings import Settings
-from intake.texts import domain_error_text, error_text
+from intake.texts import domain_error_text, error_text, rating_thanks
 
 log = logging.getLogger("meld.slack")
 
@@ -193,6 +193,31 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
                                view: dict[str, Any]) -> None:
         actor = Actor(identity=f"slack:{body['user']['id']}", role=Role.REPORTER)
         await _submit_text(ack, services.reporter_answer, actor, view, warn=True)
+
+    @app.action(re.compile(r"^meld_rate_(yes|partly|no)$"))
+    async def rate_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                          respond: AsyncRespond) -> None:
+        """"Var svaret nyttig?" in the closing DM: the answer is stored at once, and the
+        reporter is told (only they see it) where to change it or add a comment."""
+        await ack()
+        tr = door.tr
+        answer = action["action_id"].removeprefix("meld_rate_")
+        reference = str(action.get("value") or "")[:40]
+        actor = Actor(identity=f"slack:{body['user']['id']}", role=Role.REPORTER)
+        try:
+            rated = await door.call(services.rate_answer, actor=actor, reference=reference,
+                                    answer=answer)
+        except DomainError as err:
+            text = domain_error_text(err, tr)
+        except DB_DOWN:
+            text = error_text("database_unavailable", tr)
+        else:
+            assert rated.open_until is not None
+            text = rating_thanks(tr, answer=rated.answer or answer, reference=rated.reference,
+                                 until=door.ctx.local_date(rated.open_until),
+                                 link=services.rating_link(door.ctx, rated.reference))
+        await respond(text=views.escape(text), response_type="ephemeral",
+                      replace_original=False)
 
     async def _submit_text(ack: AsyncAck, fn: Any, actor: Actor, view: dict[str, Any],
                            warn: bool = False) -> None:

@@ -44,11 +44,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from intake.delivery.outbox import DeliveryError, Notification
 from intake.i18n import Translator
-from intake.texts import notification_text
+from intake.texts import RATING_LABELS, notice_links, notification_text
 
 log = logging.getLogger("meld.slack.notifier")
 
 ANSWER_ACTION_ID = "meld_answer"
+RATE_ACTION_PREFIX = "meld_rate_"  # + yes / partly / no: "Var svaret nyttig?"
 SECTION_MAX = 3000  # characters of mrkdwn in one section block (slack_sdk validates this)
 NOTICE_BLOCKS_MAX = 8  # Slack allows 50 blocks per message: notice, message, button
 MESSAGE_BLOCKS_MAX = 40
@@ -133,12 +134,16 @@ def render(note: Notification, tr: Translator) -> tuple[str, list[dict[str, Any]
     learning point that the notice quotes) is escaped, so stored text cannot mention,
     link or broadcast (`<!channel>`). Long texts take several sections.
     """
-    notice = notification_text(note.event, note.payload, tr)
+    notice = notification_text(note.event, note.payload, tr, "slack", links=False)
     text = escape_mrkdwn(notice[:TEXT_MAX])
     blocks: list[Block] = [
         SectionBlock(block_id=f"meld_notice_{i}", text=MarkdownTextObject(text=escape_mrkdwn(p)))
         for i, p in enumerate(split_for_sections(notice)[:NOTICE_BLOCKS_MAX])
     ]
+    links = link_mrkdwn(note.payload)
+    if links:  # where to report: the target's system, melde.no (from redirects.toml)
+        text += "\n\n" + links
+        blocks.append(SectionBlock(block_id="meld_links", text=MarkdownTextObject(text=links)))
     if note.message:
         short = note.message if len(note.message) <= TEXT_MAX else note.message[:TEXT_MAX] + "…"
         text += "\n\n" + quote_mrkdwn(short)
@@ -146,6 +151,12 @@ def render(note: Notification, tr: Translator) -> tuple[str, list[dict[str, Any]
         blocks += [SectionBlock(block_id=f"meld_message_{i}",
                                 text=MarkdownTextObject(text=quote_mrkdwn(p)))
                    for i, p in enumerate(pieces)]
+    if note.reference and asks_rating(note):
+        blocks.append(ActionsBlock(block_id="meld_rating", elements=[
+            ButtonElement(text=PlainTextObject(text=tr(RATING_LABELS[code]), emoji=False),
+                          action_id=RATE_ACTION_PREFIX + code, value=note.reference)
+            for code in RATING_LABELS
+        ]))
     if note.reference:
         blocks.append(ActionsBlock(block_id="meld_actions", elements=[
             ButtonElement(text=PlainTextObject(text=tr("Answer"), emoji=False),
@@ -154,6 +165,19 @@ def render(note: Notification, tr: Translator) -> tuple[str, list[dict[str, Any]
     # to_dict() runs slack_sdk's validators (lengths, required fields) and raises
     # SlackObjectFormationError before anything is sent.
     return text, [block.to_dict() for block in blocks]
+
+
+def link_mrkdwn(payload: dict[str, Any]) -> str:
+    """A notice's links as Slack links <url|name>, one a line (the url checked by
+    notice_links, the name escaped)."""
+    return "\n".join(f"<{url}|{escape_mrkdwn(name).replace('|', '/')}>"
+                     for name, url in notice_links(payload))[:SECTION_MAX]
+
+
+def asks_rating(note: Notification) -> bool:
+    """The closing notice asks "Var svaret nyttig?" (not a reopening)."""
+    return (note.event == "status_changed" and note.payload.get("status") == "closed"
+            and not note.payload.get("reopened"))
 
 
 def _error_code(error: object) -> str:

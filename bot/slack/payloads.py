@@ -153,6 +153,14 @@ class GroupButton(_Carrier):
     actions: list[_ValueAction] = Field(min_length=1)
 
 
+class RateButton(_Carrier):
+    """"Var svaret nyttig?" in the closing DM: the reporter, the report, where to answer."""
+
+    user: _User
+    response_url: Id
+    actions: list[_ValueAction] = Field(min_length=1)
+
+
 # ---------------------------------------------------------------- modal submissions
 
 
@@ -293,6 +301,9 @@ ROUTES: dict[str, type[_Shape]] = {
     "message_action:meld_message": MessageShortcut,
     "block_actions:meld_new": NewReportButton,
     "block_actions:meld_answer": AnswerButton,
+    "block_actions:meld_rate_yes": RateButton,
+    "block_actions:meld_rate_partly": RateButton,
+    "block_actions:meld_rate_no": RateButton,
     "block_actions:triage_show": GroupButton,
     "block_actions:triage_assess": GroupButton,
     "block_actions:triage_reply": GroupButton,

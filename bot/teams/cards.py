@@ -25,6 +25,7 @@ from microsoft_teams.cards import (
     ExecuteAction,
     Fact,
     FactSet,
+    OpenUrlAction,
     RichTextBlock,
     SubmitAction,
     TextBlock,
@@ -42,6 +43,7 @@ from intake.reporting.digest import Digest
 from intake.texts import (
     KIND_LABELS,
     PARTY_LABELS,
+    RATING_LABELS,
     SEVERITY_LABELS,
     field_error_text,
     label,
@@ -49,6 +51,7 @@ from intake.texts import (
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 SUBMIT_VERB = "meld_submit"
+RATE_VERB = "meld_rate"  # "Var svaret nyttig?" on the closing notice
 OPEN_VERB = "meld_open"
 NO_IDS = services.FORM_NO_IDS
 CONFIRM = services.FORM_CONFIRM
@@ -304,14 +307,26 @@ def _dialog_button(title: str, **data: Any) -> SubmitAction:
 
 
 def notice_card(tr: Translator, notice: str, message_text: str | None,
-                reference: str | None) -> dict[str, Any]:
-    """A notice to a reporter: the words, the group's message as a quote, an Answer button."""
+                reference: str | None, *, rating: bool = False,
+                links: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """A notice to a reporter: the words, the group's message as a quote, an Answer button,
+    and a button for each link (`links`: where to report, from redirects.toml);
+    with `rating` (the closing notice) "Var svaret nyttig?": an optional comment and the
+    buttons ja / delvis / nei (Action.Execute, answered in the invoke's response)."""
     body: list[CardElement] = [plain(part) for part in notice.split("\n\n") if part]
     if message_text:
         body.append(plain(message_text[:TEXT_MAX], subtle=True, separator=True))
-    actions = [_dialog_button(tr("Answer"), meld="answer", reference=reference)] \
-        if reference else None
-    return dump(AdaptiveCard(body=body, actions=actions))
+    actions: list[Any] = [OpenUrlAction(title=name[:TEXT_MAX], url=url)
+                          for name, url in links or ()]
+    if reference and rating:
+        body.append(TextInput(id="comment", label=tr("Comment (optional)"), is_multiline=True,
+                              max_length=services.MAX_RATING_COMMENT, separator=True))
+        actions += [ExecuteAction(title=tr(text), verb=RATE_VERB,
+                                  data={"meld": "rate", "reference": reference, "answer": code})
+                    for code, text in RATING_LABELS.items()]
+    if reference:
+        actions.append(_dialog_button(tr("Answer"), meld="answer", reference=reference))
+    return dump(AdaptiveCard(body=body, actions=actions or None))
 
 
 def triage_card(tr: Translator, taxonomy: Taxonomy, payload: dict[str, Any]) -> dict[str, Any]:
@@ -437,6 +452,9 @@ def digest_card(digest: Digest, tr: Translator) -> dict[str, Any]:
                                     for name, count in rows[:LIST_MAX]])]
     body += _list(d.waiting_heading(g, tr), [d.waiting_line(w, tr) for w in g.waiting],
                   g.waiting_total, tr)
+    if g.overdue:
+        body += _list(d.overdue_heading(g, tr), [d.overdue_line(o, tr) for o in g.overdue],
+                      g.overdue_total, tr)
     if g.needs_info:
         body += _list(tr("Waiting for more information from the reporter"),
                       [d.needs_info_line(n, tr) for n in g.needs_info], g.needs_info_total,

@@ -23,7 +23,7 @@ from intake.domain.taxonomy import Taxonomy
 from intake.i18n import Translator
 from intake.reporting import digest_text
 from intake.reporting.digest import Digest
-from intake.texts import notification_text
+from intake.texts import notice_links, notification_text
 
 log = logging.getLogger("meld.teams.notifier")
 
@@ -59,8 +59,12 @@ class TeamsNotifier:
             # stored before Meld served one tenant only: never send our bot token there
             raise DeliveryError("teams_foreign_tenant", permanent=True)
         tr = Translator(note.locale, self.timezone)
-        card = cards.notice_card(tr, notification_text(note.event, note.payload, tr),
-                                 note.message, note.reference)
+        rating = (note.event == "status_changed" and note.payload.get("status") == "closed"
+                  and not note.payload.get("reopened"))
+        card = cards.notice_card(tr, notification_text(note.event, note.payload, tr, "teams",
+                                                       links=False),
+                                 note.message, note.reference, rating=rating,
+                                 links=notice_links(note.payload))
         try:
             async with asyncio.timeout(self.deadline):
                 conversation = ref.conversation_id
@@ -110,6 +114,8 @@ class TeamsGroupNotifier:
     async def deliver(self, note: Notification) -> None:
         tr = Translator(self.locale, self.timezone)
         if note.event == "reporter_message":  # the reference and a hint, never the message
+            activity = cards.text_message(notification_text(note.event, note.payload, tr))
+        elif note.event == "feedback_reminder":  # plain text: the assignee by name
             activity = cards.text_message(notification_text(note.event, note.payload, tr))
         elif note.event != "new_report":
             return

@@ -144,7 +144,9 @@ def add_parser(sub: Any, tr: Translator, taxonomy: Taxonomy | None = None) -> No
                                                   REDIRECT_LABELS),
          {"choices": [str(v) for v in RedirectTarget]}),),
        optional=(("external_reference", tr("the case number there"),
-                  {"metavar": tr("REFERENCE")}),))
+                  {"metavar": tr("REFERENCE")}),
+                 ("message", tr("words to the reporter with the forwarding notice"),
+                  {"metavar": tr("TEXT")})))
     op("duplicate", tr("mark as a duplicate of another report"), services.mark_duplicate,
        (("duplicate_of", tr("OTHER_REF"), tr("the report that covers the same matter"), {}),))
     op("close", tr("close with a learning point and a measure"), services.close,

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from intake.domain.redirects import (
+    Redirects,
+    RedirectsError,
+    load_redirects,
+    shipped_redirects,
+)
 
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
@@ -43,6 +50,8 @@ class Place(Item):
 class Taxonomy:
     categories: tuple[Category, ...]
     places: tuple[Place, ...]
+    # where a forwarded report goes and what the reporter is told (redirects.toml)
+    redirects: Redirects = field(default_factory=shipped_redirects)
 
     def category(self, category_id: str) -> Category | None:
         return next((c for c in self.categories if c.id == category_id), None)
@@ -103,7 +112,8 @@ def _item_fields(source: str, raw: dict[str, Any], seen: set[str]) -> dict[str, 
 
 
 def load_taxonomy(directory: Path | None = None) -> Taxonomy:
-    """Read categories.toml and places.toml from directory, else the shipped defaults."""
+    """Read categories.toml and places.toml from directory, else the shipped defaults;
+    redirects.toml from directory is laid over the shipped one (intake.domain.redirects)."""
     source, data = _read(directory, "categories.toml")
     categories: list[Category] = []
     seen: set[str] = set()
@@ -127,4 +137,8 @@ def load_taxonomy(directory: Path | None = None) -> Taxonomy:
         if kind not in ("hospital", "municipality", "other"):
             raise TaxonomyError(f"{source}: {fields['id']!r} kind must be hospital or municipality")
         places.append(Place(**fields, kind=kind))
-    return Taxonomy(categories=tuple(categories), places=tuple(places))
+    try:
+        redirects = load_redirects(directory)
+    except RedirectsError as exc:  # one kind of error for a broken data file
+        raise TaxonomyError(str(exc)) from None
+    return Taxonomy(categories=tuple(categories), places=tuple(places), redirects=redirects)

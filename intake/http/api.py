@@ -43,6 +43,12 @@ class ReportIn(BaseModel):
     place: str | None = Field(None, max_length=64, examples=["trondheim"])
     place_text: str | None = Field(None, max_length=TEXT)
     locale: str | None = Field(None, max_length=10, examples=["nb"])
+    email: str | None = Field(
+        None, max_length=254, examples=["lege@eksempel.no"],
+        description="Optional: every later notice (status, answers, questions, the closing) "
+        "also by e-mail, never with the report's text. Refused (email_notices_off) when this "
+        "Meld sends no e-mail.",
+    )
 
 
 class ReceiptOut(BaseModel):
@@ -51,6 +57,9 @@ class ReceiptOut(BaseModel):
     status_url: str
     feedback_by: date
     formal_guidance: bool
+    notices: list[str] = Field(
+        description="Where later notices come: status_page (always), email (when an address "
+        "was given)")
     messages: list[str]
 
 
@@ -119,6 +128,10 @@ class RedirectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     target: RedirectTarget
     external_reference: str | None = Field(None, max_length=TEXT)
+    message: str | None = Field(
+        None, max_length=TEXT,
+        description="Words to the reporter with the forwarding notice (which also says what "
+                    "to do at the target and where, from redirects.toml)")
 
 
 class DuplicateIn(BaseModel):
@@ -201,6 +214,7 @@ async def submit(
         status_url=url,
         feedback_by=receipt.feedback_by,
         formal_guidance=receipt.formal_guidance,
+        notices=["status_page", *(["email"] if receipt.email_notices else [])],
         messages=receipt_lines(receipt, Translator(draft.locale, ctx.settings.timezone)),
     )
 
@@ -317,6 +331,7 @@ async def redirect(reference: str, body: RedirectIn, ctx: Ctx, actor: Group) -> 
             reference=reference,
             target=body.target.value,
             external_reference=body.external_reference,
+            message=body.message,
         )
     )
 

@@ -6,8 +6,10 @@ statistics need. What goes and what stays:
 Erased (set to NULL or replaced):
 - the report's free text: `description`, `place_text`, `source_link`;
 - the dialog: every message `body`, and `author_id` of the reporter's own messages;
-- the reporter's identity: `reporter_id`, the status-page token hash (the private link
-  stops working), the idempotency key and the request hash (derived from the text);
+- the reporter's identity: `reporter_id`, the notice address `notify_email` (no more
+  mails), the status-page token hash (the private link stops working), the idempotency
+  key and the request hash (derived from the text);
+- the comment on "Var svaret nyttig?" (the answer itself, a code, stays for the figures);
 - `+1` identities (`actor_id` becomes `erased:<row id>`: the count stays);
 - the reporter's identity in the audit log (`actor_id` of reporter events; the log holds
   codes only, never text);
@@ -59,7 +61,10 @@ def _due(cutoff: datetime) -> Select[Any]:
     text_left = or_(
         R.description.is_not(None), R.reporter_id.is_not(None), R.place_text.is_not(None),
         R.source_link.is_not(None), R.status_token_hash.is_not(None),
+        R.notify_email.is_not(None),
         exists().where(m.Message.report_id == R.id, m.Message.body.is_not(None)),
+        exists().where(m.FeedbackRating.report_id == R.id,
+                       m.FeedbackRating.comment.is_not(None)),
     )
     return (select(R.id, R.reference)
             .where(R.status == Status.CLOSED.value, R.closed_at.is_not(None),
@@ -83,13 +88,17 @@ def _erase(session: Session, report_ids: list[int], *, actor: Actor, days: int,
     session.execute(
         update(R).where(R.id.in_(report_ids)).values(
             description=None, place_text=None, source_link=None, reporter_id=None,
-            status_token_hash=None, idempotency_key=None, request_hash=None,
+            notify_email=None, status_token_hash=None, idempotency_key=None,
+            request_hash=None,
             # updated_at is left alone on purpose: erasure is not a change of the matter
             updated_at=R.updated_at,
         ).execution_options(synchronize_session=False))
     session.execute(
         update(m.Message).where(m.Message.report_id.in_(report_ids)).values(body=None)
         .execution_options(synchronize_session=False))
+    session.execute(
+        update(m.FeedbackRating).where(m.FeedbackRating.report_id.in_(report_ids))
+        .values(comment=None).execution_options(synchronize_session=False))
     session.execute(
         update(m.Message).where(m.Message.report_id.in_(report_ids),
                                 m.Message.direction == "reporter").values(author_id=None)
@@ -103,7 +112,7 @@ def _erase(session: Session, report_ids: list[int], *, actor: Actor, days: int,
     for row in session.scalars(select(m.OutboxMessage)
                                .where(m.OutboxMessage.report_id.in_(report_ids))):
         row.payload = {}
-        if row.recipient == reporters.get(row.report_id):
+        if row.recipient == reporters.get(row.report_id) or row.channel == "email":
             row.recipient = ERASED
         if row.delivered_at is None and row.failed_at is None:
             row.failed_at = now

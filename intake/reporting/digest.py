@@ -141,6 +141,14 @@ class UnreadItem:
 
 
 @dataclass(frozen=True, slots=True)
+class OverdueItem:
+    reference: str
+    category: str
+    feedback_by: date      # the date promised, passed by the end of the week
+    days: int              # since that date
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     """One week for the group: counts and short lists, no report text, no reporter."""
 
@@ -163,6 +171,8 @@ class Digest:
     unread: tuple[UnreadItem, ...] = ()     # a reporter's message the group has not read
     unread_total: int = 0
     ended: bool = True                      # False: a week still running, shown so far
+    overdue: tuple[OverdueItem, ...] = ()   # the feedback-by date passed without feedback
+    overdue_total: int = 0
 
     @property
     def is_empty(self) -> bool:
@@ -187,6 +197,10 @@ def _in_order(counts: dict[str, int], order: list[str]) -> tuple[Count, ...]:
     rank = {key: i for i, key in enumerate(order)}
     return tuple(Count(key, key, counts[key])
                  for key in sorted(counts, key=lambda k: (rank.get(k, len(rank)), k)))
+
+
+def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 def _days(today: date, then: datetime, zone: ZoneInfo) -> int:
@@ -253,13 +267,16 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
     cutoff_week = week_of(ctx.local_date(cutoff))
     params = {"monday": period.start, "trend": period.shifted(-TREND_WEEKS).start,
               "start": start, "asof": asof, "cutoff": cutoff,
-              "cutoff_monday": cutoff_week.start, "cutoff_week": cutoff_week.bounds(tz)[0]}
+              "cutoff_monday": cutoff_week.start, "cutoff_week": cutoff_week.bounds(tz)[0],
+              # the feedback-by date (local reported date + feedback_days) passed by :asof
+              "overdue": _local_midnight(ctx.local_date(asof)
+                                         - timedelta(days=settings.feedback_days), zone)}
 
     with ctx.db.reading() as session:
         conn = session.connection()  # plain rows, no ORM loading
         rows = conn.execute(statement, params).all()
 
-    lists: tuple[list[Any], ...] = ([], [], [], [], [])  # by list number, in one pass
+    lists: tuple[list[Any], ...] = ([], [], [], [], [], [])  # by list number, in one pass
     count_rows = []
     for row in rows:
         if row[0] == 9:  # a count: kind, category, severity, n
@@ -309,4 +326,9 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
         unread=tuple(UnreadItem(ref, cat(cid, lang), _days(today, since, zone), status)
                      for _, _, since, _, ref, cid, _, status, _, _ in lists[4][:LIST_MAX]),
         unread_total=totals["unread"],
+        overdue=tuple(OverdueItem(ref, cat(cid, lang), due, (today - due).days)
+                      for _, _, reported, _, ref, cid, _, _, _, _ in lists[5][:LIST_MAX]
+                      for due in (ctx.local_date(reported)
+                                  + timedelta(days=settings.feedback_days),)),
+        overdue_total=totals["overdue"],
     )

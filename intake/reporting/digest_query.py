@@ -30,6 +30,7 @@ def digest_statement(dialect: str) -> TextClause:
     monday, trend = bindparam("monday", type_=wc.week.type), bindparam("trend", type_=wc.week.type)
     start, asof = bindparam("start", type_=stamp), bindparam("asof", type_=stamp)
     cutoff = bindparam("cutoff", type_=stamp)
+    overdue = bindparam("overdue", type_=stamp)
 
     # The lists read partial indexes holding just their reports, in the order shown. Each
     # query repeats its index's predicate word for word (SQLite uses a partial index only
@@ -102,6 +103,15 @@ def digest_statement(dialect: str) -> TextClause:
     fed_later = (f"FROM reports {hint('ix_reports_in_progress_feedback')} "
                  f"WHERE {m.IN_PROGRESS_PREDICATE} AND first_feedback_at >= :asof "
                  f"AND reported_at < :cutoff AND {unchanged}")
+    # the feedback promise broken at :asof: waiting then with no feedback given before it,
+    # reported before :overdue (so the feedback-by date had passed by :asof)
+    no_feedback = "(first_feedback_at IS NULL OR first_feedback_at >= :asof)"
+    is_overdue = (f"FROM reports {hint('ix_reports_waiting')} "
+                  f"WHERE ({m.WAITING_PREDICATE}) AND reported_at < :overdue "
+                  f"AND {no_feedback}")
+    fed_after_due = (f"FROM reports {hint('ix_reports_in_progress_feedback')} "
+                     f"WHERE {m.IN_PROGRESS_PREDICATE} AND first_feedback_at >= :asof "
+                     f"AND reported_at < :overdue AND {unchanged}")
     # waiting for the reporter: since the group asked (the status changed to needs_info)
     is_asked = f"FROM reports {hint('ix_reports_needs_info')} WHERE {m.NEEDS_INFO_PREDICATE}"
     is_unread = (f"FROM reports {hint('ix_reports_unread')} WHERE {m.UNREAD_PREDICATE} "
@@ -141,7 +151,13 @@ def digest_statement(dialect: str) -> TextClause:
         "WHERE closed_at >= :start AND closed_at < :asof) + (SELECT count(*) FROM moved "
         "WHERE was = 'closed' AND was_at >= :start) "
         f"UNION ALL SELECT NULL, 'unread', NULL, (SELECT count(*) {is_unread}) "
-        "+ (SELECT count(*) FROM cleared WHERE since IS NOT NULL)"
+        "+ (SELECT count(*) FROM cleared WHERE since IS NOT NULL) "
+        # past the feedback-by date without feedback at :asof: from the waiting index as
+        # now, those changed after :asof as they were then, and those fed after :asof
+        f"UNION ALL SELECT NULL, 'overdue', NULL, (SELECT count(*) {is_overdue}) + (SELECT "
+        f"coalesce(sum(CASE WHEN {was_waiting} AND {no_feedback} THEN 1 ELSE 0 END - CASE "
+        f"WHEN ({m.WAITING_PREDICATE}) AND {no_feedback} THEN 1 ELSE 0 END), 0) FROM moved "
+        f"WHERE reported_at < :overdue) + (SELECT count(*) {fed_after_due})"
     )
     # One statement: the lists, each the first rows of its index in the order shown
     # (and the few reports whose state at :asof differs from now), tagged with its
@@ -220,11 +236,22 @@ def digest_statement(dialect: str) -> TextClause:
         f"{none('timestamptz')}, {status_at('cleared')}, {none('text')}, "
         f"{none('bigint')} FROM cleared WHERE since IS NOT NULL ORDER BY since, id "
         f"LIMIT {LIST_MAX}) AS read_later "
+        # 5: past the feedback-by date without feedback at :asof, oldest first
+        "UNION ALL SELECT * FROM (SELECT 5, 0, reported_at, id, reference, category_id, "
+        f"{none('timestamptz')}, status, {none('text')}, {none('bigint')} {is_overdue} "
+        f"AND {unchanged} ORDER BY reported_at, id LIMIT {LIST_MAX}) AS overdue "
+        "UNION ALL SELECT * FROM (SELECT 5, 0, reported_at, id, reference, category_id, "
+        f"{none('timestamptz')}, status, {none('text')}, {none('bigint')} {fed_after_due} "
+        f"LIMIT {LIST_MAX}) AS overdue_fed_later "
+        "UNION ALL SELECT * FROM (SELECT 5, 0, reported_at, id, reference, category_id, "
+        f"{none('timestamptz')}, was, {none('text')}, {none('bigint')} FROM moved "
+        f"WHERE reported_at < :overdue AND {was_waiting} AND {no_feedback} "
+        f"ORDER BY reported_at, id LIMIT {LIST_MAX}) AS moved_overdue "
         # 9: the counts, n in `backed`, kind, category and severity in the text columns
         f"UNION ALL SELECT 9, n, {none('timestamptz')}, 0, {none('text')}, category_id, "
         f"{none('timestamptz')}, kind, severity, {none('bigint')} FROM ({counts}) AS counts "
         "ORDER BY list, backed DESC, key_at, id",
-    ).bindparams(monday, trend, cutoff, start, asof,
+    ).bindparams(monday, trend, cutoff, start, asof, overdue,
                  bindparam("cutoff_monday", type_=wc.week.type),
                  bindparam("cutoff_week", type_=stamp)).columns(
         column("list", Integer), column("backed", Integer), column("key_at", stamp),

@@ -11,7 +11,14 @@ from babel.numbers import format_decimal
 
 from intake.domain.model import Status
 from intake.i18n import Translator
-from intake.reporting.digest import Digest, NeedsInfoItem, SuggestionItem, UnreadItem, WaitingItem
+from intake.reporting.digest import (
+    Digest,
+    NeedsInfoItem,
+    OverdueItem,
+    SuggestionItem,
+    UnreadItem,
+    WaitingItem,
+)
 from intake.texts import KIND_LABELS, SEVERITY_LABELS, label
 
 # ---------------------------------------------------------------- shared wording
@@ -99,6 +106,16 @@ def unread_line(item: UnreadItem, tr: Translator) -> str:
     return line
 
 
+def overdue_heading(d: Digest, tr: Translator) -> str:
+    return tr("Past the feedback date without feedback: {count}", count=d.overdue_total)
+
+
+def overdue_line(item: OverdueItem, tr: Translator) -> str:
+    return (f"{item.reference} · {item.category} · "
+            + tr("promised by {date}, {days} ago", date=tr.date(item.feedback_by, "short"),
+                 days=days_text(item.days, tr)))
+
+
 def suggestion_line(item: SuggestionItem, tr: Translator) -> str:
     line = f"{item.reference} · {item.category} · +1: {item.plus_ones}"
     if item.plus_ones_this_week:
@@ -136,6 +153,12 @@ def render_text(digest: Digest, tr: Translator) -> str:
             out.append("  " + more_line(d.waiting_total - len(d.waiting), tr))
     else:
         out.append("  " + tr("None."))
+
+    if d.overdue:
+        out += ["", overdue_heading(d, tr) + ":"]
+        out += ["  " + overdue_line(o, tr) for o in d.overdue]
+        if d.overdue_total > len(d.overdue):
+            out.append("  " + more_line(d.overdue_total - len(d.overdue), tr))
 
     if d.needs_info:
         out += ["", tr("Waiting for more information from the reporter") + ":"]

@@ -73,3 +73,13 @@ class PeriodReport:
     median_days_to_feedback: float | None
     trend: tuple[TrendPoint, ...] = field(default_factory=tuple)  # per tertial, 3 years
     suppressed: bool = False                    # counts < 3 shown as "<3" when rendered
+    # the promise: first feedback on or before the local day of reporting + promise_days
+    promise_days: int | None = None
+    feedback_count: int | None = None           # reports of the period with any feedback
+    within_promise: int | None = None           # ... whose first feedback kept the promise
+    within_promise_share: float | None = None   # within_promise / all reports, 0..1
+    within_promise_of_feedback: float | None = None  # within_promise / feedback_count
+    # "Var svaret nyttig?": one Row per answer (yes, partly, no; no comparisons), and the
+    # number of the period's reports with an answer (the shares' denominator)
+    ratings: tuple[Row, ...] = field(default_factory=tuple)
+    rated: int = 0

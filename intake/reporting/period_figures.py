@@ -1,17 +1,18 @@
 """The period report's other figures, each from its own small statement: the median days
-to first feedback (from an hour histogram), the trend per tertial over three years, and the
-learning points and measures of the reports closed in the period (all of them: the
+to first feedback (from an hour histogram), the reports whose first feedback came within
+the promise, the answers to "Var svaret nyttig?", the trend per tertial over three years,
+and the learning points and measures of the reports closed in the period (all of them: the
 committee asks for every one). Only `period_report` and its tests import this.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Integer, String, cast, extract, func, select, type_coerce
+from sqlalchemy import Date, Integer, String, case, cast, extract, func, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
 from intake.domain import periods
@@ -25,6 +26,7 @@ from intake.reporting.period_counts import (
     rc_sum,
     whole_months,
 )
+from storage import models as m
 
 # ---------------------------------------------------------------- feedback
 
@@ -77,6 +79,75 @@ def median_days(session: Any, dialect: str, cur: Period, n: int) -> float | None
         return None
     hours = median_of_histogram(session.execute(_feedback_histogram(cur, dialect)).all())
     return None if hours is None else round(hours / 24, 4)
+
+
+# ---------------------------------------------------------------- the promise
+
+
+def offset_changes(zone: ZoneInfo, lo: datetime, hi: datetime) -> list[tuple[datetime, int]]:
+    """The zone's UTC offset (minutes) at `lo`, then each change up to `hi`: (instant in
+    UTC, offset from then on). Found day by day, each change to the second by halving."""
+
+    def offset(seconds: int) -> int:
+        delta = datetime.fromtimestamp(seconds, zone).utcoffset()
+        return int(delta.total_seconds() // 60) if delta is not None else 0
+
+    start, stop, day = int(lo.timestamp()), int(hi.timestamp()), 86_400
+    changes = [(datetime.fromtimestamp(start, UTC), offset(start))]
+    for t in range(start, stop, day):
+        if offset(t + day) == changes[-1][1]:
+            continue
+        a, b = t, t + day  # offset(a) is the old one, offset(b) the new
+        while b - a > 1:
+            mid = (a + b) // 2
+            a, b = (mid, b) if offset(mid) == changes[-1][1] else (a, mid)
+        changes.append((datetime.fromtimestamp(b, UTC), offset(b)))
+    return changes
+
+
+def _local_day_sqlite(column: Any, changes: Sequence[tuple[datetime, int]],
+                      *extra: str) -> ColumnElement[str]:
+    """SQLite: the local calendar day ('YYYY-MM-DD') of a stored UTC time, shifted by the
+    zone's offset at that time (a CASE over the offset changes), and `extra` modifiers."""
+    shifts = [f"{minutes:+d} minutes" for _t, minutes in changes]
+    if len(changes) == 1:
+        shift: Any = shifts[0]
+    else:
+        shift = case(*((column < changes[i + 1][0], shifts[i])
+                       for i in range(len(changes) - 1)), else_=shifts[-1])
+    return func.date(column, shift, *extra)
+
+
+def within_promise_statement(cur: Period, dialect: str, timezone: str, days: int,
+                             until: datetime) -> Any:
+    """One row: the period's reports whose first feedback came on or before the promised
+    day (the local day of reported_at + `days`, in `timezone`). `until` bounds the offset
+    changes SQLite needs (no stored time is later)."""
+    if dialect == "postgresql":
+        fed = cast(func.timezone(timezone, R.first_feedback_at), Date)
+        promised = cast(func.timezone(timezone, R.reported_at), Date) + days
+    else:
+        lo = datetime.combine(cur.start - timedelta(days=2), datetime.min.time(), UTC)
+        changes = offset_changes(ZoneInfo(timezone), lo, until)
+        fed = _local_day_sqlite(R.first_feedback_at, changes)
+        promised = _local_day_sqlite(R.reported_at, changes, f"+{int(days)} days")
+    return (select(func.count())
+            .select_from(m.Report.__table__)
+            .where(occurred_in(cur), R.first_feedback_at.is_not(None), fed <= promised))
+
+
+# ---------------------------------------------------------------- "Var svaret nyttig?"
+
+
+def ratings_statement(cur: Period) -> Any:
+    """Rows (answer, reports) of the period's reports with an answer to "Var svaret
+    nyttig?" (feedback_ratings is small: it drives, the reports are found by key)."""
+    fr = m.FeedbackRating.__table__.c
+    return (select(fr.answer, func.count())
+            .select_from(m.FeedbackRating.__table__.join(m.Report.__table__,
+                                                         R.id == fr.report_id))
+            .where(occurred_in(cur))
+            .group_by(fr.answer))
 
 
 # ---------------------------------------------------------------- trend

@@ -20,7 +20,10 @@ labels its rows here. It reads no report rows for its counts:
 3. the learning points and measures of the reports closed in the period (index on
    closed_at): one row per closed report, as the committee asks for all of them;
 4. the trend: one row of sums over `report_counts`, one per tertial of the last three years,
-   and the first month with a report: tertials before it have no data (None), not zero.
+   and the first month with a report: tertials before it have no data (None), not zero;
+5. the promise: one count of the period's reports whose first feedback came on or before
+   the promised day (the local day of reporting + feedback_days), and the answers to
+   "Var svaret nyttig?" (feedback_ratings joined to the period's reports, by answer).
 
 The export is audited in its own transaction first. Python loops only over aggregated
 rows (a few hundred at most) and the learning points, never over report rows.
@@ -29,7 +32,7 @@ rows (a few hundred at most) and the learning points, never over report rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from intake.domain import periods
@@ -47,11 +50,13 @@ from intake.reporting.period_figures import (
     learning_points_of,
     learning_statement,
     median_days,
+    ratings_statement,
     trend_points,
     trend_statement,
+    within_promise_statement,
 )
 from intake.services import Context
-from intake.texts import KIND_LABELS, PARTY_LABELS, SEVERITY_LABELS, label
+from intake.texts import KIND_LABELS, PARTY_LABELS, RATING_LABELS, SEVERITY_LABELS, label
 from storage import models as m
 
 TOP_PROBLEM_AREAS = 5
@@ -222,6 +227,15 @@ def build_period_report(
         learning = session.execute(
             learning_statement(period, ctx.settings.timezone, dialect)).all()
         per_tertial = session.execute(trend_statement(trend)).one()
+        days = ctx.settings.feedback_days
+        # no stored time is later (SQLite needs the zone's offset changes up to it)
+        until = max(ctx.clock(), datetime.combine(period.end, time(), UTC)) + \
+            timedelta(days=400)
+        within, answers = 0, dict[str, int]()
+        if totals.feedback:  # a closed report had feedback: no feedback, no answers
+            within = int(session.execute(within_promise_statement(
+                period, dialect, ctx.settings.timezone, days, until)).scalar() or 0)
+            answers = {a: int(n) for a, n in session.execute(ratings_statement(period))}
 
     locale = tr.locale
     taxonomy = ctx.taxonomy
@@ -278,5 +292,13 @@ def build_period_report(
         median_days_to_feedback=median,
         trend=trend_points(trend, per_tertial),
         suppressed=suppress,
+        promise_days=days,
+        feedback_count=totals.feedback,
+        within_promise=within,
+        within_promise_share=within / total if total else None,
+        within_promise_of_feedback=within / totals.feedback if totals.feedback else None,
+        ratings=tuple(Row(key=code, label=tr(text), count=answers.get(code, 0))
+                      for code, text in RATING_LABELS.items()),
+        rated=sum(answers.values()),
     )
 

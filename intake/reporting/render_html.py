@@ -9,6 +9,7 @@ Imported by the web page of a report, the CLI (`meld report`) and tests; CSV and
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from intake.i18n import N_, Translator
 from intake.reporting.model import Breakdown, LearningPoint, PeriodReport
@@ -162,8 +163,35 @@ def _key_figures(report: PeriodReport, nums: Numbers, tr: Translator) -> str:
                    tr("No reports in the period.")),
         card(nums.decimal(median), tr("days to first feedback (median)"),
              tr("No feedback given yet.") if median is None else ""),
+        *_promise_and_rating_cards(report, nums, tr, card),
     ]
     return '<div class="cards">' + "".join(cards) + "</div>"
+
+
+def _promise_and_rating_cards(report: PeriodReport, nums: Numbers, tr: Translator,
+                              card: Any) -> list[str]:
+    """The promise kept (of all reports, and of those with feedback) and the answers to
+    "Var svaret nyttig?", each answer's count and share of the answers."""
+    if report.promise_days is None:  # a report built without these figures
+        return []
+
+    def share(value: float | None, denominator: int | None) -> str:
+        hidden = share_hidden(value, denominator, nums.suppressed)
+        return NOT_SHOWN if hidden else nums.percent(value)
+
+    of_fed = tr("{share} of the reports with feedback",
+                share=share(report.within_promise_of_feedback, report.feedback_count))
+    promise = card(share(report.within_promise_share, report.total),
+                   tr("of the reports got feedback within the promise ({days} days)",
+                      days=report.promise_days),
+                   of_fed if report.feedback_count else tr("No feedback given yet."))
+    lines = [_el("div", f"{row.label}: {nums.count(row.count)} "
+                 f"({share(row.count / report.rated if report.rated else None, report.rated)})",
+                 "cmp") for row in report.ratings]
+    rating = card(nums.count(report.rated), tr("answers to \u201cWas the answer useful?\u201d"),
+                  "" if report.rated else tr("No answers yet."),
+                  extra=lines if report.rated else ())
+    return [promise, rating]
 
 
 def _top_problem_areas(report: PeriodReport, nums: Numbers, tr: Translator) -> str:

@@ -39,6 +39,33 @@ CSV_TOTAL_KEY = "_total"
 # CSV (for the working group: exact numbers)
 
 
+def _promise_and_rating_figures(report: PeriodReport,
+                                tr: Translator) -> list[tuple[str, str, int | float | None]]:
+    """(key, label, value) of the promise kept and the answers to "Var svaret nyttig?":
+    counts as int, shares as float (None: no denominator)."""
+    if report.promise_days is None:
+        return []
+    days = report.promise_days
+    rows: list[tuple[str, str, int | float | None]] = [
+        ("feedback_within_promise", tr("Reports with feedback within the promise ({days} "
+                                       "days)", days=days), report.within_promise),
+        ("feedback_within_promise_share",
+         tr("Share of all reports with feedback within the promise ({days} days)", days=days),
+         report.within_promise_share),
+        ("feedback_within_promise_share_of_feedback",
+         tr("Share of the reports with feedback that got it within the promise ({days} days)",
+            days=days), report.within_promise_of_feedback),
+        ("rated", tr("Answers to \u201cWas the answer useful?\u201d"), report.rated),
+    ]
+    for row in report.ratings:
+        rows.append((f"rating_{row.key}", tr("Answered \u201c{answer}\u201d", answer=row.label),
+                     row.count))
+        rows.append((f"rating_{row.key}_share",
+                     tr("Share of the answers: \u201c{answer}\u201d", answer=row.label),
+                     row.count / report.rated if report.rated else None))
+    return rows
+
+
 def _csv_period(period: Period) -> str:
     return f"{period.label} ({period.start.isoformat()} – {period.end.isoformat()})"
 
@@ -89,6 +116,9 @@ def render_csv(report: PeriodReport, tr: Translator,
                 dialect.fixed(report.feedback_share, 4), "", ""])
     w.writerow(["totals", "median_days_to_feedback", tr("Median days to first feedback"),
                 dialect.fixed(report.median_days_to_feedback, 1), "", ""])
+    for key, text, value in _promise_and_rating_figures(report, tr):
+        shown = value if isinstance(value, int) else dialect.fixed(value, 4)
+        w.writerow(["totals", key, text, shown, "", ""])
 
     w.writerow([])
     w.writerow(CSV_LEARNING_COLUMNS)
@@ -100,6 +130,21 @@ def render_csv(report: PeriodReport, tr: Translator,
 
 # ---------------------------------------------------------------------------------------
 # XLSX (for the committee)
+
+
+def _promise_and_rating_cells(report: PeriodReport, tr: Translator,
+                              share_value: Any) -> list[tuple[str, Any, str]]:
+    """The overview's rows for the promise and "Var svaret nyttig?": (label, value, number
+    format); counts suppressed by `put`, shares by `share_value`."""
+    denominators = {"feedback_within_promise_share": report.total,
+                    "feedback_within_promise_share_of_feedback": report.feedback_count}
+    out: list[tuple[str, Any, str]] = []
+    for key, text, value in _promise_and_rating_figures(report, tr):
+        if "share" in key:
+            out.append((text, share_value(value, denominators.get(key, report.rated)), "0%"))
+        else:
+            out.append((text, NOT_SHOWN if value is None else value, "0"))
+    return out
 
 
 SHEET_NAME_MAX = 31  # Excel's limit
@@ -238,6 +283,7 @@ def render_xlsx(report: PeriodReport, tr: Translator) -> bytes:
         (tr("Median days to first feedback"),
          NOT_SHOWN if report.median_days_to_feedback is None
          else report.median_days_to_feedback, "0.0"),
+        *_promise_and_rating_cells(report, tr, share_value),
     ):
         put(ov, r, 1, label_text)
         put(ov, r, 2, value, number_format=None if isinstance(value, str) else fmt)

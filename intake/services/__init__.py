@@ -31,6 +31,16 @@ from intake.services.common import (
 )
 from intake.services.context import Context, build_context
 from intake.services.dialog import reply, reporter_answer, request_info
+from intake.services.notices import EmailNotices, email_notices, stop_email_notices
+from intake.services.promises import PromiseRun, send_due_promise_notices
+from intake.services.rating import (
+    MAX_RATING_COMMENT,
+    RATING_ANSWERS,
+    RatingView,
+    rate_answer,
+    rating_for,
+    rating_link,
+)
 from intake.services.reading import (
     EXPORT_COLUMNS,
     MAX_ROW_ID,
@@ -68,13 +78,17 @@ from intake.services.views import (
 
 __all__ = [
     "ANONYMOUS_WEB", "EXPORT_COLUMNS", "FORM_CONFIRM", "FORM_NO_IDS", "GROUP_CHANNEL",
-    "MAX_ROW_ID", "MAX_SHORT_TEXT", "REFERENCE_RE", "REPORT_LINK_HOURS", "Context",
-    "MessageView", "Page", "Receipt", "ReportDraft", "ReportFilter", "ReportView",
-    "add_note", "assess", "assign", "authenticate_token", "build_context",
-    "check_free_text", "check_subcategory", "close", "create_token", "delivered_notices",
-    "deny", "export_rows", "find_by_status_token", "get_report", "last_group_activity",
-    "last_group_messages", "list_my_reports", "list_reports", "mark_duplicate",
-    "move_status", "open_report_link", "plus_one", "receipt_for", "redirect", "reopen",
+    "MAX_RATING_COMMENT", "MAX_ROW_ID", "MAX_SHORT_TEXT", "RATING_ANSWERS", "REFERENCE_RE",
+    "REPORT_LINK_HOURS", "Context", "EmailNotices", "MessageView", "Page", "PromiseRun",
+    "RatingView", "Receipt",
+    "ReportDraft", "ReportFilter", "ReportView", "add_note", "assess", "assign",
+    "authenticate_token", "build_context", "check_free_text", "check_subcategory", "close",
+    "create_token", "delivered_notices", "deny", "email_notices", "export_rows",
+    "find_by_status_token",
+    "get_report", "last_group_activity", "last_group_messages", "list_my_reports",
+    "list_reports", "mark_duplicate", "move_status", "open_report_link", "plus_one",
+    "rate_answer", "rating_for", "rating_link", "receipt_for", "redirect", "reopen",
     "reply", "report_link", "reporter_answer", "request_info", "revoke_token",
-    "status_token_for", "submit_report", "validate_draft",
+    "send_due_promise_notices",
+    "status_token_for", "stop_email_notices", "submit_report", "validate_draft",
 ]

@@ -376,10 +376,12 @@ def report_view(session: Session, report: m.Report, *, for_group: bool) -> Repor
         ),
         locale=report.locale,
         reporter_unread_since=report.reporter_unread_since if for_group else None,
+        notify_email=report.notify_email if for_group else None,
     )
 
 
-def summary_view(r: m.Report, *, for_group: bool = True) -> ReportView:
+def summary_view(r: m.Report, *, for_group: bool = True,
+                 overdue: bool = False) -> ReportView:
     """A list row: no free text, no messages."""
     return ReportView(
         reference=r.reference, kind=r.kind, category=r.category_id, subcategory=r.subcategory_id,
@@ -393,6 +395,7 @@ def summary_view(r: m.Report, *, for_group: bool = True) -> ReportView:
         duplicate_of=None, channel=r.channel, reporter_id=r.reporter_id, plus_ones=0,
         messages=(), locale=r.locale,
         reporter_unread_since=r.reporter_unread_since if for_group else None,
+        feedback_overdue=overdue and for_group,
     )
 
 

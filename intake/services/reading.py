@@ -35,8 +35,13 @@ from intake.services.common import (
     transaction,
 )
 from intake.services.context import Context
+from intake.services.guidance import FORMAL_GUIDANCE
+from intake.services.promises import OVERDUE_EVENT, is_overdue
 from intake.services.views import Page, ReportFilter, ReportView
 from storage import models as m
+
+# the notices a web reporter reads on the status page (delivered_notices)
+WEB_NOTICE_EVENTS = ("status_changed", OVERDUE_EVENT, FORMAL_GUIDANCE)
 
 
 def get_report(*, ctx: Context, actor: Actor, reference: str,
@@ -116,7 +121,8 @@ def list_reports(
         rows = session.scalars(stmt).all()
         more = len(rows) > limit
         rows = rows[:limit]
-        views = tuple(summary_view(r) for r in rows)
+        today = ctx.today()
+        views = tuple(summary_view(r, overdue=is_overdue(ctx, r, today)) for r in rows)
         record_audit(session, actor, "list", None, count=len(rows))
     return Page(items=views, next_cursor=rows[-1].id if more and rows else None)
 
@@ -183,7 +189,7 @@ def last_group_activity(*, ctx: Context, actor: Actor) -> dict[str, datetime]:
             select(m.Report.reference, func.max(m.OutboxMessage.delivered_at))
             .join(m.OutboxMessage, m.OutboxMessage.report_id == m.Report.id)
             .where(mine, m.OutboxMessage.recipient == actor.identity,
-                   m.OutboxMessage.event == "status_changed",
+                   m.OutboxMessage.event.in_(WEB_NOTICE_EVENTS),
                    m.OutboxMessage.delivered_at.is_not(None))
             .group_by(m.Report.reference)
         ).all()
@@ -208,7 +214,7 @@ def delivered_notices(
             .where(m.OutboxMessage.report_id == report.id,
                    m.OutboxMessage.channel == Channel.WEB.value,
                    m.OutboxMessage.delivered_at.is_not(None),
-                   m.OutboxMessage.event == "status_changed")
+                   m.OutboxMessage.event.in_(WEB_NOTICE_EVENTS))
             .order_by(m.OutboxMessage.id)
         ).all()
     out = []

@@ -36,6 +36,7 @@ from intake.services.common import (
     transaction,
 )
 from intake.services.context import Context
+from intake.services.guidance import offer_formal_guidance, redirect_guidance
 from intake.services.views import ReportView
 
 
@@ -50,7 +51,9 @@ def assess(
     agreement_reference: str | None = None,
     guideline_breached: bool | None = None,
 ) -> ReportView:
-    """The group's assessment: category, severity and breached guideline; starts triage."""
+    """The group's assessment: category, severity and breached guideline; starts triage.
+    Assessed as significant or severe harm, the reporter gets the formal-reporting guidance
+    once (unless they had it in the receipt)."""
     require_group(actor)
     errors: list[FieldError] = []
     severity = choice(Severity, assessed_severity, "assessed_severity", errors, False)
@@ -98,7 +101,10 @@ def assess(
         elif agreement is not None:
             report.guideline_breached = True
         report.updated_at = now_utc(ctx)
-        record_audit(session, actor, "assessed", report, fields=changed)
+        details: dict[str, Any] = {"fields": changed}
+        if severity is not None and offer_formal_guidance(session, ctx, report):
+            details["formal_guidance"] = True
+        record_audit(session, actor, "assessed", report, **details)
         return report_view(session, report, for_group=True)
 
 
@@ -167,13 +173,19 @@ def redirect(
     reference: str,
     target: str,
     external_reference: str | None = None,
+    message: str | None = None,
 ) -> ReportView:
-    """Forward to a formal system (EQS, Compilo, TQM, melde.no): a reference, never content."""
+    """Forward to a formal system (EQS, Compilo, TQM, melde.no): a reference, never content.
+    The reporter is told what to do there and where (the target's guidance text and link
+    from redirects.toml), with the external reference and the group's own message."""
     require_group(actor)
     errors: list[FieldError] = []
     redirect_to = choice(RedirectTarget, target, "target", errors)
     ext = clean_text(external_reference)
     errors += check_free_text("external_reference", ext, max_chars=MAX_SHORT_TEXT, warn=False)
+    text = clean_text(message)
+    errors += check_free_text("message", text, max_chars=ctx.settings.max_text_chars,
+                              warn=False)
     if errors:
         raise ValidationFailed(errors)
     with transaction(ctx) as session:
@@ -181,8 +193,13 @@ def redirect(
         ensure_triage(session, ctx, actor, report)
         report.redirect_target = redirect_to.value
         report.redirect_reference = ext
+        payload: dict[str, Any] = redirect_guidance(ctx, report, redirect_to.value)
+        if text:
+            msg = add_message(session, actor, report, "group", "redirect", text)
+            payload["message_id"] = msg.id
+            record_read(session, actor, report, "redirect_message")
         change_status(session, ctx, actor, report, Status.REDIRECTED, target=redirect_to.value,
-              external_reference=ext)
+              external_reference=ext, **payload)
         return report_view(session, report, for_group=True)
 
 

@@ -112,6 +112,10 @@ class ReportView:
     locale: str
     # the group's views: since when a reporter's message waits unread (see reporter_answer)
     reporter_unread_since: datetime | None = None
+    # the group's view of one report (never lists): where the reporter wants notices by mail
+    notify_email: str | None = None
+    # the group's lists: the feedback-by date has passed with no feedback given
+    feedback_overdue: bool = False
 
     @property
     def unread_from_reporter(self) -> bool:

@@ -95,13 +95,14 @@ def test_formal_guidance_only_for_significant_and_severe(api: httpx.Client) -> N
         serious = severity in ("significant", "severe")
         assert body["formal_guidance"] is serious, severity
         assert (guidance in body["messages"]) is serious, severity
-        assert len(body["messages"]) == (3 if serious else 2), severity
+        assert len(body["messages"]) == (4 if serious else 3), severity
+        assert body["notices"] == ["status_page"]
         if serious:
             assert "melde.no" in body["messages"][-1]
     # and in Norwegian the guidance line is there too (and is not the English one)
     body = submit(api, severity="severe")
     assert body["formal_guidance"] is True
-    assert len(body["messages"]) == 3
+    assert len(body["messages"]) == 4
     assert "melde.no" in body["messages"][-1]
 
 

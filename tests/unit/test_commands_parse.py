@@ -259,17 +259,19 @@ def test_lukk_with_one_text_only_is_missing_the_other() -> None:
     [
         ("eqs", "eqs", ""),
         ("EQS 2026-1234", "eqs", "2026-1234"),
-        ("compilo  Sak 77 / 2026", "compilo", "Sak 77 / 2026"),
+        ('compilo  "Sak 77 / 2026"', "compilo", "Sak 77 / 2026"),
+        ("compilo Sak 77 / 2026 --", "compilo", "Sak 77 / 2026"),
         ("tqm", "tqm", ""),
         ("melde_no", "melde_no", ""),
         ("melde.no", "melde_no", ""),
-        ("annet Fylkeslegen", "other", "Fylkeslegen"),
+        ('annet "Fylkeslegen"', "other", "Fylkeslegen"),
         ('annet "Statsforvalteren i Trøndelag"', "other", "Statsforvalteren i Trøndelag"),
     ],
 )
 def test_videresend_targets(words: str, target: str, external: str) -> None:
     cmd = parse(f"videresend MELD-2026-0042 {words}")
-    assert (cmd.name, cmd.args, cmd.text, cmd.error) == (Cmd.REDIRECT, (target,), external, None)
+    args = (target, external) if external else (target,)
+    assert (cmd.name, cmd.args, cmd.text, cmd.error) == (Cmd.REDIRECT, args, "", None)
 
 
 def test_videresend_unknown_target_and_missing_target() -> None:

@@ -50,12 +50,12 @@ from intake.texts import (
 _SUBMISSION_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 FORM_FIELDS = (
     "kind", "category", "description", "occurred_on", "severity", "reporter_party",
-    "concerned_party", "place", "place_text",
+    "concerned_party", "place", "place_text", "email",
 )
 # the order of the fields on the page: the error summary lists problems in this order
 FORM_ORDER = (
     "kind", "category", "subcategory", "description", "occurred_on", "place", "place_text",
-    "reporter_party", "concerned_party", "severity", "no_patient_identifiers",
+    "reporter_party", "concerned_party", "severity", "email", "no_patient_identifiers",
 )
 # The blank form may be kept by the browser (never by a shared cache): Back then shows this
 # very page, with its submission id, so sending it again from history gives the same
@@ -76,6 +76,7 @@ FIELD_NAMES = {
     "place_text": N_("Place, in your own words (optional)"),
     "reporter_party": N_("I work at"),
     "concerned_party": N_("The matter concerns"),
+    "email": N_("Would you like notices by e-mail?"),
 }
 SEVERITY_QUESTIONS = {
     "deviation": N_("How serious was it for the patient?"),
@@ -134,7 +135,8 @@ def _form(request: Request, *, values: dict[str, Any], errors: list[FieldError],
         invalid={e.field for e in errors if not e.warning},
         has_warnings=any(e.warning for e in errors),
         only_warnings=bool(errors) and all(e.warning for e in errors),
-        today=ctx.today().isoformat(), message=message, **choices,
+        today=ctx.today().isoformat(), message=message, mail_enabled=ctx.settings.mail_enabled,
+        **choices,
     )
 
 
@@ -201,7 +203,7 @@ async def submit(request: Request) -> Response:
         reporter_party=values["reporter_party"] or None,
         concerned_party=values["concerned_party"] or None,
         place=values["place"] or None, place_text=values["place_text"] or None,
-        locale=tr.locale,
+        email=values["email"] or None, locale=tr.locale,
     )
     session_value, _new = browser_session(request)
     actor = Actor(identity=reporter_identity(session_value), role=Role.REPORTER)

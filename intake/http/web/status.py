@@ -12,7 +12,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from intake import services
-from intake.domain.model import Actor, FieldError, NotFound, Role, ValidationFailed
+from intake.domain.model import (
+    Actor,
+    DomainError,
+    FieldError,
+    NotFound,
+    Role,
+    ValidationFailed,
+)
 from intake.http.web.pages import (
     browser_session,
     check_csrf,
@@ -27,10 +34,13 @@ from intake.http.web.pages import (
 from intake.i18n import Translator
 from intake.texts import (
     KIND_LABELS,
+    RATING_LABELS,
     SEVERITY_LABELS,
     STATUS_LABELS,
+    domain_error_text,
     field_error_text,
     label,
+    notice_links,
     notification_text,
     receipt_lines,
 )
@@ -54,10 +64,14 @@ def status_page(request: Request, token: str) -> HTMLResponse:
 
 def _status(request: Request, view: services.ReportView, tr: Translator, *,
             answer: str = "", errors: list[FieldError] | None = None,
-            status_code: int = 200) -> HTMLResponse:
+            status_code: int = 200, rating_form: dict[str, str] | None = None,
+            rating_errors: list[str] | None = None) -> HTMLResponse:
     ctx = ctx_of(request)
+    token = services.status_token_for(ctx, view.reference)
+    rating = services.rating_for(ctx=ctx, status_token=token)
     delivered = services.delivered_notices(ctx=ctx, reference=view.reference)
-    notices = [(when, notification_text(event, payload, tr), body)
+    notices = [(when, notification_text(event, payload, tr, "web", links=False), body,
+                notice_links(payload))
                for when, event, payload, body in delivered]
     # words the group sent with a status change are shown once, under that news
     with_notice = {payload.get("message_id") for _w, _e, payload, body in delivered if body}
@@ -79,7 +93,37 @@ def _status(request: Request, view: services.ReportView, tr: Translator, *,
         place_label=ctx.taxonomy.place_label(view.place, tr.locale),
         answer=answer, answer_errors=[(field_error_text(e, tr), e.warning) for e in errs],
         has_warnings=any(e.warning for e in errs), answer_invalid=any(not e.warning for e in errs),
+        rating=rating, rating_labels=[(code, tr(text)) for code, text in RATING_LABELS.items()],
+        rating_answer=label(RATING_LABELS, rating.answer, tr),
+        rating_until=tr.date(ctx.local_date(rating.open_until)) if rating.open_until else "",
+        rating_action=f"/status/{token}/nyttig#nyttig",
+        rating_form=rating_form or {"answer": rating.answer or "",
+                                    "comment": rating.comment or ""},
+        rating_errors=rating_errors or [], max_rating_comment=services.MAX_RATING_COMMENT,
     )
+
+
+@router.post("/status/{token}/nyttig", response_class=HTMLResponse)
+async def rate(request: Request, token: str) -> Response:
+    """"Var svaret nyttig?" from the status page: the token is the reporter's capability."""
+    form_data = await request.form()
+    if not check_csrf(request, str(form_data.get("csrf", ""))):
+        return csrf_refused(request)
+    ctx = ctx_of(request)
+    tr = translator(request)
+    values = {"answer": str(form_data.get("answer", ""))[:20],
+              "comment": str(form_data.get("comment", ""))[:20000]}
+    try:
+        await in_thread(services.rate_answer, ctx=ctx, status_token=token,
+                        answer=values["answer"], comment=values["comment"])
+    except NotFound:
+        return render_http_error(request, 404)
+    except DomainError as exc:
+        _actor, view = await in_thread(services.find_by_status_token, ctx=ctx, token=token)
+        return _status(request, view, tr, rating_form=values,
+                       rating_errors=[domain_error_text(exc, tr)],
+                       status_code=exc.http_status)
+    return RedirectResponse(f"/status/{token}#nyttig", status_code=303)
 
 
 @router.post("/status/{token}", response_class=HTMLResponse)
