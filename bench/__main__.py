@@ -58,10 +58,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--report-rows", type=int, default=1_000_000,
                    help="synthetic reports for the tertial report and digest bench")
     p.add_argument("--only", choices=["all", "submit", "slack", "reports", "teams", "privacy",
-                                      "receipts"],
+                                      "receipts", "mailbox"],
                    default="all",
                    help="which phases: durable submits, Slack acks, reports, Teams, the "
                    "identifier guard, receipt latency per channel (default: all)")
+    p.add_argument("--mailbox-messages", type=int, default=10_000,
+                   help="messages in the mailbox import bench's mbox (default: 10000)")
     p.add_argument("--receipts", type=int, default=50,
                    help="receipts per channel and backend, one client (default: 50)")
     p.add_argument("--teams-seconds", type=float, default=3.0,
@@ -205,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
 
         receipts_code = run_receipts(backends, skipped, databases, work_dir=WORK_DIR,
                                      count=args.receipts, say=_say, document=_document)
+
+    if args.only in ("all", "mailbox"):
+        from bench.mailbox import run_mailbox
+
+        run_mailbox(backends, skipped, databases, work_dir=WORK_DIR,
+                    count=args.mailbox_messages, say=_say)
 
     if args.only in ("all", "privacy"):
         from bench.privacy import (

@@ -315,6 +315,11 @@ def create_app(
             from intake.reporting.promise_schedule import promise_scheduler
 
             promise_task = asyncio.create_task(promise_scheduler(context, settings, stop))
+        mailbox_task = None
+        if settings.mailbox_import == "graph" and settings.run_mailbox_sync:
+            from intake.mailbox.sync import mailbox_scheduler
+
+            mailbox_task = asyncio.create_task(mailbox_scheduler(context, settings, stop))
         if slack is not None and slack.app_token:
             from bot.slack.app import SocketMode
 
@@ -336,6 +341,8 @@ def create_app(
                 await teams_digest
             if promise_task is not None:
                 await promise_task
+            if mailbox_task is not None:
+                await mailbox_task
             if teams is not None:
                 await teams.close()
             if ctx is None:

@@ -15,6 +15,7 @@ from intake.texts import (
     SEVERITY_LABELS,
     STATUS_LABELS,
     UNREAD_MARK,
+    WITHHELD_MARK,
     label,
 )
 
@@ -45,6 +46,8 @@ def list_line(ctx: services.Context, view: services.ReportView, tr: Translator) 
         parts.append("✉ " + tr(UNREAD_MARK))
     if view.feedback_overdue:
         parts.append("⏰ " + tr(OVERDUE_MARK))
+    if view.withheld:
+        parts.append("⚠ " + tr(WITHHELD_MARK))
     return " · ".join(parts)
 
 
@@ -73,6 +76,7 @@ def report_text(ctx: services.Context, view: services.ReportView, tr: Translator
         facts += [
             (tr("Reporter"), view.reporter_id or "-"),
             *([(tr("Notices by e-mail to"), view.notify_email)] if view.notify_email else []),
+            *([(tr("Text of the mail"), tr(WITHHELD_MARK))] if view.withheld else []),
             (tr("Assigned to"), view.assignee or tr("nobody")),
         ]
     if view.reporter_party or view.concerned_party:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -227,6 +227,19 @@ class Settings(BaseSettings):
         None, description="CA bundle for Graph and the authority (a private CA in staging)"
     )
 
+    # The collaboration mailbox read into Meld (Microsoft Graph delta sync of MELD_GRAPH_MAILBOX)
+    mailbox_import: str | None = Field(None, description="graph: import the mail of "
+                                       "MELD_GRAPH_MAILBOX with Microsoft Graph (unset: no)")
+    mailbox_folder: str = Field("inbox", min_length=1, max_length=200, description="The "
+                                "folder imported: a well-known name (inbox) or a folder id")
+    mailbox_poll_seconds: float = Field(
+        60.0, ge=5, le=86400, description="How often `meld serve` syncs the mailbox")
+    mailbox_mark: str = Field("category", description="How Outlook shows what Meld took: "
+                              "category (the category \"Meld\") or move:<subfolder>")
+    run_mailbox_sync: bool = Field(
+        True, description="Sync the mailbox from `meld serve` (MELD_MAILBOX_IMPORT=graph)"
+    )
+
     # The feedback promise (MELD_FEEDBACK_DAYS): reminders before, an honest notice after
     run_promise_scheduler: bool = Field(
         True, description="Send feedback reminders and overdue notices from `meld serve`"
@@ -342,6 +355,33 @@ class Settings(BaseSettings):
         if missing:
             raise ValueError(f"MELD_MAIL_TRANSPORT={self.mail_transport} needs "
                              f"{', '.join(missing)} too")
+        return self
+
+    @field_validator("mailbox_import", "mailbox_mark")
+    @classmethod
+    def _mailbox_choices(cls, value: str | None, info: ValidationInfo) -> str | None:
+        text = (value or "").strip()
+        kind, _, folder = text.partition(":")
+        if info.field_name == "mailbox_import" and text.lower() in ("", "graph"):
+            return text.lower() or None
+        if info.field_name == "mailbox_mark" and text.lower() == "category":
+            return "category"
+        if info.field_name == "mailbox_mark" and kind.strip().lower() == "move" and \
+                0 < len(folder.strip()) <= 200:
+            return f"move:{folder.strip()}"
+        raise ValueError(f"not a choice: {value!r} (MELD_MAILBOX_IMPORT: graph or unset; "
+                         "MELD_MAILBOX_MARK: category or move:<subfolder>)")
+
+    @model_validator(mode="after")
+    def _mailbox_complete(self) -> Settings:
+        if self.mailbox_import == "graph" and not (
+                self.graph_tenant_id and self.graph_client_id and self.graph_client_secret
+                and self.graph_mailbox):
+            raise ValueError("MELD_MAILBOX_IMPORT=graph needs MELD_GRAPH_TENANT_ID, "
+                             "_CLIENT_ID, _CLIENT_SECRET and _MAILBOX too")
+        if self.mailbox_import and not self.mail_transport:  # senders hear back by mail
+            raise ValueError("MELD_MAILBOX_IMPORT needs MELD_MAIL_TRANSPORT (graph or smtp) "
+                             "too: the senders get their receipts and answers by mail")
         return self
 
     @model_validator(mode="after")

@@ -103,6 +103,14 @@ REPORTER_MESSAGE_NOTICE = N_(
 )
 # the mark in the group's lists
 UNREAD_MARK = N_("unread answer from the reporter")
+# a mailed report whose text Meld did not store (reports.withheld), in the group's views
+WITHHELD_MARK = N_("text withheld")
+# the receipt of a mail whose text was withheld (intake/services/mail_intake.py)
+WITHHELD_RECEIPT = N_(
+    "Your e-mail may contain a national identity number, so Meld has not stored its text; "
+    "Forbedringsgruppen reads it in the mailbox. Next time, please use Meld's form ({url}) "
+    "and leave out anything that identifies a patient."
+)
 
 ERROR_TEXTS = {
     "required": N_("This field is required."),
@@ -377,6 +385,8 @@ def notification_text(event: str, payload: dict[str, Any], tr: Translator,
             lines.append(tr(NEXT_STEPS, date=tr.date(date.fromisoformat(payload["feedback_by"]))))
         if payload.get("formal_guidance"):
             lines.append(tr(FORMAL_GUIDANCE))
+        if payload.get("withheld"):
+            lines.append(tr(WITHHELD_RECEIPT, url=payload.get("form_url") or ""))
         return "\n\n".join(lines)
     return event
 

@@ -164,6 +164,9 @@ class Report(Base):
     # where the reporter asked for notices by e-mail (optional; personal data, erased by
     # retention with reporter_id, never logged; migration 0009)
     notify_email: Mapped[str | None] = mapped_column(String(254))
+    # why Meld did not store a mailed report's text ("national_id"): the group reads it in
+    # the mailbox (migration 0010)
+    withheld: Mapped[str | None] = mapped_column(String(40))
     # kept by triggers on plus_ones (migration 0003); never written by the application
     plus_one_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -253,6 +256,36 @@ class FeedbackRating(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboundMail(Base):
+    """A mail taken from the collaboration mailbox, once: the unique `message_key` (sha256
+    of the normalised Message-ID, else of sender, date, subject and body) is the claim.
+    No address and no text: the outcome and the report it became (migration 0010)."""
+
+    __tablename__ = "inbound_mails"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_key: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(10))  # "graph" | "import"
+    report_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reports.id", ondelete="SET NULL"), index=True)
+    # "imported" | "withheld" | "reply" | "auto" | "refused"
+    outcome: Mapped[str] = mapped_column(String(20))
+    received_at: Mapped[datetime | None] = mapped_column()
+    taken_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MailboxSync(Base):
+    """The Graph sync's state per mailbox folder: the delta link to resume from, and the
+    lease of the replica syncing it now (migration 0010)."""
+
+    __tablename__ = "mailbox_sync"
+    folder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    delta_link: Mapped[str | None] = mapped_column(Text)
+    synced_at: Mapped[datetime | None] = mapped_column()
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(String(200))
 
 
 class OutboxMessage(Base):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -148,6 +149,9 @@ def build_message(note: Notification, *, sender: str, to: str, base_url: str,
     msg["From"] = formataddr((SENDER_NAME, sender))
     msg["To"] = to
     msg["Subject"] = title
+    thread = note.payload.get("in_reply_to")  # a report that came by mail: answer in its thread
+    if isinstance(thread, str) and THREAD_ID_RE.match(thread):
+        msg["In-Reply-To"] = msg["References"] = f"<{thread}>"
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"  # Exchange: no out-of-office answers to this
     msg["List-Unsubscribe"] = f"<{stop_link}>"
@@ -163,6 +167,7 @@ def build_message(note: Notification, *, sender: str, to: str, base_url: str,
 
 
 HEADER_POLICY = SMTP.clone(max_line_length=998)
+THREAD_ID_RE = re.compile(r"^[^\s<>\x00-\x1f\x7f]{1,900}$")  # a Message-ID without brackets
 
 
 class EmailNotifier:

@@ -62,6 +62,7 @@ class Channel(StrEnum):
     SLACK = "slack"
     TEAMS = "teams"
     WEB = "web"
+    EMAIL = "email"  # a report that came by mail to the collaboration mailbox
 
 
 # The one transition table. Every move not listed here is refused.

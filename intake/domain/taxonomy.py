@@ -36,6 +36,10 @@ class Item:
 @dataclass(frozen=True, slots=True)
 class Category(Item):
     subcategories: tuple[Item, ...] = ()
+    # Meld's own category (`system = true`, e.g. "uncategorized" for mail to the shared
+    # mailbox): a valid stored category with its row in the reports, never offered to
+    # reporters; the group moves a report out of it when assessing
+    system: bool = False
 
     def subcategory(self, sub_id: str) -> Item | None:
         return next((s for s in self.subcategories if s.id == sub_id), None)
@@ -60,7 +64,8 @@ class Taxonomy:
         return next((p for p in self.places if p.id == place_id), None)
 
     def active_categories(self) -> list[Category]:
-        return [c for c in self.categories if c.active]
+        """What reporters may choose: active, and not one of Meld's own (`system`)."""
+        return [c for c in self.categories if c.active and not c.system]
 
     def active_places(self) -> list[Place]:
         return [p for p in self.places if p.active]
@@ -124,7 +129,10 @@ def load_taxonomy(directory: Path | None = None) -> Taxonomy:
             Item(**_item_fields(f"{source} ({fields['id']})", s, sub_seen))
             for s in raw.get("subcategories", [])
         )
-        categories.append(Category(**fields, subcategories=subs))
+        system = raw.get("system", False)
+        if not isinstance(system, bool):
+            raise TaxonomyError(f"{source}: {fields['id']!r} system must be true or false")
+        categories.append(Category(**fields, subcategories=subs, system=system))
     if not categories:
         raise TaxonomyError(f"{source}: no [[category]] entries")
 

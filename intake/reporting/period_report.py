@@ -126,13 +126,14 @@ def _direction_label(value: str, tr: Translator) -> str:
 
 
 def _category_rows(ctx: Context, found: dict[str | None, Counts], locale: str) -> list[Row]:
-    """Every active category (zeros too), inactive ones with reports, then unknown ids."""
+    """Every active category (zeros too), inactive and system ones (e.g. "uncategorized")
+    with reports, then unknown ids."""
     rows: list[Row] = []
     known = set()
     for cat in ctx.taxonomy.categories:
         known.add(cat.id)
         counts = found.get(cat.id, Counts())
-        if cat.active or counts.any:
+        if (cat.active and not cat.system) or counts.any:
             rows.append(_row(cat.id, cat.label(locale), counts))
     rows += [_row(str(k), str(k), v) for k, v in sorted(found.items(), key=lambda kv: str(kv[0]))
              if k not in known]
@@ -155,7 +156,7 @@ def _subcategory_rows(
 
     for cat in ctx.taxonomy.categories:
         in_use = any(k[0] == cat.id and v.any for k, v in found.items())
-        if not (cat.active or in_use):
+        if not ((cat.active and not cat.system) or in_use):
             continue
         cat_label = cat.label(locale)
         if not cat.subcategories:
@@ -202,6 +203,9 @@ def _audit_export(ctx: Context, actor: Actor, period: Period) -> None:
         ))
 
 
+_LAST_INSTANT = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)
+
+
 def build_period_report(
     *,
     ctx: Context,
@@ -229,8 +233,8 @@ def build_period_report(
         per_tertial = session.execute(trend_statement(trend)).one()
         days = ctx.settings.feedback_days
         # no stored time is later (SQLite needs the zone's offset changes up to it)
-        until = max(ctx.clock(), datetime.combine(period.end, time(), UTC)) + \
-            timedelta(days=400)
+        latest = max(ctx.clock(), datetime.combine(period.end, time(), UTC))
+        until = latest + min(timedelta(days=400), _LAST_INSTANT - latest)  # year 9999 holds
         within, answers = 0, dict[str, int]()
         if totals.feedback:  # a closed report had feedback: no feedback, no answers
             within = int(session.execute(within_promise_statement(

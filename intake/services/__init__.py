@@ -31,6 +31,7 @@ from intake.services.common import (
 )
 from intake.services.context import Context, build_context
 from intake.services.dialog import reply, reporter_answer, request_info
+from intake.services.mail_intake import MailOutcome, take_mail
 from intake.services.notices import EmailNotices, email_notices, stop_email_notices
 from intake.services.promises import PromiseRun, send_due_promise_notices
 from intake.services.rating import (
@@ -79,7 +80,8 @@ from intake.services.views import (
 __all__ = [
     "ANONYMOUS_WEB", "EXPORT_COLUMNS", "FORM_CONFIRM", "FORM_NO_IDS", "GROUP_CHANNEL",
     "MAX_RATING_COMMENT", "MAX_ROW_ID", "MAX_SHORT_TEXT", "RATING_ANSWERS", "REFERENCE_RE",
-    "REPORT_LINK_HOURS", "Context", "EmailNotices", "MessageView", "Page", "PromiseRun",
+    "REPORT_LINK_HOURS", "Context", "EmailNotices", "MailOutcome", "MessageView", "Page",
+    "PromiseRun",
     "RatingView", "Receipt",
     "ReportDraft", "ReportFilter", "ReportView", "add_note", "assess", "assign",
     "authenticate_token", "build_context", "check_free_text", "check_subcategory", "close",
@@ -90,5 +92,6 @@ __all__ = [
     "rate_answer", "rating_for", "rating_link", "receipt_for", "redirect", "reopen",
     "reply", "report_link", "reporter_answer", "request_info", "revoke_token",
     "send_due_promise_notices",
-    "status_token_for", "stop_email_notices", "submit_report", "validate_draft",
+    "status_token_for", "stop_email_notices", "submit_report", "take_mail",
+    "validate_draft",
 ]

@@ -284,7 +284,7 @@ def reporter_notice_rows(
     rows: list[dict[str, Any]] = []
     base = {"report_id": report_id, "event": event, "created_at": now,
             "next_attempt_at": now, "attempts": 0}
-    if reporter_id:
+    if reporter_id and channel != EMAIL_CHANNEL:  # a mailed report hears back by mail only
         rows.append({**base, "channel": channel, "recipient": reporter_id,
                      "payload": payload})
     if notify_email:
@@ -377,6 +377,7 @@ def report_view(session: Session, report: m.Report, *, for_group: bool) -> Repor
         locale=report.locale,
         reporter_unread_since=report.reporter_unread_since if for_group else None,
         notify_email=report.notify_email if for_group else None,
+        withheld=report.withheld if for_group else None,
     )
 
 
@@ -396,6 +397,7 @@ def summary_view(r: m.Report, *, for_group: bool = True,
         messages=(), locale=r.locale,
         reporter_unread_since=r.reporter_unread_since if for_group else None,
         feedback_overdue=overdue and for_group,
+        withheld=r.withheld if for_group else None,
     )
 
 

@@ -78,7 +78,7 @@ def validate_draft(ctx: Context, draft: ReportDraft) -> _Valid:
     category = ctx.taxonomy.category(draft.category or "")
     if not draft.category:
         errors.append(FieldError("category", "required"))
-    elif category is None or not category.active:
+    elif category is None or not category.active or category.system:
         errors.append(FieldError("category", "unknown_category"))
     subcategory = draft.subcategory or None
     if subcategory and category is not None:

@@ -116,6 +116,8 @@ class ReportView:
     notify_email: str | None = None
     # the group's lists: the feedback-by date has passed with no feedback given
     feedback_overdue: bool = False
+    # the group's views: why Meld did not store a mailed report's text ("national_id")
+    withheld: str | None = None
 
     @property
     def unread_from_reporter(self) -> bool:

@@ -147,3 +147,11 @@ def test_the_base_url_follows_meld_port_from_the_environment(clean_env: Path,
     (clean_env / ".env").write_text("MELD_PORT=8123\nMELD_BASE_URL=http://10.0.0.5:8000\n",
                                     encoding="utf-8")
     assert Settings.from_environment().base_url == "http://10.0.0.5:8000"
+
+
+def test_the_mailbox_import_needs_a_way_to_answer_by_mail() -> None:
+    graph = {"graph_tenant_id": "t", "graph_client_id": "c", "graph_client_secret": "s",
+             "graph_mailbox": "legesamarbeid@example.no"}
+    with pytest.raises(ValidationError, match="MELD_MAIL_TRANSPORT"):
+        Settings(mailbox_import="graph", **graph)
+    assert Settings(mailbox_import="graph", mail_transport="graph", **graph).mail_enabled

@@ -23,6 +23,7 @@ DOMAIN_DEFAULTS = {
     "routines": set(),
     "competence": set(),
     "other": set(),
+    "uncategorized": set(),  # system = true: mail to the shared mailbox, not on the forms
 }
 
 
@@ -65,4 +66,15 @@ def test_malformed_files_are_refused_with_a_clear_message(
 ) -> None:
     (tmp_path / "categories.toml").write_text(text, encoding="utf-8")
     with pytest.raises(TaxonomyError, match=message):
+        load_taxonomy(tmp_path)
+
+
+def test_a_system_category_is_stored_but_never_offered(tmp_path: Path) -> None:
+    tax = load_taxonomy()
+    assert tax.category("uncategorized") is not None
+    assert tax.category("uncategorized").system  # type: ignore[union-attr]
+    assert "uncategorized" not in {c.id for c in tax.active_categories()}
+    (tmp_path / "categories.toml").write_text(
+        '[[category]]\nid = "x"\nnb = "X"\nsystem = "yes"\n', encoding="utf-8")
+    with pytest.raises(TaxonomyError, match="system must be true or false"):
         load_taxonomy(tmp_path)
