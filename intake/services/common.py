@@ -329,6 +329,22 @@ def load_report(session: Session, reference: str, *, for_update: bool = False) -
     return report
 
 
+def load_report_by_token(session: Session, ctx: Context, token: str, *,
+                         for_update: bool = False) -> m.Report:
+    """The report whose private status-page token this is (the token is the capability);
+    NotFound for an unknown, malformed or forged one."""
+    if not token or len(token) > 100:
+        raise NotFound("report_not_found", reference="")
+    stmt = select(m.Report).where(m.Report.status_token_hash == hash_token(token))
+    if for_update:
+        stmt = stmt.with_for_update()
+    report = session.scalars(stmt).one_or_none()
+    if report is None or not hmac.compare_digest(status_token_for(ctx, report.reference),
+                                                 token):
+        raise NotFound("report_not_found", reference="")
+    return report
+
+
 def report_view(session: Session, report: m.Report, *, for_group: bool) -> ReportView:
     plus = session.scalar(
         select(func.count()).select_from(m.PlusOne).where(m.PlusOne.report_id == report.id)

@@ -8,16 +8,11 @@ attempt (`no_address`), and the audit log records it with codes only.
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from intake.domain.model import Actor, NotFound, Role
-from intake.services.common import hash_token, record_audit, status_token_for, transaction
+from intake.domain.model import Actor, Role
+from intake.services.common import hash_token, load_report_by_token, record_audit, transaction
 from intake.services.context import Context
-from storage import models as m
 
 STOP_VIA = ("page", "one_click")  # how the reporter stopped them (an audit code)
 
@@ -30,18 +25,7 @@ class EmailNotices:
     on: bool
 
 
-def _by_token(session: Session, ctx: Context, token: str, *,
-              for_update: bool = False) -> m.Report:
-    if not token or len(token) > 100:
-        raise NotFound("report_not_found", reference="")
-    stmt = select(m.Report).where(m.Report.status_token_hash == hash_token(token))
-    if for_update:
-        stmt = stmt.with_for_update()
-    report = session.scalars(stmt).one_or_none()
-    if report is None or not hmac.compare_digest(status_token_for(ctx, report.reference),
-                                                 token):
-        raise NotFound("report_not_found", reference="")
-    return report
+_by_token = load_report_by_token  # one rule for the status-page token
 
 
 def email_notices(*, ctx: Context, token: str) -> EmailNotices:

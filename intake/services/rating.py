@@ -11,18 +11,15 @@ carries the answer code only.
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.domain.model import (
     Actor,
     Conflict,
     FieldError,
-    NotFound,
     PermissionDenied,
     Role,
     Status,
@@ -34,6 +31,7 @@ from intake.services.common import (
     db_now,
     hash_token,
     load_report,
+    load_report_by_token,
     record_audit,
     status_token_for,
     transaction,
@@ -64,18 +62,7 @@ def rating_link(ctx: Context, reference: str) -> str:
     return f"{ctx.settings.base_url.rstrip('/')}/status/{token}#nyttig"
 
 
-def _report_of_token(session: Session, ctx: Context, token: str, *,
-                     for_update: bool) -> m.Report:
-    if not token or len(token) > 100:
-        raise NotFound("report_not_found", reference="")
-    stmt = select(m.Report).where(m.Report.status_token_hash == hash_token(token))
-    if for_update:
-        stmt = stmt.with_for_update()
-    report = session.scalars(stmt).one_or_none()
-    if report is None or not hmac.compare_digest(status_token_for(ctx, report.reference),
-                                                  token):
-        raise NotFound("report_not_found", reference="")
-    return report
+_report_of_token = load_report_by_token  # one rule for the status-page token
 
 
 def _open_until(ctx: Context, report: m.Report) -> datetime | None:
