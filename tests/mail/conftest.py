@@ -36,21 +36,38 @@ ADDRESS = "lege@eksempel.no"
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
+def sites() -> Iterator[list[MailSite]]:
+    """The sites this test started. The mail servers below ask for this list, so it is torn
+    down after them, and they stop the sites (and their outbox workers) before they stop
+    themselves: a worker still sending into a stopping server leaks its socket."""
+    made: list[MailSite] = []
+    yield made
+    for s in made:
+        s.close()
+
+
+@pytest.fixture
+def smtp(sites: list[MailSite]) -> Iterator[SmtpServer]:
     with SmtpServer() as server:
         yield server
+        for s in sites:
+            s.close()
 
 
 @pytest.fixture
-def tls_smtp(tmp_path: Path) -> Iterator[SmtpServer]:
+def tls_smtp(tmp_path: Path, sites: list[MailSite]) -> Iterator[SmtpServer]:
     with SmtpServer(tmp_path) as server:
         yield server
+        for s in sites:
+            s.close()
 
 
 @pytest.fixture
-def graph(tmp_path: Path) -> Iterator[FakeGraph]:
+def graph(tmp_path: Path, sites: list[MailSite]) -> Iterator[FakeGraph]:
     with FakeGraph(tmp_path) as fake:
         yield fake
+        for s in sites:
+            s.close()
 
 
 def smtp_settings(db_url: str, server: SmtpServer, **overrides: Any) -> Settings:
@@ -91,6 +108,7 @@ class MailSite:
         self.server = LiveServer(self.app)
         self.server.start()
         self.client = httpx.Client(base_url=self.server.url, timeout=30)
+        self.closed = False
 
     def drain(self) -> int:
         return asyncio.run(self.worker.drain())
@@ -98,18 +116,22 @@ class MailSite:
     def token(self, reference: str) -> str:
         return services.status_token_for(self.ctx, reference)
 
+    def close(self) -> None:
+        """Stop the app and wait for it (and its outbox worker) to end; again is a no-op."""
+        if not self.closed:
+            self.closed = True
+            self.client.close()
+            self.server.stop(wait=True)
+
 
 @pytest.fixture
-def site(database: Database, clock: FakeClock) -> Callable[[Settings], MailSite]:
+def site(database: Database, clock: FakeClock,
+         sites: list[MailSite]) -> Callable[[Settings], MailSite]:
     """site(settings): a MailSite on this test's database (SQLite or PostgreSQL)."""
-    made: list[MailSite] = []
 
     def make(settings: Settings) -> MailSite:
         s = MailSite(settings, database, clock)
-        made.append(s)
+        sites.append(s)
         return s
 
-    yield make  # type: ignore[misc]
-    for s in made:
-        s.client.close()
-        s.server.stop(wait=False)
+    return make

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import trustme
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 TENANT_ID = "99999999-8888-7777-6666-444444444444"
 CLIENT_ID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
@@ -92,6 +92,35 @@ class Handler:
         return "250 Queued"
 
 
+class _ClosingController(Controller):
+    """aiosmtpd's Controller, but stop() lets open sessions end (QUIT in flight) and closes
+    the ones left, instead of leaving their sockets to the garbage collector."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sessions: list[SMTP] = []
+
+    def factory(self) -> SMTP:
+        session = super().factory()
+        self.sessions.append(session)
+        return session
+
+    def stop(self, no_assert: bool = False) -> None:
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and any(_open(s) for s in self.sessions):
+            time.sleep(0.01)
+        for session in self.sessions:
+            if _open(session):
+                self.loop.call_soon_threadsafe(session.transport.close)
+        self.sessions.clear()
+        super().stop(no_assert)
+
+
+def _open(session: SMTP) -> bool:
+    transport = session.transport
+    return transport is not None and not transport.is_closing()
+
+
 class SmtpServer:
     """aiosmtpd on 127.0.0.1; with `tls_folder`, STARTTLS required and AUTH LOGIN/PLAIN."""
 
@@ -110,7 +139,7 @@ class SmtpServer:
             kwargs.update(tls_context=context, require_starttls=True, auth_required=True,
                           authenticator=self._authenticate)
         self.logins: list[str] = []
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port,
+        self.controller = _ClosingController(self.handler, hostname="127.0.0.1", port=self.port,
                                      ready_timeout=5, **kwargs)
 
     def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
