@@ -76,6 +76,10 @@ class Settings(BaseSettings):
         None, description="Folder with categories.toml/places.toml overriding the defaults"
     )
     max_text_chars: int = Field(3000, ge=100, le=20000)
+    board_idle_minutes: int = Field(
+        120, ge=5, le=24 * 60,
+        description="A board session ends after this long without a request"
+    )
     outbox_poll_seconds: float = Field(2.0, gt=0)
     outbox_max_attempts: int = Field(12, ge=1)
     outbox_backoff_base_seconds: float = Field(5.0, gt=0)

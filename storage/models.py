@@ -321,6 +321,35 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column()
 
 
+class BoardLoginLink(Base):
+    """A one-time sign-in link to the group's board (`meld login-link`); only its hash is
+    stored, it works once and for a few minutes (migration 0011)."""
+
+    __tablename__ = "board_login_links"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
+class BoardSession(Base):
+    """A signed-in browser on the board: server-side, revocable, ended by idleness. The
+    cookie holds a random value; only its hash is stored (migration 0011)."""
+
+    __tablename__ = "board_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    identity: Mapped[str] = mapped_column(String(200), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
 class DigestRun(Base):
     """One weekly digest per (channel, period), claimed here before it is posted.
 

@@ -56,6 +56,7 @@ class Role(StrEnum):
     REPORTER = "reporter"
     TRIAGER = "triager"
     ADMIN = "admin"
+    READER = "reader"  # reads what the group reads (committee members), changes nothing
 
 
 class Channel(StrEnum):
@@ -165,4 +166,10 @@ class Actor:
 
     @property
     def is_group(self) -> bool:
+        """May triage: change reports, talk to reporters."""
         return self.role in (Role.TRIAGER, Role.ADMIN)
+
+    @property
+    def reads_group(self) -> bool:
+        """May read what the group reads (the queue, whole reports), a reader too."""
+        return self.is_group or self.role is Role.READER

@@ -87,6 +87,12 @@ def require_group(actor: Actor) -> None:
         raise PermissionDenied("group_only")
 
 
+def require_reader(actor: Actor) -> None:
+    """The group, or a reader (who may read what the group reads and change nothing)."""
+    if not actor.reads_group:
+        raise PermissionDenied("group_only")
+
+
 def deny(*, ctx: Context, actor: Actor, action: str) -> PermissionDenied:
     """Audit a refused attempt at a group operation and return the error to raise or show."""
     with transaction(ctx) as session:

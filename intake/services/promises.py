@@ -89,10 +89,13 @@ def is_overdue(ctx: Context, report: m.Report, today: date | None = None) -> boo
     return (today or ctx.today()) > feedback_by(ctx, report.reported_at)
 
 
+WAITING_STATUSES = ("received", "triage", "in_progress")
+
+
 def _waits_for_feedback(report: m.Report) -> bool:
     if report.first_feedback_at is not None:
         return False
-    return report.status in ("received", "triage", "in_progress")
+    return report.status in WAITING_STATUSES
 
 
 @functools.cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,6 +18,7 @@ from intake.domain.model import (
     NotFound,
     PermissionDenied,
     Role,
+    Severity,
     Status,
     ValidationFailed,
 )
@@ -30,13 +31,19 @@ from intake.services.common import (
     record_read,
     report_view,
     require_group,
+    require_reader,
     status_token_for,
     summary_view,
     transaction,
 )
 from intake.services.context import Context
 from intake.services.guidance import FORMAL_GUIDANCE
-from intake.services.promises import OVERDUE_EVENT, is_overdue
+from intake.services.promises import (
+    OVERDUE_EVENT,
+    WAITING_STATUSES,
+    is_overdue,
+    reported_before_for,
+)
 from intake.services.views import Page, ReportFilter, ReportView
 from storage import models as m
 
@@ -56,8 +63,10 @@ def get_report(*, ctx: Context, actor: Actor, reference: str,
     with transaction(ctx) as session:
         # a group read locks the row: a reporter's message cannot slip in between the view
         # and the clearing of the mark
-        report = load_report(session, reference, for_update=actor.is_group and mark_read)
-        if actor.is_group:
+        # a reader's read does not clear the mark: the group has not read it yet
+        mark_read = mark_read and actor.is_group
+        report = load_report(session, reference, for_update=mark_read)
+        if actor.reads_group:
             record_audit(session, actor, "read", report)
             view = report_view(session, report, for_group=True)
             if mark_read:
@@ -96,25 +105,14 @@ def list_reports(
     limit: int = 50,
 ) -> Page:
     """The group's queue, newest first, keyset-paginated on the report id."""
-    require_group(actor)
+    require_reader(actor)
     filters = filters or ReportFilter()
     _check_filters(filters)
     limit = max(1, min(limit, 200))
     if after is not None:
         after = max(0, min(after, MAX_ROW_ID))  # a larger cursor overflows the id column
-    stmt = select(m.Report).order_by(m.Report.id.desc()).limit(limit + 1)
-    if filters.status:
-        stmt = stmt.where(m.Report.status == filters.status)
-    if filters.kind:
-        stmt = stmt.where(m.Report.kind == filters.kind)
-    if filters.category:
-        stmt = stmt.where(m.Report.category_id == filters.category)
-    if filters.occurred_from:
-        stmt = stmt.where(m.Report.occurred_on >= filters.occurred_from)
-    if filters.occurred_to:
-        stmt = stmt.where(m.Report.occurred_on <= filters.occurred_to)
-    if filters.unread:
-        stmt = stmt.where(m.Report.reporter_unread_since.is_not(None))
+    stmt = filtered(ctx, select(m.Report), filters)
+    stmt = stmt.order_by(m.Report.id.desc()).limit(limit + 1)
     if after is not None:
         stmt = stmt.where(m.Report.id < after)
     with transaction(ctx) as session:
@@ -130,11 +128,61 @@ def list_reports(
 MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns (int4 on PostgreSQL)
 
 
+def filtered(ctx: Context, stmt: Any, filters: ReportFilter) -> Any:
+    """`stmt` (a select over reports) narrowed to the filters (checked by _check_filters)."""
+    if filters.status:
+        stmt = stmt.where(m.Report.status == filters.status)
+    if filters.kind:
+        stmt = stmt.where(m.Report.kind == filters.kind)
+    if filters.category:
+        stmt = stmt.where(m.Report.category_id == filters.category)
+    if filters.place:
+        stmt = stmt.where(m.Report.place_id == filters.place)
+    if filters.assignee:
+        stmt = stmt.where(m.Report.assignee == filters.assignee)
+    if filters.severity:
+        stmt = stmt.where(func.coalesce(m.Report.assessed_severity, m.Report.reported_severity)
+                          == filters.severity)
+    if filters.occurred_from:
+        stmt = stmt.where(m.Report.occurred_on >= filters.occurred_from)
+    if filters.occurred_to:
+        stmt = stmt.where(m.Report.occurred_on <= filters.occurred_to)
+    if filters.unread:
+        stmt = stmt.where(m.Report.reporter_unread_since.is_not(None))
+    if filters.overdue:
+        # feedback-by before today: reported before the instant whose feedback-by date is
+        # yesterday, still waiting and without first feedback (promises.is_overdue)
+        before = reported_before_for(ctx, ctx.today() - timedelta(days=1))
+        stmt = stmt.where(m.Report.status.in_(WAITING_STATUSES),
+                          m.Report.first_feedback_at.is_(None),
+                          m.Report.reported_at < before)
+    return stmt
+
+
+def count_reports(*, ctx: Context, actor: Actor,
+                  filters: ReportFilter | None = None) -> dict[str, int]:
+    """How many reports match the filters, by status (the board's counts)."""
+    require_reader(actor)
+    filters = filters or ReportFilter()
+    _check_filters(filters)
+    stmt = filtered(ctx, select(m.Report.status, func.count()), filters)
+    with ctx.db.reading() as session:
+        rows = session.execute(stmt.group_by(m.Report.status)).all()
+    return {status: int(count) for status, count in rows}
+
+
 def _check_filters(filters: ReportFilter) -> None:
     """Unknown codes and control characters in list filters are a 422, never a 500."""
     errors: list[FieldError] = []
     choice(Status, filters.status, "status", errors, False)
     choice(Kind, filters.kind, "kind", errors, False)
+    choice(Severity, filters.severity, "severity", errors, False)
+    for name in ("place", "assignee"):
+        value = getattr(filters, name)
+        if value and len(value) > 200:
+            errors.append(FieldError(name, "too_long"))
+        elif value and (has_control_chars(value) or "\x00" in value):
+            errors.append(FieldError(name, "control_characters"))
     if filters.category and (len(filters.category) > 64 or has_control_chars(filters.category)
                              or "\x00" in filters.category):
         errors.append(FieldError("category", "unknown_category"))

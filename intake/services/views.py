@@ -133,6 +133,10 @@ class ReportFilter:
     occurred_from: date | None = None
     occurred_to: date | None = None
     unread: bool = False  # only reports with an unread message from the reporter
+    place: str | None = None
+    assignee: str | None = None
+    severity: str | None = None  # the group's assessed severity, else the reporter's
+    overdue: bool = False  # only reports past their feedback-by date without feedback
 
 
 @dataclass(frozen=True, slots=True)

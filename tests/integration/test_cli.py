@@ -328,3 +328,22 @@ def test_database_lines_for_an_unknown_user_and_host(pg_database_url: str) -> No
     assert database_problem(_connect_error(nowhere), nowhere, tr) == (
         "Fant ikke databaseverten «meld-db.invalid». Sjekk verten i MELD_DATABASE_URL.")
     assert database_problem(ValueError("not a database error"), nowhere, tr) is None
+
+
+def test_login_link_prints_a_link_that_works_once(cli_settings, capsys, ctx) -> None:
+    code, out, err = run(cli_settings, capsys, "login-link", "--name", "Kari Lege", "--role",
+                         "reader")
+    link = out.strip()
+    assert code == 0 and "/gruppe/inn/" in link and "10 minutter" in err
+    token = link.rsplit("/", 1)[1]
+    assert services.login_link_valid(ctx=ctx, token=token)
+    _secret, actor = services.redeem_login_link(ctx=ctx, token=token)
+    assert (actor.identity, actor.role) == ("board:Kari Lege", Role.READER)
+    assert not services.login_link_valid(ctx=ctx, token=token)
+    code, out, _ = run(cli_settings, capsys, "login-link", "--name", "Kari Lege", "--revoke")
+    assert code == 0 and out.strip().endswith(": 1.")
+    with pytest.raises(SystemExit) as refused:  # the board has triagers and readers only
+        run(cli_settings, capsys, "login-link", "--name", "Kari", "--role", "admin")
+    assert refused.value.code == 2 and "'admin'" in capsys.readouterr().err
+    code, _, err = run(cli_settings, capsys, "login-link", "--name", "  ", "--role", "triager")
+    assert code == 2 and "Traceback" not in err
