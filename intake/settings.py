@@ -76,6 +76,17 @@ class Settings(BaseSettings):
         None, description="Folder with categories.toml/places.toml overriding the defaults"
     )
     max_text_chars: int = Field(3000, ge=100, le=20000)
+    # Signing in to the group's board with Entra ID (OpenID Connect, auth code + PKCE)
+    entra_tenant_id: str | None = Field(None, description="Entra tenant id for the board's "
+                                        "sign-in (unset: sign-in links only)")
+    entra_client_id: str | None = Field(None, description="Client id of the board's app "
+                                        "registration (app roles Meld.Triage, Meld.Read)")
+    entra_client_secret: SecretStr | None = Field(None, description="Its client secret")
+    entra_authority_url: str = Field(
+        "https://login.microsoftonline.com",
+        description="Entra login host; the authority is <this>/<tenant id> (a fake in tests)")
+    entra_ca_bundle: Path | None = Field(
+        None, description="CA bundle for the Entra authority (a private CA in tests)")
     board_idle_minutes: int = Field(
         120, ge=5, le=24 * 60,
         description="A board session ends after this long without a request"
@@ -411,6 +422,11 @@ class Settings(BaseSettings):
     def mail_sender(self) -> str | None:
         """The From address of notices by e-mail."""
         return self.mail_from or self.graph_mailbox
+
+    @property
+    def entra_enabled(self) -> bool:
+        """The board offers signing in with Entra ID (all three are set)."""
+        return bool(self.entra_tenant_id and self.entra_client_id and self.entra_client_secret)
 
     @property
     def slack_enabled(self) -> bool:

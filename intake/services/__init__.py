@@ -24,8 +24,10 @@ from intake.services.board import (
     create_login_link,
     login_link_valid,
     redeem_login_link,
+    refuse_sign_in,
     revoke_sessions,
     session_actor,
+    sign_in_with_entra,
     sign_out,
 )
 from intake.services.common import (
@@ -145,6 +147,7 @@ __all__ = [
     "receipt_for",
     "redeem_login_link",
     "redirect",
+    "refuse_sign_in",
     "reopen",
     "reply",
     "report_link",
@@ -155,6 +158,7 @@ __all__ = [
     "revoke_token",
     "send_due_promise_notices",
     "session_actor",
+    "sign_in_with_entra",
     "sign_out",
     "status_token_for",
     "stop_email_notices",

@@ -12,10 +12,18 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 
-from intake.domain.model import Actor, FieldError, NotFound, Role, ValidationFailed
+from intake.domain.model import (
+    Actor,
+    FieldError,
+    NotFound,
+    PermissionDenied,
+    Role,
+    ValidationFailed,
+)
 from intake.services.common import (
     clean_text,
     db_now,
@@ -105,13 +113,50 @@ def redeem_login_link(*, ctx: Context, token: str) -> tuple[str, Actor]:
             refused = NotFound("login_link_invalid")
         else:
             actor = Actor(_identity(link.name), Role(link.role), link.name)
-            session.add(m.BoardSession(token_hash=hash_token(secret), identity=actor.identity,
-                                       name=link.name, role=link.role, created_at=now,
-                                       last_seen_at=now))
-            record_audit(session, actor, "board_login", None, via="login_link")
+            _add_session(session, secret, actor, now, via="login_link")
     if refused is not None:
         raise refused
     return secret, actor
+
+
+def _add_session(session: Any, secret: str, actor: Actor, now: datetime, *, via: str) -> None:
+    session.add(m.BoardSession(token_hash=hash_token(secret), identity=actor.identity,
+                               name=actor.display_name or actor.identity, role=actor.role.value,
+                               created_at=now, last_seen_at=now))
+    record_audit(session, actor, "board_login", None, via=via)
+
+
+# Entra ID app roles -> Meld's roles (the same roles as every other door)
+APP_ROLES = {"Meld.Triage": Role.TRIAGER, "Meld.Read": Role.READER}
+
+
+def sign_in_with_entra(*, ctx: Context, object_id: str, name: str,
+                       app_roles: list[str]) -> tuple[str, Actor]:
+    """Start a board session for a user Entra ID signed in (their object id and name, and
+    the app roles in the ID token). Without Meld.Triage or Meld.Read nobody gets in:
+    PermissionDenied, and the refusal is audited."""
+    roles = [APP_ROLES[r] for r in app_roles if r in APP_ROLES]
+    clean = (clean_text(name) or object_id)[:100]
+    identity = f"entra:{object_id[:64]}"
+    secret = secrets.token_urlsafe(32)
+    with transaction(ctx) as session:
+        if not roles:
+            record_audit(session, Actor(identity, Role.REPORTER, clean),
+                         "board_login_refused", None, reason="no_app_role")
+            actor = None
+        else:
+            role = Role.TRIAGER if Role.TRIAGER in roles else Role.READER
+            actor = Actor(identity, role, clean)
+            _add_session(session, secret, actor, db_now(session), via="entra")
+    if actor is None:
+        raise PermissionDenied("group_only")
+    return secret, actor
+
+
+def refuse_sign_in(*, ctx: Context, reason: str) -> None:
+    """Audit a sign-in that failed before anyone was known (an Entra error, a bad answer)."""
+    with transaction(ctx) as session:
+        record_audit(session, SYSTEM, "board_login_refused", None, reason=reason[:60])
 
 
 def session_actor(*, ctx: Context, secret: str | None) -> Actor | None:

@@ -4,7 +4,7 @@ test moves (link expiry, idle sessions), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ from intake.domain.model import Actor, Role
 from intake.domain.taxonomy import load_taxonomy
 from intake.settings import Settings
 from storage.db import Database
-from tests.doors.conftest import LiveServer, _join_stopped_servers  # noqa: F401
+from tests.doors.conftest import LiveServer, _join_stopped_servers, bound_socket  # noqa: F401
 from tests.fakes import FakeClock
 from tests.integration.helpers import draft
 
@@ -65,16 +65,35 @@ def csrf(html: str) -> str:
     return found.group(1)
 
 
+BoardMaker = Callable[..., Board]
+
+
 @pytest.fixture
-def board(db_url: str, database: Database, clock: FakeClock) -> Iterator[Board]:
-    settings = Settings(database_url=db_url, secret_key=KEY, run_outbox_worker=False,
-                        rate_limit_enabled=False)
-    ctx = services.Context(db=database, settings=settings, taxonomy=load_taxonomy(),
-                           secret_key=KEY.encode(), clock=clock)
-    server = LiveServer(create_app(settings, ctx=ctx))
-    server.start()
-    b = Board(ctx=ctx, clock=clock, server=server)
-    yield b
-    for c in b.clients:
-        c.close()
-    server.stop(wait=False)
+def make_board(db_url: str, database: Database, clock: FakeClock) -> Iterator[BoardMaker]:
+    """make_board(**settings): the board on this test's database, its base URL its own."""
+    made: list[Board] = []
+
+    def make(**overrides: Any) -> Board:
+        sock = bound_socket()
+        values: dict[str, Any] = dict(
+            database_url=db_url, secret_key=KEY, run_outbox_worker=False,
+            rate_limit_enabled=False, base_url=f"http://127.0.0.1:{sock.getsockname()[1]}")
+        values.update(overrides)
+        settings = Settings(**values)
+        ctx = services.Context(db=database, settings=settings, taxonomy=load_taxonomy(),
+                               secret_key=KEY.encode(), clock=clock)
+        server = LiveServer(create_app(settings, ctx=ctx), sock)
+        server.start()
+        made.append(Board(ctx=ctx, clock=clock, server=server))
+        return made[-1]
+
+    yield make
+    for b in made:
+        for c in b.clients:
+            c.close()
+        b.server.stop(wait=False)
+
+
+@pytest.fixture
+def board(make_board: BoardMaker) -> Board:
+    return make_board()

@@ -88,14 +88,16 @@ class Meld:
 
 
 @contextlib.contextmanager
-def running_meld(db_url: str, clock: Callable[[], datetime] | None = None) -> Iterator[Meld]:
-    """Meld on a free loopback port; with `clock`, the app's context runs on that clock."""
+def running_meld(db_url: str, clock: Callable[[], datetime] | None = None,
+                 **overrides: Any) -> Iterator[Meld]:
+    """Meld on a free loopback port; with `clock`, the app's context runs on that clock;
+    `overrides` are more settings."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = Settings(database_url=db_url, secret_key=SECRET, base_url=url,
-                        outbox_poll_seconds=0.2)
+    settings = Settings(**{"database_url": db_url, "secret_key": SECRET, "base_url": url,
+                           "outbox_poll_seconds": 0.2, **overrides})
     ctx = None if clock is None else dataclasses.replace(build_context(settings), clock=clock)
     app = create_app(settings, ctx=ctx)
     server = BoundServer(sock, app)

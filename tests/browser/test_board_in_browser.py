@@ -5,11 +5,20 @@ sign-in page, at a phone's and a desktop's width."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from intake import services
 from intake.domain.model import Actor, Role
-from tests.browser.conftest import ONE_WIDTH, Meld, axe_violations, overflow, sync_api
+from tests.board.entra_fake import CLIENT_ID, CLIENT_SECRET, TENANT, FakeEntra
+from tests.browser.conftest import (
+    ONE_WIDTH,
+    Meld,
+    axe_violations,
+    overflow,
+    running_meld,
+    sync_api,
+)
 from tests.integration.helpers import draft
 
 expect = sync_api.expect
@@ -102,3 +111,25 @@ def test_the_board_passes_axe_and_fits_the_screen(meld: Meld, page: Any,
     page.get_by_role("button", name="Send svaret").click()  # no answer written
     expect(page.get_by_role("alert")).to_be_visible()
     assert axe_violations(page, axe_source) == []
+
+
+def test_sign_in_with_entra_id_through_the_provider(sqlite_url: str, tmp_path: Path,
+                                                    chromium: Any) -> None:
+    """Chromium goes to the board, to the (fake) Entra sign-in over HTTPS and back."""
+    with FakeEntra(tmp_path) as entra, running_meld(
+            sqlite_url, entra_tenant_id=TENANT, entra_client_id=CLIENT_ID,
+            entra_client_secret=CLIENT_SECRET, entra_authority_url=entra.url,
+            entra_ca_bundle=entra.ca_path) as meld:
+        reference = report(meld)
+        # the provider's certificate comes from a test CA the browser does not know
+        context = chromium.new_context(locale="nb-NO", ignore_https_errors=True)
+        try:
+            page = context.new_page()
+            page.goto(f"{meld.url}/gruppe/sak/{reference}")
+            page.get_by_role("link", name="Logg inn med jobbkontoen (Entra ID)").click()
+            expect(page).to_have_url(f"{meld.url}/gruppe/sak/{reference}")
+            expect(page.get_by_role("heading", level=1)).to_have_text(reference)
+            expect(page.get_by_text("Kari Lege")).to_be_visible()
+            assert entra.authorize_requests[-1]["code_challenge_method"] == "S256"
+        finally:
+            context.close()

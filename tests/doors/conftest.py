@@ -108,13 +108,21 @@ class _Server(uvicorn.Server):
             self.loop.call_soon_threadsafe(self.stop_event.set)
 
 
+def bound_socket() -> socket.socket:
+    """A TCP socket bound to a free port on 127.0.0.1."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 class LiveServer:
     """uvicorn serving one app on 127.0.0.1 in a background thread."""
 
-    def __init__(self, app: FastAPI) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+    def __init__(self, app: FastAPI, sock: socket.socket | None = None) -> None:
+        """With `sock`, serve on that bound socket (its port chosen before the app was
+        built, so that the app's base URL can name it: see `bound_socket`)."""
+        self.sock = sock or bound_socket()
         self.port = self.sock.getsockname()[1]
         config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none")
         self.server = _Server(config)

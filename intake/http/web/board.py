@@ -56,8 +56,11 @@ def _next_target(value: str | None) -> str:
 
 @router.get(SIGN_IN_PATH, response_class=HTMLResponse)
 def sign_in_page(request: Request) -> HTMLResponse:
+    neste = _next_target(request.query_params.get("neste"))
     return render_page(request, "board_sign_in.html", link_state=None,
-                       minutes=services.LOGIN_LINK_MINUTES)
+                       minutes=services.LOGIN_LINK_MINUTES,
+                       entra=ctx_of(request).settings.entra_enabled,
+                       entra_start="/gruppe/entra/start?" + urlencode({"neste": neste}))
 
 
 @router.get("/gruppe/inn/{token}", response_class=HTMLResponse)
