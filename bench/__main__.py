@@ -2,7 +2,8 @@
 door's ack latency against Bolt's bare dispatch, and the Teams door's form submission
 against a bare JWT-validating endpoint, per backend; the identifier guard against a plain
 regex scan; the tertial report and digest against the raw GROUP BY (bench/reports_bench);
-the receipt latency per channel, from the ack to the fake platform (bench/receipts)."""
+the receipt latency per channel, from the ack to the fake platform (bench/receipts); the
+group's board list against its raw queries (bench/board)."""
 
 from __future__ import annotations
 
@@ -58,10 +59,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--report-rows", type=int, default=1_000_000,
                    help="synthetic reports for the tertial report and digest bench")
     p.add_argument("--only", choices=["all", "submit", "slack", "reports", "teams", "privacy",
-                                      "receipts", "mailbox"],
+                                      "receipts", "mailbox", "board"],
                    default="all",
                    help="which phases: durable submits, Slack acks, reports, Teams, the "
-                   "identifier guard, receipt latency per channel (default: all)")
+                   "identifier guard, receipt latency per channel, the board's list "
+                   "(default: all)")
+    p.add_argument("--board-rows", type=int, default=100_000,
+                   help="synthetic reports for the board list bench (default: 100000)")
     p.add_argument("--mailbox-messages", type=int, default=10_000,
                    help="messages in the mailbox import bench's mbox (default: 10000)")
     p.add_argument("--receipts", type=int, default=50,
@@ -234,7 +238,16 @@ def main(argv: list[str] | None = None) -> int:
         reports_code = reports_bench.main(["--rows", str(args.report_rows),
                                            "--backend", args.backend])
 
-    if failures or slack_failures or teams_failures or reports_code or receipts_code == 2:
+    board_code = 0
+    if args.only in ("all", "board"):
+        from bench import board
+
+        _say(f"board: {args.board_rows} synthetic reports, GET /gruppe with a filter against "
+             "its raw queries")
+        board_code = board.main(["--rows", str(args.board_rows), "--backend", args.backend])
+
+    if (failures or slack_failures or teams_failures or reports_code or board_code
+            or receipts_code == 2):
         return 2
     dominated = ([r.backend for r in results if r.errors_dominate]
                  + [f"{r.backend} (Slack)" for r in slack_results if r.errors_dominate]

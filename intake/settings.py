@@ -59,9 +59,7 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `meld serve` listens on")
     port: int = Field(8000, ge=1, le=65535, description="Port `meld serve` listens on")
-    workers: int = Field(
-        1, ge=1, le=32, description="Server processes; more than 1 uses more cores"
-    )
+    workers: int = Field(1, ge=1, le=32, description="Server processes (more use more cores)")
     base_url: str = Field(
         "http://127.0.0.1:8000",
         description="Public URL used in links sent to reporters; unset, it follows MELD_HOST "
@@ -69,28 +67,19 @@ class Settings(BaseSettings):
     )
     locale: str = Field("nb", description="Default language: nb (bokmål) or en")
     timezone: str = "Europe/Oslo"
-    feedback_days: int = Field(
-        14, ge=1, le=365, description="Promised time to first feedback, in days"
-    )
+    feedback_days: int = Field(14, ge=1, le=365, description="Promised days to first feedback")
     taxonomy_dir: Path | None = Field(
         None, description="Folder with categories.toml/places.toml overriding the defaults"
     )
     max_text_chars: int = Field(3000, ge=100, le=20000)
-    # Signing in to the group's board with Entra ID (OpenID Connect, auth code + PKCE)
-    entra_tenant_id: str | None = Field(None, description="Entra tenant id for the board's "
-                                        "sign-in (unset: sign-in links only)")
-    entra_client_id: str | None = Field(None, description="Client id of the board's app "
-                                        "registration (app roles Meld.Triage, Meld.Read)")
+    # The group's board: Entra ID sign-in (unset: sign-in links only; see .env.example)
+    entra_tenant_id: str | None = Field(None, description="Tenant of the board's sign-in")
+    entra_client_id: str | None = Field(None, description="The board's app registration")
     entra_client_secret: SecretStr | None = Field(None, description="Its client secret")
-    entra_authority_url: str = Field(
-        "https://login.microsoftonline.com",
-        description="Entra login host; the authority is <this>/<tenant id> (a fake in tests)")
-    entra_ca_bundle: Path | None = Field(
-        None, description="CA bundle for the Entra authority (a private CA in tests)")
-    board_idle_minutes: int = Field(
-        120, ge=5, le=24 * 60,
-        description="A board session ends after this long without a request"
-    )
+    entra_authority_url: str = Field("https://login.microsoftonline.com",
+                                     description="Entra login host (a fake in tests)")
+    entra_ca_bundle: Path | None = Field(None, description="CA bundle for that host")
+    board_idle_minutes: int = Field(120, ge=5, le=24 * 60, description="Idle session end")
     outbox_poll_seconds: float = Field(2.0, gt=0)
     outbox_max_attempts: int = Field(12, ge=1)
     outbox_backoff_base_seconds: float = Field(5.0, gt=0)
@@ -111,15 +100,12 @@ class Settings(BaseSettings):
 
     # Rate limits on the open submit doors (web form, POST /api/v1/reports); per process
     rate_limit_enabled: bool = Field(True, description="Limit submissions per reporter and IP")
-    rate_limit_window_seconds: float = Field(
-        60.0, gt=0, le=86400, description="Length of the sliding window, in seconds"
-    )
+    rate_limit_window_seconds: float = Field(60.0, gt=0, le=86400,
+                                             description="Sliding window, in seconds")
     rate_limit_per_reporter: int = Field(
         10, ge=1, description="Submissions per reporter (browser session) in one window"
     )
-    rate_limit_per_ip: int = Field(
-        120, ge=1, description="Submissions per client IP address in one window"
-    )
+    rate_limit_per_ip: int = Field(120, ge=1, description="Submissions per IP in one window")
 
     # Weekly digest for Forbedringsgruppen (posted to the Slack triage channel)
     digest_rrule: str = Field(
@@ -424,8 +410,7 @@ class Settings(BaseSettings):
         return self.mail_from or self.graph_mailbox
 
     @property
-    def entra_enabled(self) -> bool:
-        """The board offers signing in with Entra ID (all three are set)."""
+    def entra_enabled(self) -> bool:  # the board offers signing in with Entra ID
         return bool(self.entra_tenant_id and self.entra_client_id and self.entra_client_secret)
 
     @property

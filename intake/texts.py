@@ -376,6 +376,10 @@ def notification_text(event: str, payload: dict[str, Any], tr: Translator,
                   date=tr.date(date.fromisoformat(payload["new_date"])))
     if event == "feedback_reminder":
         return feedback_reminder_text(payload, tr, payload.get("assignee"))
+    if event == "measure_due":
+        return tr(MEASURE_DUE_NOTICE, number=payload.get("measure_id", ""),
+                  owner=payload.get("owner", ""), reference=payload.get("reference", ""),
+                  date=tr.date(date.fromisoformat(payload["due_on"])))
     if event == "receipt":
         lines = [
             tr("Thank you! Your report has been received with reference {reference}.",
@@ -390,6 +394,17 @@ def notification_text(event: str, payload: dict[str, Any], tr: Translator,
         return "\n\n".join(lines)
     return event
 
+
+# ---------------------------------------------------------------- measures
+
+MEASURE_DUE_NOTICE = N_("{owner}: measure no. {number} (for {reference}) is due {date}. "
+                        "Update it on the board.")
+MEASURE_STATUS_LABELS = {
+    "planned": N_("Planned"),
+    "in_progress": N_("In progress"),
+    "done": N_("Done"),
+    "dropped": N_("Dropped"),
+}
 
 # ---------------------------------------------------------------- the feedback promise
 

@@ -321,6 +321,37 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column()
 
 
+class Measure(Base):
+    """A measure the group decided on, tracked as an action: what, who owns it, by when and
+    where it stands; it belongs to one or more reports (migration 0012)."""
+
+    __tablename__ = "measures"
+    __table_args__ = (
+        CheckConstraint("length(description) <= 20000", name="measure_description_length"),
+        Index("ix_measures_status_due_on", "status", "due_on"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    description: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(200))
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="planned")
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # when the owner was reminded in chat that it is due (once per due date)
+    reminded_at: Mapped[datetime | None] = mapped_column()
+
+
+class MeasureReport(Base):
+    """Which reports a measure answers (migration 0012)."""
+
+    __tablename__ = "measure_reports"
+    measure_id: Mapped[int] = mapped_column(
+        ForeignKey("measures.id", ondelete="CASCADE"), primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
 class BoardLoginLink(Base):
     """A one-time sign-in link to the group's board (`meld login-link`); only its hash is
     stored, it works once and for a few minutes (migration 0011)."""

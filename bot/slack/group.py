@@ -35,7 +35,7 @@ class SlackGroupNotifier:
 
     async def deliver(self, note: Notification) -> None:
         tr = Translator(self.locale, self.timezone)
-        if note.event == "reporter_message":  # the reference and a hint, never the message
+        if note.event in ("reporter_message", "measure_due"):  # codes and names, never text
             text = views.escape(notification_text(note.event, note.payload, tr))
             await post_message(self.client, note, channel=self.channel_id, text=text,
                                blocks=[{"type": "section",

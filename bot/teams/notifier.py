@@ -115,7 +115,7 @@ class TeamsGroupNotifier:
         tr = Translator(self.locale, self.timezone)
         if note.event == "reporter_message":  # the reference and a hint, never the message
             activity = cards.text_message(notification_text(note.event, note.payload, tr))
-        elif note.event == "feedback_reminder":  # plain text: the assignee by name
+        elif note.event in ("feedback_reminder", "measure_due"):  # plain text: names
             activity = cards.text_message(notification_text(note.event, note.payload, tr))
         elif note.event != "new_report":
             return

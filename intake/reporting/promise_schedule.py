@@ -1,6 +1,7 @@
 """Keeping the feedback promise on a schedule: `promise_scheduler` runs
 `services.send_due_promise_notices` every settings.promise_check_seconds inside
-`meld serve` (when settings.run_promise_scheduler), like the digest's scheduler.
+`meld serve` (when settings.run_promise_scheduler), like the digest's scheduler, and with
+it `send_measure_reminders` (the owners of measures due).
 
 Every replica may run it: each notice is claimed once per report in `report_notices`, in
 the same transaction as its outbox rows, so two replicas never both send one. A database
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from intake.services.measures import send_measure_reminders
 from intake.services.promises import PromiseRun, send_due_promise_notices
 
 if TYPE_CHECKING:
@@ -38,6 +40,7 @@ async def run_promises_once(ctx: Context) -> PromiseRun:
     """One check (in a thread: the use case is synchronous), repeated while batches are
     full, up to MAX_BATCHES. Returns the last run."""
     run = await asyncio.to_thread(send_due_promise_notices, ctx)
+    await asyncio.to_thread(send_measure_reminders, ctx)  # the measures due: their owners
     batches = 1
     while run.more and batches < MAX_BATCHES and (run.reminders or run.overdue):
         run = await asyncio.to_thread(send_due_promise_notices, ctx)

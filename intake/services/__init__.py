@@ -43,6 +43,16 @@ from intake.services.common import (
 from intake.services.context import Context, build_context
 from intake.services.dialog import reply, reporter_answer, request_info
 from intake.services.mail_intake import MailOutcome, take_mail
+from intake.services.measures import (
+    MEASURE_DUE_EVENT,
+    MeasureStatus,
+    MeasureView,
+    create_measure,
+    list_measures,
+    measure_counts,
+    send_measure_reminders,
+    update_measure,
+)
 from intake.services.notices import EmailNotices, email_notices, stop_email_notices
 from intake.services.promises import PromiseRun, send_due_promise_notices
 from intake.services.rating import (
@@ -100,12 +110,15 @@ __all__ = [
     "MAX_RATING_COMMENT",
     "MAX_ROW_ID",
     "MAX_SHORT_TEXT",
+    "MEASURE_DUE_EVENT",
     "RATING_ANSWERS",
     "REFERENCE_RE",
     "REPORT_LINK_HOURS",
     "Context",
     "EmailNotices",
     "MailOutcome",
+    "MeasureStatus",
+    "MeasureView",
     "MessageView",
     "Page",
     "PromiseRun",
@@ -125,6 +138,7 @@ __all__ = [
     "close",
     "count_reports",
     "create_login_link",
+    "create_measure",
     "create_token",
     "delivered_notices",
     "deny",
@@ -134,10 +148,12 @@ __all__ = [
     "get_report",
     "last_group_activity",
     "last_group_messages",
+    "list_measures",
     "list_my_reports",
     "list_reports",
     "login_link_valid",
     "mark_duplicate",
+    "measure_counts",
     "move_status",
     "open_report_link",
     "plus_one",
@@ -157,6 +173,7 @@ __all__ = [
     "revoke_sessions",
     "revoke_token",
     "send_due_promise_notices",
+    "send_measure_reminders",
     "session_actor",
     "sign_in_with_entra",
     "sign_out",
@@ -164,5 +181,6 @@ __all__ = [
     "stop_email_notices",
     "submit_report",
     "take_mail",
+    "update_measure",
     "validate_draft",
 ]

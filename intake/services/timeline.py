@@ -1,6 +1,7 @@
 """A report's whole story on one timeline, for the group's board: received, assessments,
 assignments, status changes (redirects, duplicates, closing and reopening among them), +1s,
-and the messages (the dialog with the reporter and the internal notes), oldest first.
+measures (created, moved on, reminded), and the messages (the dialog with the reporter
+and the internal notes), oldest first.
 
 The changes come from the audit log (codes only, never text); the words from the messages.
 """
@@ -21,7 +22,8 @@ from intake.services.views import ReportView
 from storage import models as m
 
 # the audit actions that are part of a report's story (reads and refusals are not)
-STORY_ACTIONS = ("assessed", "assigned", "status_changed", "plus_one")
+STORY_ACTIONS = ("assessed", "assigned", "status_changed", "plus_one", "measure_created",
+                 "measure_updated", "measure_reminded")
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ from intake.http.web.pages import ctx_of, in_thread, render_http_error, translat
 from intake.i18n import N_, Translator
 from intake.texts import (
     KIND_LABELS,
+    MEASURE_STATUS_LABELS,
     REDIRECT_LABELS,
     SEVERITY_LABELS,
     STATUS_LABELS,
@@ -66,6 +67,9 @@ EVENT_LABELS = {
     "assigned": N_("Assignee changed"),
     "status_changed": N_("Status changed"),
     "plus_one": N_("Another doctor has seen the same (+1)"),
+    "measure_created": N_("Measure added"),
+    "measure_updated": N_("Measure updated"),
+    "measure_reminded": N_("The measure's owner was reminded"),
 }
 
 
@@ -96,7 +100,20 @@ ACTIONS: dict[str, tuple[tuple[str, ...], Callable[..., Any]]] = {
     "close": (("learning_point", "measure"), lambda v, **k: services.close(
         learning_point=v["learning_point"], measure=v["measure"], **k)),
     "reopen": ((), lambda v, **k: services.reopen(**k)),
+    "measure": (("measure_description", "owner", "due_on"), lambda v, reference, **k:
+                services.create_measure(references=[reference],
+                                        description=v["measure_description"],
+                                        owner=v["owner"], due_on=v["due_on"], **k)),
+    "measure-status": (("measure_id", "measure_status"), lambda v, reference, **k:
+                       services.update_measure(measure_id=_number(v["measure_id"]),
+                                               status=v["measure_status"] or None, **k)),
 }
+
+
+def _number(value: str) -> int:
+    if not value.isdigit() or len(value) > 9:
+        raise NotFound("measure_not_found")
+    return int(value)
 
 
 @router.get("/gruppe/sak/{reference}", response_class=HTMLResponse)
@@ -137,7 +154,8 @@ async def act(request: Request, reference: str, action: str) -> Response:
     except DomainError as exc:
         return await _page(request, actor, reference, failed=action, values=values,
                            errors=[domain_error_text(exc, tr)], status_code=exc.http_status)
-    return RedirectResponse(f"/gruppe/sak/{view.reference}?gjort={action}#historikk",
+    reference = getattr(view, "reference", None) or reference.strip().upper()
+    return RedirectResponse(f"/gruppe/sak/{reference}?gjort={action}#historikk",
                             status_code=303)
 
 
@@ -149,6 +167,8 @@ async def _page(request: Request, actor: Any, reference: str, *, failed: str | N
     try:
         view, entries = await in_thread(services.report_timeline, ctx=ctx, actor=actor,
                                         reference=reference)
+        measures = await in_thread(services.list_measures, ctx=ctx, actor=actor,
+                                   reference=view.reference)
     except (NotFound, ValidationFailed):
         return render_http_error(request, 404)
     return render_board(
@@ -161,20 +181,23 @@ async def _page(request: Request, actor: Any, reference: str, *, failed: str | N
         categories=[(c.id, c.label(tr.locale)) for c in ctx.taxonomy.active_categories()],
         severities=[(s.value, label(SEVERITY_LABELS, s, tr)) for s in Severity],
         targets=[(t.value, label(REDIRECT_LABELS, t, tr)) for t in RedirectTarget],
-        allowed=_allowed(Status(view.status)))
+        measures=measures, today=ctx.today().isoformat(),
+        measure_statuses=[(k, tr(v)) for k, v in MEASURE_STATUS_LABELS.items()],
+        # a refused form is shown again with what was typed, even if it no longer fits
+        allowed=_allowed(Status(view.status)) | ({failed} if failed else set()))
 
 
 def _allowed(current: Status) -> set[str]:
     """The actions to offer on a report in this status (the services refuse the others). A
     received report moves to triage by itself when the group acts on it."""
     if current is Status.CLOSED:
-        return {"reopen", "note"}
+        return {"reopen", "note", "measure"}
     reachable = set(TRANSITIONS[current])
     if current is Status.RECEIVED:
         reachable |= TRANSITIONS[Status.TRIAGE]
     wanted = {"ask": Status.NEEDS_INFO, "redirect": Status.REDIRECTED,
               "duplicate": Status.DUPLICATE, "close": Status.CLOSED}
-    return {"status", "assess", "assign", "reply", "note"} | {
+    return {"status", "assess", "assign", "reply", "note", "measure"} | {
         action for action, target in wanted.items() if target in reachable}
 
 
@@ -215,5 +238,9 @@ def _entry(e: services.TimelineEntry, tr: Translator) -> dict[str, Any]:
                                   label(STATUS_LABELS, e.details.get("status"), tr))
     elif e.event == "received":
         detail = tr("by {channel}", channel=e.details.get("channel", ""))
+    elif e.event.startswith("measure_"):
+        detail = tr("no. {number}", number=e.details.get("measure_id", ""))
+        if e.event == "measure_updated" and e.details.get("status"):
+            detail += ": " + label(MEASURE_STATUS_LABELS, e.details["status"], tr)
     return {"when": tr.datetime(e.at, "short"), "title": title, "who": who or "",
             "detail": detail, "body": e.body, "internal": e.direction == "internal"}
