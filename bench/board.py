@@ -424,11 +424,11 @@ def print_backend(r: dict[str, Any], args: argparse.Namespace) -> None:
         one = f["one_client"]
         print(f"  one client, median of {args.repeat} (ms): page over HTTP "
               f"{_f(one.get('page_http_ms'), '.2f')}, page handler in-process "
-              f"{_f(one['page_handler_ms'], '.2f')} = session_actor "
-              f"{_f(one['session_actor_ms'], '.2f')} + list_reports "
-              f"{_f(one['list_reports_ms'], '.2f')} + count_reports "
-              f"{_f(one['count_reports_ms'], '.2f')} + rendering; raw list "
-              f"{_f(one['raw_list_ms'], '.2f')} + raw count {_f(one['raw_count_ms'], '.2f')}")
+              f"{_f(one['page_handler_ms'], '.2f')}; its service calls alone: session_actor "
+              f"{_f(one['session_actor_ms'], '.2f')}, list_reports "
+              f"{_f(one['list_reports_ms'], '.2f')}, count_reports "
+              f"{_f(one['count_reports_ms'], '.2f')}; raw list "
+              f"{_f(one['raw_list_ms'], '.2f')}, raw count {_f(one['raw_count_ms'], '.2f')}")
         print("  (bench process CPU: the load generator's threads; on the raw SQLite side "
               f"also SQLite's own work, in process. Meld server: MELD_WORKERS="
               f"{os.environ.get('MELD_WORKERS', '1')})")

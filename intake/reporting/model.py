@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from intake.domain.periods import Period
 
@@ -83,3 +83,7 @@ class PeriodReport:
     # number of the period's reports with an answer (the shares' denominator)
     ratings: tuple[Row, ...] = field(default_factory=tuple)
     rated: int = 0
+    # measures decided in the period, by where they stand now (planned, in progress, done,
+    # dropped), and every open measure past its due date when the report was made
+    measures: tuple[Row, ...] = field(default_factory=tuple)
+    overdue_measures: tuple[Any, ...] = field(default_factory=tuple)  # MeasureView

@@ -56,7 +56,15 @@ from intake.reporting.period_figures import (
     within_promise_statement,
 )
 from intake.services import Context
-from intake.texts import KIND_LABELS, PARTY_LABELS, RATING_LABELS, SEVERITY_LABELS, label
+from intake.services.measures import list_measures, measure_counts
+from intake.texts import (
+    KIND_LABELS,
+    MEASURE_STATUS_LABELS,
+    PARTY_LABELS,
+    RATING_LABELS,
+    SEVERITY_LABELS,
+    label,
+)
 from storage import models as m
 
 TOP_PROBLEM_AREAS = 5
@@ -243,6 +251,8 @@ def build_period_report(
 
     locale = tr.locale
     taxonomy = ctx.taxonomy
+    decided = measure_counts(ctx=ctx, actor=actor, decided_from=period.start,
+                             decided_to=period.end)
 
     def sev(value: str) -> str:
         return label(SEVERITY_LABELS, value, tr)
@@ -304,5 +314,8 @@ def build_period_report(
         ratings=tuple(Row(key=code, label=tr(text), count=answers.get(code, 0))
                       for code, text in RATING_LABELS.items()),
         rated=sum(answers.values()),
+        measures=tuple(Row(key=code, label=tr(text), count=decided.get(code, 0))
+                       for code, text in MEASURE_STATUS_LABELS.items()),
+        overdue_measures=list_measures(ctx=ctx, actor=actor, overdue=True),
     )
 

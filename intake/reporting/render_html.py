@@ -229,6 +229,26 @@ def _learning_points(points: Sequence[LearningPoint], tr: Translator) -> str:
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
+def _measures(report: PeriodReport, tr: Translator) -> str:
+    """Measures decided in the period by where they stand, and the overdue ones."""
+    rows = "".join(f"<tr>{_el('th', row.label, scope='row')}{_num(str(row.count))}</tr>"
+                   for row in report.measures)
+    out = [_el("h3", tr("Measures decided in the period, by status")),
+           f"<table><tbody>{rows}</tbody></table>",
+           _el("h3", tr("Measures past their due date"))]
+    if not report.overdue_measures:
+        out.append(_el("p", tr("No open measure is past its due date."), "muted"))
+        return "".join(out)
+    head = (_el("th", tr("No."), scope="col") + _el("th", tr("Owner"), scope="col")
+            + _el("th", tr("Due date"), scope="col") + _el("th", tr("Reports"), scope="col"))
+    body = "".join(
+        "<tr>" + _el("td", str(ms.id)) + _el("td", ms.owner)
+        + _el("td", tr.date(ms.due_on, "short")) + _el("td", ", ".join(ms.references))
+        + "</tr>" for ms in report.overdue_measures)
+    out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    return "".join(out)
+
+
 def render_html(report: PeriodReport, tr: Translator) -> str:
     """One self-contained, printable (A4) HTML document: inline CSS and SVG, no scripts,
     no external resources. Counts 1 and 2 become "<3" when `report.suppressed`."""
@@ -296,6 +316,7 @@ def render_html(report: PeriodReport, tr: Translator) -> str:
         '<section class="page">',
         _el("h2", tr("Learning points and measures")),
         _learning_points(report.learning_points, tr),
+        _measures(report, tr),
         "</section>",
         "</main></body></html>\n",
     ])

@@ -10,7 +10,7 @@ a new due date re-arms the reminder.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 from sqlalchemy import func, select, update
@@ -30,6 +30,7 @@ from intake.services.common import (
     transaction,
 )
 from intake.services.context import Context
+from intake.services.promises import local_midnight
 from storage import models as m
 
 MEASURE_DUE_EVENT = "measure_due"
@@ -214,10 +215,19 @@ def send_measure_reminders(ctx: Context) -> int:
     return sent
 
 
-def measure_counts(*, ctx: Context, actor: Actor) -> dict[str, int]:
-    """How many measures stand where (the tertial report and the meeting view)."""
+def measure_counts(*, ctx: Context, actor: Actor, decided_from: date | None = None,
+                   decided_to: date | None = None) -> dict[str, int]:
+    """How many measures stand where now; with dates, those decided in that period (local
+    dates, inclusive): the tertial report counts its period's measures."""
     require_reader(actor)
+    stmt = select(m.Measure.status, func.count()).group_by(m.Measure.status)
+    zone = ctx.settings.timezone
+    if decided_from is not None:
+        stmt = stmt.where(m.Measure.created_at >= local_midnight(decided_from, zone))
+    if decided_to is not None:
+        stmt = stmt.where(m.Measure.created_at
+                          < local_midnight(decided_to + timedelta(days=1), zone))
     with ctx.db.reading() as session:
-        rows = session.execute(select(m.Measure.status, func.count())
-                               .group_by(m.Measure.status)).all()
+        rows = session.execute(stmt).all()
     return {status: int(n) for status, n in rows}
+

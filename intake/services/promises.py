@@ -72,14 +72,14 @@ class PromiseRun:
     dry_run: bool = False
 
 
-def _local_midnight(day: date, tz: str) -> datetime:
+def local_midnight(day: date, tz: str) -> datetime:
     return datetime.combine(day, time(0), tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
 def reported_before_for(ctx: Context, last_date: date) -> datetime:
     """The instant before which a report's feedback-by date is on or before `last_date`."""
     first_day = last_date - timedelta(days=ctx.settings.feedback_days) + timedelta(days=1)
-    return _local_midnight(first_day, ctx.settings.timezone)
+    return local_midnight(first_day, ctx.settings.timezone)
 
 
 def is_overdue(ctx: Context, report: m.Report, today: date | None = None) -> bool:

@@ -132,3 +132,30 @@ def test_readers_read_measures_and_cannot_make_them(board: Board) -> None:
     assert services.list_measures(ctx=board.ctx, actor=reader) == ()
     with pytest.raises(ValidationFailed):
         services.list_measures(ctx=board.ctx, actor=reader, status="finished")
+
+
+def test_the_tertial_report_counts_measures_and_lists_the_overdue(board: Board) -> None:
+    from intake.domain.periods import parse_period
+    from intake.i18n import Translator
+    from intake.reporting.period_report import build_period_report
+    from intake.reporting.render_html import render_html
+
+    reference = board.report()  # the clock: 2 March 2026, in 1st tertial 2026
+    today = board.ctx.today()
+    done = services.create_measure(ctx=board.ctx, actor=ADMIN, references=[reference],
+                                   description="A.", owner="Kari", due_on=today)
+    services.update_measure(ctx=board.ctx, actor=ADMIN, measure_id=done.id, status="done")
+    late = services.create_measure(ctx=board.ctx, actor=ADMIN, references=[reference],
+                                   description="B.", owner="Per Overlege",
+                                   due_on=today + timedelta(days=1))
+    board.clock.advance(days=200)  # the tertial is over; a measure of the next one:
+    services.create_measure(ctx=board.ctx, actor=ADMIN, references=[reference],
+                            description="C.", owner="Ola", due_on=board.ctx.today())
+    tr = Translator("nb", "Europe/Oslo")
+    report = build_period_report(ctx=board.ctx, actor=ADMIN, period=parse_period("2026-T1"),
+                                 tr=tr)
+    assert {row.key: row.count for row in report.measures} == {
+        "planned": 1, "in_progress": 0, "done": 1, "dropped": 0}
+    assert [ms.id for ms in report.overdue_measures] == [late.id]
+    html = render_html(report, tr)
+    assert "Tiltak som har passert fristen" in html and "Per Overlege" in html

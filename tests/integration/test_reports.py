@@ -682,11 +682,11 @@ def test_few_queries_whatever_the_number_of_reports(
         return [s for s in statements if s in ("SELECT", "INSERT", "UPDATE", "DELETE")]
 
     # the audit row; counts per key and per month, learning points, trend (no feedback:
-    # no median)
-    assert queries() == ["INSERT", *["SELECT"] * 4]
+    # no median); the measures by status and the overdue ones (none: no references)
+    assert queries() == ["INSERT", *["SELECT"] * 6]
     load_golden(ctx, clock)
     # and the median, the promise kept and the answers to "Var svaret nyttig?"
-    assert queries() == ["INSERT", *["SELECT"] * 7]
+    assert queries() == ["INSERT", *["SELECT"] * 9]
 
 
 def test_breakdown_query_uses_the_occurred_on_index(sqlite_url: str) -> None:
