@@ -26,6 +26,7 @@ from intake.http import api, deps, ratelimit, stats_api
 from intake.http.web import board as web_board
 from intake.http.web import board_entra as web_board_entra
 from intake.http.web import board_measures as web_board_measures
+from intake.http.web import board_meeting as web_board_meeting
 from intake.http.web import board_report as web_board_report
 from intake.http.web import docs as web_docs
 from intake.http.web import form as web_form
@@ -372,7 +373,8 @@ def create_app(
     app.include_router(api.health)
     app.include_router(web_mail_links.router)  # /status/{token}/epost-av (List-Unsubscribe)
     for web in (web_form, web_status, web_pages, web_report_link, web_docs, web_board,
-                web_board_report, web_board_entra, web_board_measures):
+                web_board_report, web_board_entra, web_board_measures,
+                web_board_meeting):
         app.include_router(web.router)
     if slack is not None and slack.router is not None:
         app.include_router(slack.router)

@@ -352,6 +352,17 @@ class MeasureReport(Base):
         ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True, index=True)
 
 
+class Meeting(Base):
+    """A meeting of the group on a date it set; the meeting view shows what came since the
+    one before (migration 0013)."""
+
+    __tablename__ = "meetings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    held_on: Mapped[date] = mapped_column(Date, unique=True)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class BoardLoginLink(Base):
     """A one-time sign-in link to the group's board (`meld login-link`); only its hash is
     stored, it works once and for a few minutes (migration 0011)."""

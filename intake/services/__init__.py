@@ -53,6 +53,7 @@ from intake.services.measures import (
     send_measure_reminders,
     update_measure,
 )
+from intake.services.meetings import Agenda, add_meeting, agenda, meetings
 from intake.services.notices import EmailNotices, email_notices, stop_email_notices
 from intake.services.promises import PromiseRun, send_due_promise_notices
 from intake.services.rating import (
@@ -114,6 +115,7 @@ __all__ = [
     "RATING_ANSWERS",
     "REFERENCE_RE",
     "REPORT_LINK_HOURS",
+    "Agenda",
     "Context",
     "EmailNotices",
     "MailOutcome",
@@ -128,7 +130,9 @@ __all__ = [
     "ReportFilter",
     "ReportView",
     "TimelineEntry",
+    "add_meeting",
     "add_note",
+    "agenda",
     "assess",
     "assign",
     "authenticate_token",
@@ -154,6 +158,7 @@ __all__ = [
     "login_link_valid",
     "mark_duplicate",
     "measure_counts",
+    "meetings",
     "move_status",
     "open_report_link",
     "plus_one",

@@ -68,7 +68,7 @@ def test_triage_a_report_end_to_end_with_the_keyboard(meld: Meld, page: Any) -> 
     page.get_by_role("button", name="Lukk meldingen").click()
     expect(page.get_by_role("alert")).to_be_visible()
     expect(page.get_by_label("Læringspunkt")).to_have_value("Epikrise samme dag.")
-    page.get_by_label("Tiltak").fill("Rutine gjennomgått.")
+    page.get_by_role("textbox", name="Tiltak", exact=True).fill("Rutine gjennomgått.")
     page.get_by_role("button", name="Lukk meldingen").click()
     expect(page.get_by_role("status")).to_have_text("Lagret.")
     history = page.locator("ol.timeline")
@@ -111,6 +111,14 @@ def test_the_board_passes_axe_and_fits_the_screen(meld: Meld, page: Any,
     page.get_by_role("button", name="Send svaret").click()  # no answer written
     expect(page.get_by_role("alert")).to_be_visible()
     assert axe_violations(page, axe_source) == []
+    # the meeting view and the measures
+    services.create_measure(ctx=meld.ctx, actor=ADMIN, references=[reference],
+                            description="Ny rutine.", owner="Per", due_on=meld.ctx.today())
+    for link, heading in (("Møte", re.compile(r"^Møte ")), ("Tiltak", "Tiltak")):
+        page.get_by_role("navigation", name="Hovedmeny").get_by_role("link", name=link).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+        assert axe_violations(page, axe_source) == []
+        assert overflow(page) == 0
 
 
 def test_sign_in_with_entra_id_through_the_provider(sqlite_url: str, tmp_path: Path,
