@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from intake.domain.model import (
     Actor,
@@ -103,8 +103,9 @@ def list_reports(
     filters: ReportFilter | None = None,
     after: int | None = None,
     limit: int = 50,
+    oldest_first: bool = False,
 ) -> Page:
-    """The group's queue, newest first, keyset-paginated on the report id."""
+    """The group's queue, newest first (or oldest first), keyset-paginated on the id."""
     require_reader(actor)
     filters = filters or ReportFilter()
     _check_filters(filters)
@@ -112,9 +113,10 @@ def list_reports(
     if after is not None:
         after = max(0, min(after, MAX_ROW_ID))  # a larger cursor overflows the id column
     stmt = filtered(ctx, select(m.Report), filters)
-    stmt = stmt.order_by(m.Report.id.desc()).limit(limit + 1)
+    stmt = stmt.order_by(m.Report.id.asc() if oldest_first else m.Report.id.desc())
+    stmt = stmt.limit(limit + 1)
     if after is not None:
-        stmt = stmt.where(m.Report.id < after)
+        stmt = stmt.where(m.Report.id > after if oldest_first else m.Report.id < after)
     with transaction(ctx) as session:
         rows = session.scalars(stmt).all()
         more = len(rows) > limit
@@ -149,6 +151,11 @@ def filtered(ctx: Context, stmt: Any, filters: ReportFilter) -> Any:
         stmt = stmt.where(m.Report.occurred_on <= filters.occurred_to)
     if filters.unread:
         stmt = stmt.where(m.Report.reporter_unread_since.is_not(None))
+    if filters.text:
+        words = filters.text.lower().replace("\\", "\\\\").replace("%", "\\%")
+        pattern = "%" + words.replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(func.lower(m.Report.reference).like(pattern, escape="\\"),
+                              func.lower(m.Report.description).like(pattern, escape="\\")))
     if filters.overdue:
         # feedback-by before today: reported before the instant whose feedback-by date is
         # yesterday, still waiting and without first feedback (promises.is_overdue)
@@ -177,7 +184,7 @@ def _check_filters(filters: ReportFilter) -> None:
     choice(Status, filters.status, "status", errors, False)
     choice(Kind, filters.kind, "kind", errors, False)
     choice(Severity, filters.severity, "severity", errors, False)
-    for name in ("place", "assignee"):
+    for name in ("place", "assignee", "text"):
         value = getattr(filters, name)
         if value and len(value) > 200:
             errors.append(FieldError(name, "too_long"))

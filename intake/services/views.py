@@ -137,6 +137,7 @@ class ReportFilter:
     assignee: str | None = None
     severity: str | None = None  # the group's assessed severity, else the reporter's
     overdue: bool = False  # only reports past their feedback-by date without feedback
+    text: str | None = None  # words in the reference or the text (case-insensitive)
 
 
 @dataclass(frozen=True, slots=True)

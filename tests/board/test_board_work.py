@@ -73,6 +73,11 @@ def test_pages_of_fifty(board: Board) -> None:
     second = c.get(next_link.group(1).replace("&amp;", "&"))
     assert listed(second.text) == list(reversed(references))[50:]
     assert 'rel="next"' not in second.text
+    oldest = c.get("/gruppe", params={"sort": "eldst"})
+    assert listed(oldest.text) == references[:50]
+    next_link = re.search(r'href="(/gruppe\?[^"]*etter=\d+)" rel="next"', oldest.text)
+    assert next_link and "sort=eldst" in next_link.group(1)
+    assert listed(c.get(next_link.group(1).replace("&amp;", "&")).text) == references[50:]
 
 
 def test_triage_end_to_end_through_the_forms(board: Board) -> None:
@@ -205,3 +210,17 @@ def test_every_read_on_the_board_is_audited(board: Board) -> None:
             m.AuditEvent.actor_id == "board:Kari Lege",
             m.AuditEvent.action.in_(("list", "read")))).all()
     assert [action for action, _ in rows] == ["list", "read"]
+
+
+def test_search_and_order(board: Board) -> None:
+    first = board.report(description="Henvisning returnert uten begrunnelse 50%_rabatt.")
+    second = board.report()
+    third = board.report(description="Epikrise kom ikke; HENVISNING også borte.")
+    c = board.signed_in()
+    assert listed(c.get("/gruppe", params={"q": "henvisning"}).text) == [third, first]
+    assert listed(c.get("/gruppe", params={"q": second.lower()}).text) == [second]
+    # LIKE's wildcards are plain characters here
+    assert listed(c.get("/gruppe", params={"q": "50%_r"}).text) == [first]
+    assert listed(c.get("/gruppe", params={"q": "%"}).text) == [first]
+    assert listed(c.get("/gruppe", params={"sort": "eldst"}).text) == [first, second, third]
+    assert c.get("/gruppe", params={"q": "a\x00"}).status_code == 422

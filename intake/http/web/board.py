@@ -101,7 +101,8 @@ async def sign_out(request: Request) -> Response:
 def _filters(request: Request) -> tuple[services.ReportFilter, dict[str, str]]:
     """The filters asked for, and the query values as given (for the form and the links)."""
     q = request.query_params
-    given = {k: q.get(k, "")[:200].strip() for k in (*TEXT_FILTERS, "fra", "til")}
+    given = {k: q.get(k, "")[:200].strip() for k in (*TEXT_FILTERS, "fra", "til", "q")}
+    given["sort"] = "eldst" if q.get("sort") == "eldst" else ""
     flags = {k: q.get(k) in ("1", "on") for k in FLAG_FILTERS}
     given.update({k: "1" for k, on in flags.items() if on})
     dates: dict[str, date | None] = {}
@@ -113,7 +114,7 @@ def _filters(request: Request) -> tuple[services.ReportFilter, dict[str, str]]:
             given[key] = ""
     filters = services.ReportFilter(
         **{k: given[k] or None for k in TEXT_FILTERS}, occurred_from=dates["fra"],
-        occurred_to=dates["til"], **flags)
+        occurred_to=dates["til"], text=given["q"] or None, **flags)
     return filters, given
 
 
@@ -131,7 +132,8 @@ async def report_list(request: Request) -> Response:
     page, counts = None, {}
     try:
         page = await in_thread(services.list_reports, ctx=ctx, actor=actor, filters=filters,
-                               after=after, limit=PAGE_SIZE)
+                               after=after, limit=PAGE_SIZE,
+                               oldest_first=given["sort"] == "eldst")
         counts = await in_thread(services.count_reports, ctx=ctx, actor=actor,
                                  filters=filters)
     except ValidationFailed as exc:
