@@ -95,3 +95,25 @@ def test_the_reports_and_the_digest_on_the_board(board: Board) -> None:
     digest = c.get("/gruppe/ukesammendrag", params={"uke": "2099-W01"})
     assert digest.status_code == 200 and '<pre class="text">' in digest.text
     assert board.client().get("/gruppe/rapport/2026-T1").status_code == 303  # signed out
+
+
+def test_the_agenda_as_a_word_file(board: Board) -> None:
+    import io
+
+    from docx import Document
+
+    reference = board.report()
+    ms = services.create_measure(ctx=board.ctx, actor=ADMIN, references=[reference],
+                                 description="Ny rutine for epikriser.", owner="Per",
+                                 due_on=board.ctx.today())
+    c = board.signed_in()
+    r = c.get("/gruppe/mote/vedlegg", params={"format": "docx"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith(
+        "application/vnd.openxmlformats-officedocument.wordprocessingml")
+    assert r.headers["content-disposition"].endswith('.docx"')
+    doc = Document(io.BytesIO(r.content))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    cells = [cell.text for table in doc.tables for row in table.rows for cell in row.cells]
+    assert text.startswith("Møte ") and "Ny rutine for epikriser." in text
+    assert f"Nr. {ms.id}" in text and reference in cells and "Ikke ennå" in cells
+    assert round(doc.sections[0].page_width.mm) == 210  # A4

@@ -5,7 +5,8 @@
                                         measures due; prints on A4 (the print stylesheet)
     POST /gruppe/mote                   the group sets a meeting date
     GET  /gruppe/mote/vedlegg?dato=...  the same as one self-contained HTML file to attach
-                                        to the minutes (downloaded)
+                                        to the minutes (downloaded); &format=docx: a Word
+                                        file (python-docx)
     GET  /gruppe/rapport[/{period}]     the tertial or annual report (the same document as
                                         behind `/triage rapport`'s link)
     GET  /gruppe/ukesammendrag?uke=...  the weekly digest as the channel gets it
@@ -35,6 +36,7 @@ from intake.http.web.report_link import REPORT_CSP
 from intake.texts import STATUS_LABELS, field_error_text, label
 
 router = APIRouter(include_in_schema=False)
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def _day(value: str | None) -> date | None:
@@ -105,11 +107,19 @@ async def meeting_attachment(request: Request) -> Response:
         return to_sign_in(request)
     values = await _context(request, actor)
     tr = translator(request)
+    name = f"moete-{values['agenda'].meeting.isoformat()}"
+    if request.query_params.get("format") == "docx":
+        from intake.reporting.meeting_docx import agenda_docx
+
+        data = await in_thread(agenda_docx, agenda=values["agenda"], new=values["new"],
+                               busy=values["busy"], tr=tr)
+        return Response(data, media_type=DOCX, headers={
+            "Content-Disposition": f'attachment; filename="{name}.docx"',
+            "Cache-Control": "no-store"})
     html = templates.get_template("board_meeting_file.html").render(
         _=tr, tr=tr, lang=tr.locale, **values)
-    name = f"moete-{values['agenda'].meeting.isoformat()}.html"
     return HTMLResponse(html, headers={
-        "Content-Disposition": f'attachment; filename="{name}"',
+        "Content-Disposition": f'attachment; filename="{name}.html"',
         "Content-Security-Policy": REPORT_CSP, "Cache-Control": "no-store"})
 
 
