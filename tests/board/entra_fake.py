@@ -18,7 +18,6 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -28,7 +27,7 @@ import trustme
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from tests.mail.fakes import _QuietServer
+from tests.mail.fakes import JsonHandler, _QuietServer
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 CLIENT_ID = "66666666-7777-8888-9999-000000000000"
@@ -62,29 +61,12 @@ class FakeEntra:
         self._lock = threading.Lock()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _send(self, status: int, body: Any = None,
-                      headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode() if body is not None else b""
-                self.send_response(status)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                if data:
-                    self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 base = f"{fake.url}/{TENANT}"
                 if parts.path == f"/{TENANT}/v2.0/.well-known/openid-configuration":
-                    self._send(200, {
+                    self._answer(200, {
                         "issuer": f"{base}/v2.0",
                         "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
                         "token_endpoint": f"{base}/oauth2/v2.0/token",
@@ -93,23 +75,23 @@ class FakeEntra:
                         "id_token_signing_alg_values_supported": ["RS256"],
                     })
                 elif parts.path == f"/{TENANT}/discovery/v2.0/keys":
-                    self._send(200, {"keys": [fake.jwk()]})
+                    self._answer(200, {"keys": [fake.jwk()]})
                 elif parts.path == f"/{TENANT}/oauth2/v2.0/authorize":
                     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                     fake.authorize_requests.append(query)
-                    self._send(302, headers={"Location": fake._authorize(query)})
+                    self._answer(302, headers={"Location": fake._authorize(query)})
                 else:
-                    self._send(404, {"error": "not_found"})
+                    self._answer(404, {"error": "not_found"})
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 if urlsplit(self.path).path != f"/{TENANT}/oauth2/v2.0/token":
-                    self._send(404, {"error": "not_found"})
+                    self._answer(404, {"error": "not_found"})
                     return
                 fake.token_requests.append(form)
                 status, body = fake._token(form)
-                self._send(status, body)
+                self._answer(status, body)
 
         self.server = _QuietServer(("127.0.0.1", 0), Handler)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

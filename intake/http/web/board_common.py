@@ -74,6 +74,14 @@ def render_board(request: Request, actor: Actor, name: str, status_code: int = 2
                        **context)
 
 
+def form_expired(request: Request, actor: Actor) -> HTMLResponse:
+    """A board form posted without this session's CSRF token: 403, change nothing."""
+    tr = translator(request)
+    return render_board(request, actor, "error.html", status_code=403,
+                        title=tr("The form has expired"),
+                        text=tr("Reload the page and try again."))
+
+
 async def refused_change(request: Request, actor: Actor, action: str) -> HTMLResponse:
     """A reader (or anyone else who may not) posting a change: 403, and audited."""
     await in_thread(services.deny, ctx=ctx_of(request), actor=actor, action=f"board:{action}")

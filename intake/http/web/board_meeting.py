@@ -27,6 +27,7 @@ from intake.domain.model import DomainError, ValidationFailed
 from intake.http.web.board_common import (
     board_actor,
     board_csrf_ok,
+    form_expired,
     refused_change,
     render_board,
     to_sign_in,
@@ -82,10 +83,7 @@ async def set_meeting(request: Request) -> Response:
         return to_sign_in(request)
     form = await request.form()
     if not board_csrf_ok(request, str(form.get("csrf", ""))):
-        tr = translator(request)
-        return render_board(request, actor, "error.html", status_code=403,
-                            title=tr("The form has expired"),
-                            text=tr("Reload the page and try again."))
+        return form_expired(request, actor)
     if not actor.is_group:
         return await refused_change(request, actor, "meeting")
     held_on = str(form.get("held_on", ""))[:20]

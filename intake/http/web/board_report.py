@@ -32,6 +32,7 @@ from intake.domain.model import (
 from intake.http.web.board_common import (
     board_actor,
     board_csrf_ok,
+    form_expired,
     refused_change,
     render_board,
     to_sign_in,
@@ -131,10 +132,7 @@ async def act(request: Request, reference: str, action: str) -> Response:
         return to_sign_in(request)
     form = await request.form()
     if not board_csrf_ok(request, str(form.get("csrf", ""))):
-        tr = translator(request)
-        return render_board(request, actor, "error.html", status_code=403,
-                            title=tr("The form has expired"),
-                            text=tr("Reload the page and try again."))
+        return form_expired(request, actor)
     if action not in ACTIONS:
         return render_http_error(request, 404)
     if not actor.is_group:
