@@ -92,6 +92,22 @@ def test_a_reader_gets_no_forms(meld: Meld, page: Any) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text(reference)
     assert page.get_by_role("button", name="Lagre notatet").count() == 0
     assert page.locator(f'form[action^="/gruppe/sak/{reference}/"]').count() == 0
+    # a change posted anyway, with the reader's own session and token, is refused
+    token = page.locator('input[name="csrf"]').first.get_attribute("value")
+    refused = page.request.post(f"{meld.url}/gruppe/sak/{reference}/note",
+                                form={"csrf": token or "", "note": "Fra leseren"})
+    assert refused.status == 403
+    assert services.get_report(ctx=meld.ctx, actor=ADMIN, reference=reference).messages == ()
+
+
+@ONE_WIDTH
+def test_a_reporters_browser_does_not_open_the_board(meld: Meld, page: Any) -> None:
+    reference = report(meld)
+    page.goto(meld.url)  # the reporter's form: this browser now has the reporter's cookie
+    assert any(c["name"] == "meld_session" for c in page.context.cookies())
+    page.goto(f"{meld.url}/gruppe")
+    expect(page).to_have_url(re.compile(r"/gruppe/logg-inn\?neste="))
+    assert reference not in page.content()
 
 
 def test_the_board_passes_axe_and_fits_the_screen(meld: Meld, page: Any,
