@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 
 from intake.domain.taxonomy import load_taxonomy
 from intake.services import Context
@@ -59,6 +60,9 @@ def pg_database_url() -> Iterator[str]:
         upgrade(url)
         yield url
     finally:
+        cleaner = _CLEANERS.pop(url, None)
+        if cleaner is not None:
+            cleaner.dispose()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
@@ -73,16 +77,34 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _truncate_all(url: str) -> None:
-    engine = create_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    """Empty every table and restart every sequence (the references' are dropped).
+
+    DELETE with triggers off (session_replication_role, a superuser's right) takes a third
+    of TRUNCATE's time on these small tables, and this runs before every PostgreSQL test;
+    without the right, TRUNCATE does it. Triggers off also lets the append-only audit log
+    be emptied."""
+    engine = _CLEANERS.get(url) or _CLEANERS.setdefault(url, create_engine(url))
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        try:
+            with conn.begin_nested():
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(text(f'DELETE FROM "{table.name}"'))
+        except DBAPIError:
+            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} CASCADE"))
         sequences = conn.execute(text(
-            "SELECT sequence_name FROM information_schema.sequences "
-            "WHERE sequence_name LIKE 'meld_reference_%'")).scalars().all()
+            "SELECT sequence_name FROM information_schema.sequences")).scalars().all()
         for name in sequences:
-            conn.execute(text(f'DROP SEQUENCE "{name}"'))
-    engine.dispose()
+            if name.startswith("meld_reference_"):
+                conn.execute(text(f'DROP SEQUENCE "{name}"'))
+            else:
+                conn.execute(text(f'ALTER SEQUENCE "{name}" RESTART'))
+
+
+# one engine per test database for _truncate_all (a connection kept: connecting is half
+# the cost); disposed before the database is dropped
+_CLEANERS: dict[str, Engine] = {}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
