@@ -32,6 +32,7 @@ class Board:
     ctx: services.Context
     clock: FakeClock
     server: LiveServer
+    app: Any = None
     clients: list[httpx.Client] = field(default_factory=list)
 
     def client(self) -> httpx.Client:
@@ -82,9 +83,10 @@ def make_board(db_url: str, database: Database, clock: FakeClock) -> Iterator[Bo
         settings = Settings(**values)
         ctx = services.Context(db=database, settings=settings, taxonomy=load_taxonomy(),
                                secret_key=KEY.encode(), clock=clock)
-        server = LiveServer(create_app(settings, ctx=ctx), sock)
+        app = create_app(settings, ctx=ctx)
+        server = LiveServer(app, sock)
         server.start()
-        made.append(Board(ctx=ctx, clock=clock, server=server))
+        made.append(Board(ctx=ctx, clock=clock, server=server, app=app))
         return made[-1]
 
     yield make

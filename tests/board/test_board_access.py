@@ -3,7 +3,7 @@ revocation, and refusals that show no data (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from intake import services
 from storage import models as m
@@ -24,7 +24,7 @@ def test_signed_out_requests_get_the_sign_in_page_never_data(board: Board) -> No
         assert r.headers["location"].startswith("/gruppe/logg-inn?neste=%2Fgruppe")
         assert reference not in r.text
     r = c.post(f"/gruppe/sak/{reference}/note", data={"note": "x", "csrf": "0" * 64})
-    assert r.status_code == 303 and "logg-inn" in r.headers["location"]
+    assert r.status_code == 403 and reference not in r.text  # no token of a board session
     assert services.get_report(ctx=board.ctx, actor=ADMIN, reference=reference).messages == ()
     page = c.get("/gruppe/logg-inn")
     assert page.status_code == 200 and "meld login-link" in page.text
@@ -129,3 +129,36 @@ def test_revoking_a_person_ends_all_their_sessions(board: Board) -> None:
     assert phone.get("/gruppe").status_code == 303
     assert other.get("/gruppe").status_code == 200
     assert board.client().get(unused).status_code == 404  # the unused link went too
+
+
+def test_every_board_form_needs_the_boards_token(board: Board) -> None:
+    """Every state-changing route under /gruppe refuses a post without this session's token
+    (none, empty, made up, the reporter form's, another board session's), signed in or not,
+    and nothing changes."""
+    from tests.security.test_web_hardening import routes_of
+
+    reference = board.report()
+    routes = {(method, path) for path, methods in routes_of(board.app.routes)
+              if path.startswith("/gruppe") for method in methods - {"GET", "HEAD", "OPTIONS"}}
+    assert {("POST", "/gruppe/sak/{reference}/{action}"), ("POST", "/gruppe/mote"),
+            ("POST", "/gruppe/logg-ut")} <= routes
+    c = board.signed_in()
+    other = csrf(board.signed_in(name="Per Lege").get("/gruppe").text)
+    with board.ctx.db.reading() as session:
+        before = session.scalar(select(func.count()).select_from(m.AuditEvent))
+    for method, path in sorted(routes):
+        if path == "/gruppe/inn/{token}":
+            continue  # signing in: the reporter form's token (test above)
+        url = (path.replace("{reference}", reference).replace("{action}", "note"))
+        for token in (None, "", "0" * 64, csrf(c.get("/").text), other):
+            data = {"note": "Notat", "held_on": "2026-04-01"}
+            if token is not None:
+                data["csrf"] = token
+            assert c.request(method, url, data=data).status_code == 403, (path, token)
+            assert board.client().request(method, url, data=data).status_code == 403
+    assert c.get("/gruppe").status_code == 200  # the forged sign-outs signed nobody out
+    with board.ctx.db.reading() as session:
+        after = session.scalar(select(func.count()).select_from(m.AuditEvent).where(
+            m.AuditEvent.action.not_in(("list", "read"))))
+        assert after <= before  # no change, no sign-out, no meeting
+    assert services.get_report(ctx=board.ctx, actor=ADMIN, reference=reference).messages == ()

@@ -17,7 +17,7 @@ from intake.presenting import list_line
 from intake.settings import Settings
 from storage import models as m
 from tests.mail.conftest import SENDER as MELD_SENDER
-from tests.mail.conftest import site, smtp, smtp_settings  # noqa: F401 - fixtures
+from tests.mail.conftest import site, sites, smtp, smtp_settings  # noqa: F401 - fixtures
 from tests.mailbox import mails
 
 GROUP = Actor("cli:triager", Role.TRIAGER)

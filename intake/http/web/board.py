@@ -25,6 +25,7 @@ from intake.http.web.board_common import (
     board_actor,
     board_csrf_ok,
     board_secret,
+    form_expired,
     render_board,
     set_board_cookie,
     to_sign_in,
@@ -91,8 +92,9 @@ async def redeem(request: Request, token: str) -> Response:
 @router.post("/gruppe/logg-ut")
 async def sign_out(request: Request) -> Response:
     form = await request.form()
-    if board_csrf_ok(request, str(form.get("csrf", ""))):
-        await in_thread(services.sign_out, ctx=ctx_of(request), secret=board_secret(request))
+    if not board_csrf_ok(request, str(form.get("csrf", ""))):
+        return form_expired(request)  # a forged sign-out: nobody is signed out
+    await in_thread(services.sign_out, ctx=ctx_of(request), secret=board_secret(request))
     response = RedirectResponse(SIGN_IN_PATH, status_code=303)
     response.delete_cookie("meld_board", path="/gruppe")
     return response

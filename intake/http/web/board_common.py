@@ -74,12 +74,13 @@ def render_board(request: Request, actor: Actor, name: str, status_code: int = 2
                        **context)
 
 
-def form_expired(request: Request, actor: Actor) -> HTMLResponse:
-    """A board form posted without this session's CSRF token: 403, change nothing."""
+def form_expired(request: Request) -> HTMLResponse:
+    """A board form posted without this session's CSRF token: 403, change nothing. Checked
+    before the session, so a forged post never even gets the sign-in redirect."""
     tr = translator(request)
-    return render_board(request, actor, "error.html", status_code=403,
-                        title=tr("The form has expired"),
-                        text=tr("Reload the page and try again."))
+    return render_page(request, "error.html", status_code=403,
+                       title=tr("The form has expired"),
+                       text=tr("Reload the page and try again."))
 
 
 async def refused_change(request: Request, actor: Actor, action: str) -> HTMLResponse:

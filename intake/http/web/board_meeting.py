@@ -78,12 +78,12 @@ async def meeting_page(request: Request) -> Response:
 
 @router.post("/gruppe/mote", response_class=HTMLResponse)
 async def set_meeting(request: Request) -> Response:
+    form = await request.form()
+    if not board_csrf_ok(request, str(form.get("csrf", ""))):
+        return form_expired(request)
     actor = await board_actor(request)
     if actor is None:
         return to_sign_in(request)
-    form = await request.form()
-    if not board_csrf_ok(request, str(form.get("csrf", ""))):
-        return form_expired(request, actor)
     if not actor.is_group:
         return await refused_change(request, actor, "meeting")
     held_on = str(form.get("held_on", ""))[:20]

@@ -127,12 +127,12 @@ async def report_page(request: Request, reference: str) -> Response:
 
 @router.post("/gruppe/sak/{reference}/{action}", response_class=HTMLResponse)
 async def act(request: Request, reference: str, action: str) -> Response:
+    form = await request.form()
+    if not board_csrf_ok(request, str(form.get("csrf", ""))):
+        return form_expired(request)
     actor = await board_actor(request)
     if actor is None:
         return to_sign_in(request)
-    form = await request.form()
-    if not board_csrf_ok(request, str(form.get("csrf", ""))):
-        return form_expired(request, actor)
     if action not in ACTIONS:
         return render_http_error(request, 404)
     if not actor.is_group:
