@@ -36,8 +36,11 @@ run: install
 lint: install-test
 	$(BIN)/ruff check .
 
+# two workers, one test file at a time each (module fixtures such as Chromium stay shared)
+TEST_WORKERS ?= 2
+
 test: install-test lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: install-test
 	$(BIN)/python -m bench

@@ -208,7 +208,7 @@ def test_every_read_on_the_board_is_audited(board: Board) -> None:
     with board.ctx.db.reading() as session:
         rows = session.execute(select(m.AuditEvent.action, m.AuditEvent.report_id).where(
             m.AuditEvent.actor_id == "board:Kari Lege",
-            m.AuditEvent.action.in_(("list", "read")))).all()
+            m.AuditEvent.action.in_(("list", "read"))).order_by(m.AuditEvent.id)).all()
     assert [action for action, _ in rows] == ["list", "read"]
 
 

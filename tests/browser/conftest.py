@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import os
 import shutil
 import socket
@@ -154,7 +155,14 @@ def page(context: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def axe_source() -> str:
-    """axe-core's script, installed with npm from the pinned lock file when missing."""
+    """axe-core's script, installed with npm from the pinned lock file when missing (under
+    a file lock: parallel test workers install it once)."""
+    with open(AXE_DIR / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _axe_source()
+
+
+def _axe_source() -> str:
     if not AXE_JS.exists():
         npm = shutil.which("npm")
         if npm is None:
