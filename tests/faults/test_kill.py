@@ -52,12 +52,14 @@ def meld_env(db_url: str, slack: FakeSlack) -> dict[str, str]:
     }
 
 
-def wait_until(predicate, timeout: float, what: str) -> None:
+def wait_until(predicate, timeout: float, what: str):
+    """The predicate's first truthy value (read once: a second read may differ)."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while not (value := predicate()):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.05)
+    return value
 
 
 def pending_outbox(db_url: str) -> int:
@@ -98,8 +100,9 @@ def test_sigkill_mid_burst_loses_nothing_and_stores_nothing_twice(
         burst = Burst(first.url, clients=4, prefix="kill").start()
         try:
             burst.wait_for_acks(KILL_AFTER_ACKS)
-            wait_until(lambda: unanswered_posts(slack), 15, "a triage card in flight")
-            cut_off = unanswered_posts(slack)
+            # the cards in flight as seen once, and the kill straight after (reading them
+            # a second time could find the card answered in between)
+            cut_off = wait_until(lambda: unanswered_posts(slack), 15, "a triage card in flight")
             first.kill()
             slack.clear_failures()  # Slack answers at once from now on
         finally:
