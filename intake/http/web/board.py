@@ -27,6 +27,7 @@ from intake.http.web.board_common import (
     board_secret,
     form_expired,
     render_board,
+    safe_next,
     set_board_cookie,
     to_sign_in,
 )
@@ -48,16 +49,9 @@ FLAG_FILTERS = ("overdue", "unread")
 PAGE_SIZE = 50
 
 
-def _next_target(value: str | None) -> str:
-    """Where to go after signing in: a board path only (never another site)."""
-    if value and value.startswith("/gruppe") and "//" not in value and "\\" not in value:
-        return value
-    return "/gruppe"
-
-
 @router.get(SIGN_IN_PATH, response_class=HTMLResponse)
 def sign_in_page(request: Request) -> HTMLResponse:
-    neste = _next_target(request.query_params.get("neste"))
+    neste = safe_next(request.query_params.get("neste"))
     return render_page(request, "board_sign_in.html", link_state=None,
                        minutes=services.LOGIN_LINK_MINUTES,
                        entra=ctx_of(request).settings.entra_enabled,
@@ -70,7 +64,7 @@ async def link_page(request: Request, token: str) -> HTMLResponse:
     return render_page(request, "board_sign_in.html", status_code=200 if valid else 404,
                        link_state="valid" if valid else "invalid", token=token,
                        minutes=services.LOGIN_LINK_MINUTES,
-                       neste=_next_target(request.query_params.get("neste")))
+                       neste=safe_next(request.query_params.get("neste")))
 
 
 @router.post("/gruppe/inn/{token}", response_class=HTMLResponse)
@@ -84,7 +78,7 @@ async def redeem(request: Request, token: str) -> Response:
     except NotFound:
         return render_page(request, "board_sign_in.html", status_code=404,
                            link_state="invalid", minutes=services.LOGIN_LINK_MINUTES)
-    response = RedirectResponse(_next_target(str(form.get("neste", ""))), status_code=303)
+    response = RedirectResponse(safe_next(str(form.get("neste", ""))), status_code=303)
     set_board_cookie(request, response, secret)
     return response
 

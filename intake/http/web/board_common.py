@@ -26,6 +26,13 @@ BOARD_COOKIE = "meld_board"
 SIGN_IN_PATH = "/gruppe/logg-inn"
 
 
+def safe_next(value: str | None) -> str:
+    """Where to go after signing in: a board path only (never another site)."""
+    if value and value.startswith("/gruppe") and "//" not in value and "\\" not in value:
+        return value
+    return "/gruppe"
+
+
 def board_secret(request: Request) -> str | None:
     value = request.cookies.get(BOARD_COOKIE)
     return value if value and len(value) <= 100 else None

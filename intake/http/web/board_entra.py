@@ -38,7 +38,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from intake import services
 from intake.delivery.graph_auth import CaBundleSession
 from intake.domain.model import PermissionDenied
-from intake.http.web.board_common import set_board_cookie
+from intake.http.web.board_common import safe_next, set_board_cookie
 from intake.http.web.pages import ctx_of, in_thread, render_page, translator
 from intake.settings import Settings
 
@@ -147,8 +147,7 @@ async def start(request: Request) -> Response:
         log.warning("entra: cannot start the sign-in (%s)", type(exc).__name__)
         await in_thread(services.refuse_sign_in, ctx=ctx, reason="authority_unreachable")
         return _refused(request, 503)
-    neste = request.query_params.get("neste", "")
-    flow["neste"] = neste if neste.startswith("/gruppe") and "//" not in neste else "/gruppe"
+    flow["neste"] = safe_next(request.query_params.get("neste"))
     response = RedirectResponse(flow["auth_uri"], status_code=303)
     secure = request.url.scheme == "https" or settings.base_url.startswith("https://")
     response.set_cookie(FLOW_COOKIE, _pack(ctx.secret_key, flow), max_age=FLOW_SECONDS,
@@ -167,7 +166,7 @@ async def callback(request: Request) -> Response:
     if flow is None:
         await in_thread(services.refuse_sign_in, ctx=ctx, reason="no_flow")
         return _refused(request, 400)
-    neste = flow.pop("neste", "/gruppe")
+    neste = safe_next(flow.pop("neste", None))
     try:
         result = await in_thread(_app(settings).acquire_token_by_auth_code_flow,
                                  auth_code_flow=flow, auth_response=answer)
