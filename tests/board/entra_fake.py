@@ -14,7 +14,6 @@ import base64
 import hashlib
 import itertools
 import json
-import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ import trustme
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from tests.mail.fakes import JsonHandler, _QuietServer
+from tests.mail.fakes import JsonHandler, serve_https
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 CLIENT_ID = "66666666-7777-8888-9999-000000000000"
@@ -93,12 +92,8 @@ class FakeEntra:
                 status, body = fake._token(form)
                 self._answer(status, body)
 
-        self.server = _QuietServer(("127.0.0.1", 0), Handler)
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        cert.configure_cert(context)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.server, self.thread = serve_https(Handler, cert)
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:

@@ -213,6 +213,17 @@ class _QuietServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+def serve_https(handler: type[BaseHTTPRequestHandler], cert: trustme.LeafCert
+                ) -> tuple[ThreadingHTTPServer, threading.Thread]:
+    """A quiet threading HTTP server on a free 127.0.0.1 port, over TLS with `cert`, and the
+    thread to serve it (not started)."""
+    server = _QuietServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    cert.configure_cert(context)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    return server, threading.Thread(target=server.serve_forever, daemon=True)
+
+
 @dataclass
 class FakeGraph:
     """Entra authority (OpenID configuration, token endpoint) and Graph's sendMail over
@@ -296,12 +307,8 @@ class FakeGraph:
                     fake.mails.append(GraphMail(mailbox, token, message, mime))
                 self._answer(202)
 
-        self.server = _QuietServer(("127.0.0.1", 0), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        cert.configure_cert(context)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.server, self.thread = serve_https(Handler, cert)
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
