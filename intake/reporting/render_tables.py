@@ -66,6 +66,18 @@ def _promise_and_rating_figures(report: PeriodReport,
     return rows
 
 
+def _measure_figures(report: PeriodReport, tr: Translator) -> list[tuple[str, str, int]]:
+    """(key, label, count) of the measures decided in the period by status, and the open
+    ones past their due date when the report was made."""
+    rows = [(f"measures_{row.key}", tr("Measures decided in the period: {status}",
+                                       status=row.label), row.count)
+            for row in report.measures]
+    if report.measures:
+        rows.append(("measures_overdue", tr("Open measures past their due date"),
+                     len(report.overdue_measures)))
+    return rows
+
+
 def _csv_period(period: Period) -> str:
     return f"{period.label} ({period.start.isoformat()} – {period.end.isoformat()})"
 
@@ -116,7 +128,8 @@ def render_csv(report: PeriodReport, tr: Translator,
                 dialect.fixed(report.feedback_share, 4), "", ""])
     w.writerow(["totals", "median_days_to_feedback", tr("Median days to first feedback"),
                 dialect.fixed(report.median_days_to_feedback, 1), "", ""])
-    for key, text, value in _promise_and_rating_figures(report, tr):
+    for key, text, value in [*_promise_and_rating_figures(report, tr),
+                             *_measure_figures(report, tr)]:
         shown = value if isinstance(value, int) else dialect.fixed(value, 4)
         w.writerow(["totals", key, text, shown, "", ""])
 
@@ -144,6 +157,7 @@ def _promise_and_rating_cells(report: PeriodReport, tr: Translator,
             out.append((text, share_value(value, denominators.get(key, report.rated)), "0%"))
         else:
             out.append((text, NOT_SHOWN if value is None else value, "0"))
+    out += [(text, value, "0") for _key, text, value in _measure_figures(report, tr)]
     return out
 
 
