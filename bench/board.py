@@ -15,7 +15,7 @@ Target: the page's p99 within 1.5x of the raw queries' p99.
    closed-loop loads of `--seconds` each with `--clients` threads (default 10), one
    connection per thread:
    - raw: what the page needs from the database, with the plain driver (sqlite3 /
-     psycopg, autocommit): `SELECT <every reports column the app selects> FROM reports
+     psycopg, autocommit): `SELECT <the columns list_reports selects> FROM reports
      WHERE <filter> ORDER BY id DESC LIMIT 51` and `SELECT status, count(*) FROM reports
      WHERE <filter> GROUP BY status`, all rows fetched; one operation is both;
    - Meld: GET /gruppe?<filter> over keep-alive http.client connections with the
@@ -57,7 +57,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import psycopg
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bench.databases import (
@@ -71,8 +70,8 @@ from bench.reports_bench import Dataset, Loader, generate
 from bench.server import REPO, cpu_seconds, running_server
 from intake import services
 from intake.domain.model import Actor, Role
+from intake.services.reading import LIST_COLUMNS
 from intake.settings import Settings
-from storage import models as m
 
 WORK_DIR = REPO / "var" / "bench"
 RATIO_TARGET = 1.5  # the page's p99 <= 1.5x the raw queries' p99
@@ -83,8 +82,8 @@ DEFAULT_FILTERS = ("status=received&kind=deviation", "status=closed&kind=deviati
 # benched: severity is a coalesce, overdue/unread/fra/til need more than one column)
 FILTER_COLUMNS = {"status": "status", "kind": "kind", "category": "category_id",
                   "place": "place_id", "assignee": "assignee"}
-# every column `select(m.Report)` (list_reports) selects, in its order
-COLUMNS = tuple(c.name for c in select(m.Report).selected_columns)
+# the columns list_reports selects, in its order
+COLUMNS = tuple(c.name for c in LIST_COLUMNS)
 LABELS = {"sqlite": ("SQLite", "raw sqlite3"), "postgresql": ("PostgreSQL", "raw psycopg")}
 
 

@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -73,6 +74,12 @@ def _catalog(locale: str) -> _gettext.NullTranslations:
     return _gettext.GNUTranslations(buf)
 
 
+@cache
+def _babel_locale(name: str) -> Locale:
+    """Parsed once: Babel parses a locale given by name again on every call."""
+    return Locale.parse(name)
+
+
 class Translator:
     """Texts, dates and times for one locale; times are shown in the configured zone."""
 
@@ -89,8 +96,8 @@ class Translator:
         return self._t.ngettext(singular, plural, n).format(n=n, **params)
 
     @property
-    def babel_locale(self) -> str:
-        return "nb_NO" if self.locale == "nb" else "en_GB"
+    def babel_locale(self) -> Locale:
+        return _babel_locale("nb_NO" if self.locale == "nb" else "en_GB")
 
     def date(self, value: date, fmt: str = "long") -> str:
         return format_date(value, format=fmt, locale=self.babel_locale)

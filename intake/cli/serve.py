@@ -47,7 +47,7 @@ def cmd_migrate(cli: Cli, args: argparse.Namespace) -> int:
 def cmd_serve(cli: Cli, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from intake.app import create_app
+    from intake.app import create_app, settle_heap
     from intake.cli.checks import DATABASE_MESSAGES, check_schema, listen_problem
 
     settings = cli.settings
@@ -90,5 +90,6 @@ def cmd_serve(cli: Cli, args: argparse.Namespace) -> int:
         uvicorn.run("intake.app:app_from_env", factory=True, workers=settings.workers,
                     **common)
     else:
+        settle_heap()
         uvicorn.run(app, **common)
     return 0

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from intake.domain import model as domain
@@ -403,7 +403,7 @@ def report_view(session: Session, report: m.Report, *, for_group: bool) -> Repor
     )
 
 
-def summary_view(r: m.Report, *, for_group: bool = True,
+def summary_view(r: m.Report | Row[Any], *, for_group: bool = True,
                  overdue: bool = False) -> ReportView:
     """A list row: no free text, no messages."""
     return ReportView(

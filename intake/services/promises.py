@@ -29,9 +29,10 @@ import functools
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import TextClause, bindparam, select, text
+from sqlalchemy import Row, TextClause, bindparam, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -82,7 +83,8 @@ def reported_before_for(ctx: Context, last_date: date) -> datetime:
     return local_midnight(first_day, ctx.settings.timezone)
 
 
-def is_overdue(ctx: Context, report: m.Report, today: date | None = None) -> bool:
+def is_overdue(ctx: Context, report: m.Report | Row[Any],
+               today: date | None = None) -> bool:
     """The report's feedback-by date has passed and it still waits for first feedback."""
     if not _waits_for_feedback(report):
         return False
@@ -92,7 +94,7 @@ def is_overdue(ctx: Context, report: m.Report, today: date | None = None) -> boo
 WAITING_STATUSES = ("received", "triage", "in_progress")
 
 
-def _waits_for_feedback(report: m.Report) -> bool:
+def _waits_for_feedback(report: m.Report | Row[Any]) -> bool:
     if report.first_feedback_at is not None:
         return False
     return report.status in WAITING_STATUSES

@@ -104,29 +104,49 @@ def list_reports(
     after: int | None = None,
     limit: int = 50,
     oldest_first: bool = False,
+    with_counts: bool = False,
 ) -> Page:
-    """The group's queue, newest first (or oldest first), keyset-paginated on the id."""
+    """The group's queue, newest first (or oldest first), keyset-paginated on the id.
+
+    with_counts adds how many reports match the filters, by status (the board's counts),
+    read in the same snapshot as the page. The read runs outside the write lock; its
+    audit row is written right after, before the page is returned.
+    """
     require_reader(actor)
     filters = filters or ReportFilter()
     _check_filters(filters)
     limit = max(1, min(limit, 200))
     if after is not None:
         after = max(0, min(after, MAX_ROW_ID))  # a larger cursor overflows the id column
-    stmt = filtered(ctx, select(m.Report), filters)
+    stmt = filtered(ctx, select(*LIST_COLUMNS), filters)
     stmt = stmt.order_by(m.Report.id.asc() if oldest_first else m.Report.id.desc())
     stmt = stmt.limit(limit + 1)
     if after is not None:
         stmt = stmt.where(m.Report.id > after if oldest_first else m.Report.id < after)
-    with transaction(ctx) as session:
-        rows = session.scalars(stmt).all()
+    counts = None
+    with ctx.db.reading() as session:
+        rows = session.execute(stmt).all()
         more = len(rows) > limit
         rows = rows[:limit]
         today = ctx.today()
         views = tuple(summary_view(r, overdue=is_overdue(ctx, r, today)) for r in rows)
+        if with_counts:
+            counts = _counts(session, ctx, filters)
+    with transaction(ctx) as session:
         record_audit(session, actor, "list", None, count=len(rows))
-    return Page(items=views, next_cursor=rows[-1].id if more and rows else None)
+    return Page(items=views, next_cursor=rows[-1].id if more and rows else None,
+                counts=counts)
 
 
+# what a list row shows and is_overdue needs: plain rows, not ORM objects, and never the
+# free text (description, learning point) the list does not show
+LIST_COLUMNS = tuple(getattr(m.Report, name) for name in (
+    "id", "reference", "kind", "category_id", "subcategory_id", "occurred_on", "reported_at",
+    "reported_severity", "assessed_severity", "status", "reporter_party", "concerned_party",
+    "direction", "place_id", "agreement_reference", "guideline_breached", "assignee",
+    "redirect_target", "redirect_reference", "channel", "reporter_id", "locale",
+    "reporter_unread_since", "withheld", "first_feedback_at",
+))
 MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns (int4 on PostgreSQL)
 
 
@@ -172,9 +192,13 @@ def count_reports(*, ctx: Context, actor: Actor,
     require_reader(actor)
     filters = filters or ReportFilter()
     _check_filters(filters)
-    stmt = filtered(ctx, select(m.Report.status, func.count()), filters)
     with ctx.db.reading() as session:
-        rows = session.execute(stmt.group_by(m.Report.status)).all()
+        return _counts(session, ctx, filters)
+
+
+def _counts(session: Any, ctx: Context, filters: ReportFilter) -> dict[str, int]:
+    stmt = filtered(ctx, select(m.Report.status, func.count()), filters)
+    rows = session.execute(stmt.group_by(m.Report.status)).all()
     return {status: int(count) for status, count in rows}
 
 

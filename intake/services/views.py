@@ -144,6 +144,7 @@ class ReportFilter:
 class Page:
     items: tuple[ReportView, ...]
     next_cursor: int | None
+    counts: dict[str, int] | None = None  # by status, when asked for (list_reports)
 
 
 # ---------------------------------------------------------------- helpers

@@ -11,6 +11,7 @@ Only `intake.app` imports this (for its router).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -129,9 +130,8 @@ async def report_list(request: Request) -> Response:
     try:
         page = await in_thread(services.list_reports, ctx=ctx, actor=actor, filters=filters,
                                after=after, limit=PAGE_SIZE,
-                               oldest_first=given["sort"] == "eldst")
-        counts = await in_thread(services.count_reports, ctx=ctx, actor=actor,
-                                 filters=filters)
+                               oldest_first=given["sort"] == "eldst", with_counts=True)
+        counts = page.counts or {}
     except ValidationFailed as exc:
         errors = [field_error_text(err, tr) for err in exc.errors]
     rows = [_row(ctx, r, tr) for r in (page.items if page else ())]
@@ -147,18 +147,34 @@ async def report_list(request: Request) -> Response:
         options=_options(ctx, tr))
 
 
-def _row(ctx: services.Context, r: services.ReportView, tr: Any) -> dict[str, Any]:
-    return {
-        "reference": r.reference,
-        "received": tr.date(tr.local_date(r.reported_at), "short"),
-        "kind": label(KIND_LABELS, r.kind, tr),
-        "category": ctx.taxonomy.category_label(r.category, tr.locale),
-        "status": label(STATUS_LABELS, r.status, tr),
-        "severity": label(SEVERITY_LABELS, r.assessed_severity or r.reported_severity, tr),
-        "assignee": r.assignee or "",
-        "overdue": r.feedback_overdue,
-        "unread": r.unread_from_reporter,
-    }
+@dataclass(frozen=True, slots=True)
+class ListRow:
+    """One row of the list, as shown (an object: the template reads attributes directly;
+    a dict would cost Jinja a failed getattr on every field of every row)."""
+
+    reference: str
+    received: str
+    kind: str
+    category: str
+    status: str
+    severity: str
+    assignee: str
+    overdue: bool
+    unread: bool
+
+
+def _row(ctx: services.Context, r: services.ReportView, tr: Any) -> ListRow:
+    return ListRow(
+        reference=r.reference,
+        received=tr.date(tr.local_date(r.reported_at), "short"),
+        kind=label(KIND_LABELS, r.kind, tr),
+        category=ctx.taxonomy.category_label(r.category, tr.locale),
+        status=label(STATUS_LABELS, r.status, tr),
+        severity=label(SEVERITY_LABELS, r.assessed_severity or r.reported_severity, tr),
+        assignee=r.assignee or "",
+        overdue=r.feedback_overdue,
+        unread=bool(r.unread_from_reporter),
+    )
 
 
 def _options(ctx: services.Context, tr: Any) -> dict[str, list[tuple[str, str]]]:

@@ -25,6 +25,8 @@ from intake.texts import error_text
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
+# the templates ship with the package: no stat() of every template file on every render
+templates.env.auto_reload = False
 
 SESSION_COOKIE = "meld_session"
 
