@@ -90,6 +90,16 @@ UNREAD_CLEARED_PREDICATE = f"action = '{UNREAD_CLEARED_ACTION}'"
 STATUS_CHANGE_PREDICATE = "action = 'status_changed'"
 
 
+# Full-text search lives outside the models (migration 0014): on PostgreSQL a generated
+# tsvector column with its GIN index and a pg_trgm index; on SQLite an FTS5 table and the
+# triggers that fill it. `alembic check` leaves these alone (storage.migrations.env). A
+# later migration that has SQLite rebuild `reports` (batch mode) must create the triggers
+# again.
+SEARCH_TABLE_PREFIX = "reports_fts"
+SEARCH_COLUMNS = frozenset({"search_vector"})
+SEARCH_INDEXES = frozenset({"ix_reports_search", "ix_reports_description_trgm"})
+
+
 class Report(Base):
     """One report (melding): a deviation, a suggestion or an input."""
 
@@ -167,6 +177,9 @@ class Report(Base):
     # why Meld did not store a mailed report's text ("national_id"): the group reads it in
     # the mailbox (migration 0010)
     withheld: Mapped[str | None] = mapped_column(String(40))
+    # the group's short summary, identifier-checked; the only words of a report another
+    # reporter may see (suggestions before sending); none: never suggested
+    public_title: Mapped[str | None] = mapped_column(String(200))
     # kept by triggers on plus_ones (migration 0003); never written by the application
     plus_one_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

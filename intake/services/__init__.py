@@ -77,6 +77,8 @@ from intake.services.reading import (
     list_my_reports,
     list_reports,
 )
+from intake.services.search import search_reports
+from intake.services.similarity import SimilarReport, similar_reports
 from intake.services.submitting import receipt_for, submit_report, validate_draft
 from intake.services.support import plus_one
 from intake.services.timeline import TimelineEntry, report_timeline
@@ -129,6 +131,7 @@ __all__ = [
     "ReportDraft",
     "ReportFilter",
     "ReportView",
+    "SimilarReport",
     "TimelineEntry",
     "add_meeting",
     "add_note",
@@ -177,11 +180,13 @@ __all__ = [
     "request_info",
     "revoke_sessions",
     "revoke_token",
+    "search_reports",
     "send_due_promise_notices",
     "send_measure_reminders",
     "session_actor",
     "sign_in_with_entra",
     "sign_out",
+    "similar_reports",
     "status_token_for",
     "stop_email_notices",
     "submit_report",

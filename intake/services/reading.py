@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from intake.domain.model import (
     Actor,
@@ -44,6 +44,8 @@ from intake.services.promises import (
     is_overdue,
     reported_before_for,
 )
+from intake.services.search import prepare as prepare_search
+from intake.services.search import text_clause
 from intake.services.views import Page, ReportFilter, ReportView
 from storage import models as m
 
@@ -125,6 +127,8 @@ def list_reports(
         stmt = stmt.where(m.Report.id > after if oldest_first else m.Report.id < after)
     counts = None
     with ctx.db.reading() as session:
+        if filters.text:
+            prepare_search(session, ctx)
         rows = session.execute(stmt).all()
         more = len(rows) > limit
         rows = rows[:limit]
@@ -172,10 +176,7 @@ def filtered(ctx: Context, stmt: Any, filters: ReportFilter) -> Any:
     if filters.unread:
         stmt = stmt.where(m.Report.reporter_unread_since.is_not(None))
     if filters.text:
-        words = filters.text.lower().replace("\\", "\\\\").replace("%", "\\%")
-        pattern = "%" + words.replace("_", "\\_") + "%"
-        stmt = stmt.where(or_(func.lower(m.Report.reference).like(pattern, escape="\\"),
-                              func.lower(m.Report.description).like(pattern, escape="\\")))
+        stmt = stmt.where(text_clause(ctx, filters.text))
     if filters.overdue:
         # feedback-by before today: reported before the instant whose feedback-by date is
         # yesterday, still waiting and without first feedback (promises.is_overdue)
@@ -193,6 +194,8 @@ def count_reports(*, ctx: Context, actor: Actor,
     filters = filters or ReportFilter()
     _check_filters(filters)
     with ctx.db.reading() as session:
+        if filters.text:
+            prepare_search(session, ctx)
         return _counts(session, ctx, filters)
 
 

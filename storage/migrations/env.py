@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from storage.db import make_engine
-from storage.models import Base
+from storage.models import SEARCH_COLUMNS, SEARCH_INDEXES, SEARCH_TABLE_PREFIX, Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -41,6 +41,11 @@ DESCENDING_INDEXES = frozenset({"ix_reports_backed"})
 
 def _run(connection) -> None:
     def include_object(obj, name, type_, reflected, compare_to) -> bool:
+        if type_ == "table" and name.startswith(SEARCH_TABLE_PREFIX):
+            return False  # SQLite's FTS5 table and its shadow tables (migration 0014)
+        if (type_ == "column" and name in SEARCH_COLUMNS) or (
+                type_ == "index" and name in SEARCH_INDEXES):
+            return False  # PostgreSQL's generated tsvector and the search indexes
         return not (type_ == "index" and name in DESCENDING_INDEXES
                     and connection.dialect.name == "sqlite")
 
