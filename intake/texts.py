@@ -431,3 +431,25 @@ def feedback_reminder_text(payload: dict[str, Any], tr: Translator,
     if assignee:
         return text + " " + tr(REMINDER_ASSIGNEE, assignee=assignee)
     return text + " " + tr(REMINDER_NOBODY)
+
+
+# why `similar` found a report (intake.services.similarity): the coded fields both share
+SIMILAR_FIELDS = {
+    "same_subcategory": N_("subcategory"),
+    "same_category": N_("category"),
+    "same_place": N_("place"),
+    "same_direction": N_("direction"),
+}
+
+
+def similar_reasons_text(reasons: tuple[str, ...], tr: Translator) -> str:
+    """"samme underkategori og sted; tekst ligner" (the reasons of one similar report)."""
+    fields = [tr(SIMILAR_FIELDS[r]) for r in reasons if r in SIMILAR_FIELDS]
+    parts = []
+    if fields:
+        joined = fields[0] if len(fields) == 1 else tr(
+            "{first} and {last}", first=", ".join(fields[:-1]), last=fields[-1])
+        parts.append(tr("same {fields}", fields=joined))
+    if "similar_text" in reasons:
+        parts.append(tr("similar text"))
+    return "; ".join(parts)
