@@ -78,7 +78,7 @@ from intake.services.reading import (
     list_reports,
 )
 from intake.services.search import search_reports
-from intake.services.similarity import SimilarReport, similar_reports
+from intake.services.similarity import SimilarReport, card_match, similar_reports
 from intake.services.submitting import receipt_for, submit_report, validate_draft
 from intake.services.support import plus_one
 from intake.services.timeline import TimelineEntry, report_timeline
@@ -140,6 +140,7 @@ __all__ = [
     "assign",
     "authenticate_token",
     "build_context",
+    "card_match",
     "check_free_text",
     "check_subcategory",
     "close",

@@ -83,6 +83,13 @@ def similar_reports(*, ctx: Context, actor: Actor, reference: str,
     return found
 
 
+def card_match(*, ctx: Context, reference: str) -> SimilarReport | None:
+    """For a new report's card in the group's channel: the open report it is most probably
+    about again ("ligner på MELD-2026-0042 (åpen)"), or None."""
+    with ctx.db.reading() as session:
+        return strong_match(session, ctx, load_report(session, reference))
+
+
 def strong_match(session: Session, ctx: Context, report: m.Report) -> SimilarReport | None:
     """The open report a new report is most probably about again, if any is alike enough
     for its card to say so (no audit: the card is Meld's own, not somebody's read)."""
