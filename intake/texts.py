@@ -367,6 +367,8 @@ def notification_text(event: str, payload: dict[str, Any], tr: Translator,
     if event == FORMAL_GUIDANCE_EVENT:
         return (tr(FORMAL_GUIDANCE_LEAD, **params) + "\n\n" + tr(FORMAL_GUIDANCE)
                 + guidance_tail(payload, links))
+    if event == "followed_status":  # intake.services.outbox_rows.FOLLOWED_EVENT
+        return followed_text(payload, tr)
     if event == "reply":
         return tr(REPLY_NOTICE, **params)
     if event == "reporter_message":
@@ -453,3 +455,20 @@ def similar_reasons_text(reasons: tuple[str, ...], tr: Translator) -> str:
     if "similar_text" in reasons:
         parts.append(tr("similar text"))
     return "; ".join(parts)
+
+
+FOLLOWED_NOTICE = N_("The report you follow, {reference} (“{title}”), now has the status: "
+                     "{status}.")
+FOLLOWED_CLOSED = N_("The report you follow, {reference} (“{title}”), is closed. What "
+                     "Forbedringsgruppen learned: {learning_point}")
+
+
+def followed_text(payload: dict[str, Any], tr: Translator) -> str:
+    """A notice to a doctor who said "this happened to me too" about a report: the public
+    title and the status, the learning point at closing (never anybody's own words)."""
+    params = {"reference": payload.get("reference", ""), "title": payload.get("title", ""),
+              "status": label(STATUS_LABELS, payload.get("status"), tr),
+              "learning_point": payload.get("learning_point") or "-"}
+    if payload.get("status") == Status.CLOSED:
+        return tr(FOLLOWED_CLOSED, **params)
+    return tr(FOLLOWED_NOTICE, **params)

@@ -90,16 +90,6 @@ UNREAD_CLEARED_PREDICATE = f"action = '{UNREAD_CLEARED_ACTION}'"
 STATUS_CHANGE_PREDICATE = "action = 'status_changed'"
 
 
-# Full-text search lives outside the models (migration 0014): on PostgreSQL a generated
-# tsvector column with its GIN index and a pg_trgm index; on SQLite an FTS5 table and the
-# triggers that fill it. `alembic check` leaves these alone (storage.migrations.env). A
-# later migration that has SQLite rebuild `reports` (batch mode) must create the triggers
-# again.
-SEARCH_TABLE_PREFIX = "reports_fts"
-SEARCH_COLUMNS = frozenset({"search_vector"})
-SEARCH_INDEXES = frozenset({"ix_reports_search", "ix_reports_description_trgm"})
-
-
 class Report(Base):
     """One report (melding): a deviation, a suggestion or an input."""
 
@@ -177,8 +167,7 @@ class Report(Base):
     # why Meld did not store a mailed report's text ("national_id"): the group reads it in
     # the mailbox (migration 0010)
     withheld: Mapped[str | None] = mapped_column(String(40))
-    # the group's short summary, identifier-checked; the only words of a report another
-    # reporter may see (suggestions before sending); none: never suggested
+    # the group's summary, the only words other reporters see (intake.services.public)
     public_title: Mapped[str | None] = mapped_column(String(200))
     # kept by triggers on plus_ones (migration 0003); never written by the application
     plus_one_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -216,6 +205,22 @@ class PlusOne(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
     actor_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # a doctor's own +1 ("Dette har skjedd meg også" before sending): when and where
+    occurred_on: Mapped[date | None] = mapped_column(Date)
+    place_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ReportFollower(Base):
+    """A doctor who said "this happened to me too" (intake.services.public)."""
+
+    __tablename__ = "report_followers"
+    __table_args__ = (UniqueConstraint("report_id", "actor_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    actor_id: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

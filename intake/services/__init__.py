@@ -56,6 +56,13 @@ from intake.services.measures import (
 from intake.services.meetings import Agenda, add_meeting, agenda, meetings
 from intake.services.notices import EmailNotices, email_notices, stop_email_notices
 from intake.services.promises import PromiseRun, send_due_promise_notices
+from intake.services.public import (
+    Suggestion,
+    followed_report,
+    me_too,
+    set_public_title,
+    suggestions,
+)
 from intake.services.rating import (
     MAX_RATING_COMMENT,
     RATING_ANSWERS,
@@ -132,6 +139,7 @@ __all__ = [
     "ReportFilter",
     "ReportView",
     "SimilarReport",
+    "Suggestion",
     "TimelineEntry",
     "add_meeting",
     "add_note",
@@ -153,6 +161,7 @@ __all__ = [
     "email_notices",
     "export_rows",
     "find_by_status_token",
+    "followed_report",
     "get_report",
     "last_group_activity",
     "last_group_messages",
@@ -161,6 +170,7 @@ __all__ = [
     "list_reports",
     "login_link_valid",
     "mark_duplicate",
+    "me_too",
     "measure_counts",
     "meetings",
     "move_status",
@@ -185,12 +195,14 @@ __all__ = [
     "send_due_promise_notices",
     "send_measure_reminders",
     "session_actor",
+    "set_public_title",
     "sign_in_with_entra",
     "sign_out",
     "similar_reports",
     "status_token_for",
     "stop_email_notices",
     "submit_report",
+    "suggestions",
     "take_mail",
     "update_measure",
     "validate_draft",

@@ -31,6 +31,7 @@ from intake.domain.model import (
 )
 from intake.domain.taxonomy import Taxonomy
 from intake.services.context import Context
+from intake.services.outbox_rows import OUTBOX_WRITTEN, mark_outbox_written, notify_followers
 from intake.services.views import MessageView, Receipt, ReportView
 from storage import models as m
 
@@ -70,12 +71,6 @@ def transaction(ctx: Context) -> Iterator[Session]:
         ctx.outbox_signal.fire()
 
 
-OUTBOX_WRITTEN = "meld_outbox_written"
-
-
-def mark_outbox_written(session: Session) -> None:
-    """This transaction writes outbox rows: wake the worker once it has committed."""
-    session.info[OUTBOX_WRITTEN] = True
 
 
 def db_now(session: Session) -> datetime:
@@ -446,6 +441,7 @@ def change_status(
         if actor.is_group and report.first_feedback_at is None:
             report.first_feedback_at = now
         notify_reporter(session, report, "status_changed", status=to.value, **payload)
+        notify_followers(session, report, to.value, now, **payload)
 
 
 def record_read(session: Session, actor: Actor, report: m.Report, via: str) -> None:

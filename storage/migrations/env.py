@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 
 from storage.db import make_engine
-from storage.models import SEARCH_COLUMNS, SEARCH_INDEXES, SEARCH_TABLE_PREFIX, Base
+from storage.models import Base
+from storage.search_schema import SEARCH_COLUMNS, SEARCH_INDEXES, SEARCH_TABLE_PREFIX
 
 config = context.config
 target_metadata = Base.metadata
