@@ -395,6 +395,7 @@ def report_view(session: Session, report: m.Report, *, for_group: bool) -> Repor
         reporter_unread_since=report.reporter_unread_since if for_group else None,
         notify_email=report.notify_email if for_group else None,
         withheld=report.withheld if for_group else None,
+        public_title=report.public_title,
     )
 
 

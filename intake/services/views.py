@@ -118,6 +118,8 @@ class ReportView:
     feedback_overdue: bool = False
     # the group's views: why Meld did not store a mailed report's text ("national_id")
     withheld: str | None = None
+    # the group's summary that other reporters may see (intake.services.public)
+    public_title: str | None = None
 
     @property
     def unread_from_reporter(self) -> bool:

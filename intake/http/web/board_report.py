@@ -16,6 +16,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from babel.numbers import format_decimal
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -48,6 +49,7 @@ from intake.texts import (
     domain_error_text,
     field_error_text,
     label,
+    similar_reasons_text,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -101,6 +103,8 @@ ACTIONS: dict[str, tuple[tuple[str, ...], Callable[..., Any]]] = {
     "close": (("learning_point", "measure"), lambda v, **k: services.close(
         learning_point=v["learning_point"], measure=v["measure"], **k)),
     "reopen": ((), lambda v, **k: services.reopen(**k)),
+    "title": (("public_title",), lambda v, **k: services.set_public_title(
+        title=v["public_title"], **k)),
     "measure": (("measure_description", "owner", "due_on"), lambda v, reference, **k:
                 services.create_measure(references=[reference],
                                         description=v["measure_description"],
@@ -167,6 +171,8 @@ async def _page(request: Request, actor: Any, reference: str, *, failed: str | N
                                         reference=reference)
         measures = await in_thread(services.list_measures, ctx=ctx, actor=actor,
                                    reference=view.reference)
+        similar = await in_thread(services.similar_reports, ctx=ctx, actor=actor,
+                                  reference=view.reference)
     except (NotFound, ValidationFailed):
         return render_http_error(request, 404)
     return render_board(
@@ -180,6 +186,7 @@ async def _page(request: Request, actor: Any, reference: str, *, failed: str | N
         severities=[(s.value, label(SEVERITY_LABELS, s, tr)) for s in Severity],
         targets=[(t.value, label(REDIRECT_LABELS, t, tr)) for t in RedirectTarget],
         measures=measures, today=ctx.today().isoformat(),
+        similar=[_similar(ctx, s, tr) for s in similar],
         measure_statuses=[(k, tr(v)) for k, v in MEASURE_STATUS_LABELS.items()],
         # a refused form is shown again with what was typed, even if it no longer fits
         allowed=_allowed(Status(view.status)) | ({failed} if failed else set()))
@@ -189,13 +196,13 @@ def _allowed(current: Status) -> set[str]:
     """The actions to offer on a report in this status (the services refuse the others). A
     received report moves to triage by itself when the group acts on it."""
     if current is Status.CLOSED:
-        return {"reopen", "note", "measure"}
+        return {"reopen", "note", "measure", "title"}
     reachable = set(TRANSITIONS[current])
     if current is Status.RECEIVED:
         reachable |= TRANSITIONS[Status.TRIAGE]
     wanted = {"ask": Status.NEEDS_INFO, "redirect": Status.REDIRECTED,
               "duplicate": Status.DUPLICATE, "close": Status.CLOSED}
-    return {"status", "assess", "assign", "reply", "note", "measure"} | {
+    return {"status", "assess", "assign", "reply", "note", "measure", "title"} | {
         action for action, target in wanted.items() if target in reachable}
 
 
@@ -214,12 +221,23 @@ def _fields(ctx: services.Context, r: services.ReportView, tr: Translator) -> li
         (tr("Severity (assessed)"), label(SEVERITY_LABELS, r.assessed_severity, tr)
          if r.assessed_severity else ""),
         (tr("Assignee"), r.assignee or ""),
+        (tr("Public title"), r.public_title or ""),
         (tr("Came by"), r.channel),
         (tr("Others who saw the same (+1)"), str(r.plus_ones)),
         (tr("Learning point"), r.learning_point or ""),
         (tr("Measure"), r.measure or ""),
     ]
     return [(name, value) for name, value in rows if value]
+
+
+def _similar(ctx: services.Context, s: services.SimilarReport,
+             tr: Translator) -> dict[str, Any]:
+    v = s.view
+    return {"reference": v.reference, "status": label(STATUS_LABELS, v.status, tr),
+            "active": s.active, "score": format_decimal(s.score, "0.00", locale=tr.babel_locale),
+            "category": ctx.taxonomy.category_label(v.category, tr.locale),
+            "place": ctx.taxonomy.place_label(v.place, tr.locale) if v.place else "",
+            "reasons": similar_reasons_text(s.reasons, tr)}
 
 
 def _entry(e: services.TimelineEntry, tr: Translator) -> dict[str, Any]:
