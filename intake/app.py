@@ -35,6 +35,7 @@ from intake.http.web import mail_links as web_mail_links
 from intake.http.web import pages as web_pages
 from intake.http.web import report_link as web_report_link
 from intake.http.web import status as web_status
+from intake.http.web import suggest as web_suggest
 from intake.http.web.pages import STATIC_DIR
 from intake.i18n import Translator
 from intake.ops.doctor import Check
@@ -375,7 +376,7 @@ def create_app(
     app.include_router(web_mail_links.router)  # /status/{token}/epost-av (List-Unsubscribe)
     for web in (web_form, web_status, web_pages, web_report_link, web_docs, web_board,
                 web_board_report, web_board_entra, web_board_measures,
-                web_board_meeting):
+                web_board_meeting, web_suggest):
         app.include_router(web.router)
     if slack is not None and slack.router is not None:
         app.include_router(slack.router)

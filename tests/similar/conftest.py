@@ -6,6 +6,7 @@ import pytest
 
 from intake import services
 from intake.domain.model import Actor, Role
+from tests.doors.conftest import _join_stopped_servers, api, door, group  # noqa: F401
 from tests.integration.helpers import draft
 from tests.similarity_cases import CASES, Case
 

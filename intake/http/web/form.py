@@ -37,6 +37,7 @@ from intake.http.web.pages import (
     reporter_identity,
     translator,
 )
+from intake.http.web.suggest import form_suggestions
 from intake.i18n import N_, Translator
 from intake.texts import (
     KIND_LABELS,
@@ -136,6 +137,7 @@ def _form(request: Request, *, values: dict[str, Any], errors: list[FieldError],
         has_warnings=any(e.warning for e in errors),
         only_warnings=bool(errors) and all(e.warning for e in errors),
         today=ctx.today().isoformat(), message=message, mail_enabled=ctx.settings.mail_enabled,
+        suggestions=form_suggestions(ctx, values, tr) if values.get("category") else [],
         **choices,
     )
 

@@ -2,7 +2,9 @@
  * - the subcategory list shows the chosen category's subcategories only;
  * - the severity question fits the chosen kind (a suggestion has not happened yet);
  * - the error summary's links focus their field and show its question;
- * - the receipt's private link gets a copy button.
+ * - the receipt's private link gets a copy button;
+ * - while a report is written, open reports like it are shown ("Dette har skjedd meg
+ *   også"): the server picks them from the category, place and text so far.
  * No framework, no inline script: the Content-Security-Policy allows scripts from Meld only.
  */
 (function () {
@@ -148,7 +150,58 @@
     });
   }
 
+  function suggestions() {
+    var region = byId("suggestions");
+    var category = byId("category");
+    var place = byId("place");
+    var text = byId("description");
+    if (!region || !category || !window.fetch || !window.URLSearchParams) {
+      return;
+    }
+    var timer = null;
+    var asked = "";
+    function ask() {
+      if (!category.value) {
+        region.innerHTML = "";
+        asked = "";
+        return;
+      }
+      var query = new URLSearchParams({
+        category: category.value,
+        place: place ? place.value : "",
+        text: text ? text.value.slice(0, 2000) : ""
+      }).toString();
+      if (query === asked) {
+        return;
+      }
+      asked = query;
+      window.fetch(region.getAttribute("data-source") + "?" + query, {
+        credentials: "same-origin",
+        headers: { "Accept": "text/html" }
+      }).then(function (response) {
+        return response.ok ? response.text() : null;
+      }).then(function (html) {
+        // the newest answer only; the fragment is Meld's own page, its values escaped
+        if (html !== null && query === asked) {
+          region.innerHTML = html;
+        }
+      }, function () { /* no suggestions: the form works as before */ });
+    }
+    function later() {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(ask, 600);
+    }
+    category.addEventListener("change", ask);
+    if (place) {
+      place.addEventListener("change", ask);
+    }
+    if (text) {
+      text.addEventListener("input", later);
+    }
+  }
+
   function start() {
+    suggestions();
     subcategories();
     severityQuestion();
     errorSummary();
