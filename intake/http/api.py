@@ -17,7 +17,8 @@ from intake.domain.model import Actor, Kind, Party, RedirectTarget, Role, Severi
 from intake.http.deps import Ctx, Group, Tr
 from intake.http.ratelimit import api_submit_limit
 from intake.i18n import Translator
-from intake.texts import receipt_lines
+from intake.services.search import MAX_QUERY, check_query
+from intake.texts import receipt_lines, similar_reasons_text
 
 TEXT = 20000  # hard cap at the door; the service applies the configured limit
 
@@ -88,6 +89,29 @@ ReportOut = _model_of(
 class ReportPage(BaseModel):
     items: list[ReportOut]  # type: ignore[valid-type]
     next_cursor: int | None
+
+
+class SimilarOut(BaseModel):
+    """Another report like the one asked about: its coded fields, never its text."""
+
+    reference: str
+    status: str
+    kind: str
+    category: str
+    subcategory: str | None
+    place: str | None
+    active: bool = Field(description="The group still works on it (an open status)")
+    score: float = Field(ge=0, le=1, description="How alike, 0 to 1")
+    reasons: list[str] = Field(
+        description="Why: same_subcategory, same_category, same_place, same_direction, "
+        "similar_text", examples=[["same_subcategory", "same_place", "similar_text"]])
+    reasons_text: str = Field(
+        description="The reasons in words, in the language of Accept-Language",
+        examples=["samme underkategori og sted; tekst ligner"])
+
+
+class SimilarPage(BaseModel):
+    items: list[SimilarOut] = Field(description="The most alike first, open ones first")
 
 
 class AssessIn(BaseModel):
@@ -235,22 +259,32 @@ async def list_reports(
                           description="next_cursor of the previous page")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    q: Annotated[str | None, Query(
+        max_length=MAX_QUERY, examples=["epikrise"],
+        description="words to look for in the reference, title and text (other forms of a "
+                    "word are found too); an empty q is no search")] = None,
 ) -> ReportPage:
-    """The queue, newest first; follow next_cursor for the next page."""
+    """The queue, newest first; follow next_cursor for the next page.
+
+    With q alone: the search, best match first (at most 100, next_cursor null). With q
+    and other filters: the reports that match them all, newest first, page by page."""
+    filters = services.ReportFilter(
+        status=status,
+        kind=kind,
+        category=category,
+        occurred_from=occurred_from,
+        occurred_to=occurred_to,
+        unread=unread,
+    )
+    query = (q or "").strip() or None
+    if query is not None and filters == services.ReportFilter() and after is None:
+        found = await call(services.search_reports, ctx=ctx, actor=actor, query=query,
+                           limit=limit)
+        return ReportPage(items=[report_out(v) for v in found], next_cursor=None)
+    if query is not None:  # refused as the search refuses it (field q), not as a filter
+        filters = dataclasses.replace(filters, text=check_query(query))
     page = await call(
-        services.list_reports,
-        ctx=ctx,
-        actor=actor,
-        filters=services.ReportFilter(
-            status=status,
-            kind=kind,
-            category=category,
-            occurred_from=occurred_from,
-            occurred_to=occurred_to,
-            unread=unread,
-        ),
-        after=after,
-        limit=limit,
+        services.list_reports, ctx=ctx, actor=actor, filters=filters, after=after, limit=limit
     )
     return ReportPage(items=[report_out(v) for v in page.items], next_cursor=page.next_cursor)
 
@@ -259,6 +293,26 @@ async def list_reports(
 async def get_report(reference: str, ctx: Ctx, actor: Group) -> Any:
     """One report with its dialog and internal notes (the read is audited)."""
     return report_out(await call(services.get_report, ctx=ctx, actor=actor, reference=reference))
+
+
+@router.get("/reports/{reference}/similar", response_model=SimilarPage, tags=["working group"])
+async def similar_reports(
+    reference: str,
+    ctx: Ctx,
+    actor: Group,
+    tr: Tr,
+    limit: Annotated[int, Query(ge=1, le=20)] = 5,
+) -> SimilarPage:
+    """Reports like this one (possible duplicates): coded fields, a score and the reasons,
+    never the texts (the read is audited)."""
+    found = await call(services.similar_reports, ctx=ctx, actor=actor, reference=reference,
+                       limit=limit)
+    return SimilarPage(items=[
+        SimilarOut(reference=s.view.reference, status=s.view.status, kind=s.view.kind,
+                   category=s.view.category, subcategory=s.view.subcategory,
+                   place=s.view.place, active=s.active, score=s.score,
+                   reasons=list(s.reasons), reasons_text=similar_reasons_text(s.reasons, tr))
+        for s in found])
 
 
 @router.post("/reports/{reference}/assess", response_model=ReportOut, tags=["working group"])

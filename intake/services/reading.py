@@ -214,7 +214,7 @@ def _check_filters(filters: ReportFilter) -> None:
     for name in ("place", "assignee", "text"):
         value = getattr(filters, name)
         if value and len(value) > 200:
-            errors.append(FieldError(name, "too_long"))
+            errors.append(FieldError(name, "too_long", params={"max": 200}))
         elif value and (has_control_chars(value) or "\x00" in value):
             errors.append(FieldError(name, "control_characters"))
     if filters.category and (len(filters.category) > 64 or has_control_chars(filters.category)

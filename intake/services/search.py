@@ -104,7 +104,7 @@ def check_query(query: str | None) -> str:
     if not clean:
         errors.append(FieldError("q", "required"))
     elif len(clean) > MAX_QUERY:
-        errors.append(FieldError("q", "too_long"))
+        errors.append(FieldError("q", "too_long", params={"max": MAX_QUERY}))
     elif "\x00" in clean or any(ord(c) < 32 for c in clean):
         errors.append(FieldError("q", "control_characters"))
     if errors:
