@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from babel.numbers import format_percent
+
 from bot.chat.parsing import (
     UNASSIGN_WORDS,
     Cmd,
@@ -30,12 +32,16 @@ from intake.presenting import category_label, list_line, report_text, status_lin
 from intake.texts import (
     REDIRECT_LABELS,
     SEVERITY_LABELS,
+    STATUS_LABELS,
     domain_error_text,
     label,
+    similar_reasons_text,
 )
 
 LIST_LINES = 20  # lines shown by `liste`
 LIST_FETCH = 200  # rows asked for, so the hint can say how many more there are
+SEARCH_LINES = 10  # matches shown by `søk`, best first (one more is asked for, for the hint)
+SIMILAR_LINES = 5  # reports shown by `lik`
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +98,7 @@ def _run(
     assignee_of: Callable[[str], str] | None,
 ) -> CommandResult:
     ref = cmd.reference
-    assert cmd.name in (Cmd.LIST, Cmd.REPORT) or ref is not None
+    assert cmd.name in (Cmd.LIST, Cmd.REPORT, Cmd.SEARCH) or ref is not None
 
     def done(sentence: str, view: services.ReportView) -> CommandResult:
         return CommandResult(f"{sentence}\n{status_line(view, tr)}", reference=view.reference)
@@ -100,6 +106,10 @@ def _run(
     match cmd.name:
         case Cmd.LIST:
             return _run_list(ctx, actor, cmd, tr)
+        case Cmd.SEARCH:
+            return _run_search(ctx, actor, cmd, tr)
+        case Cmd.SIMILAR:
+            return _run_similar(ctx, actor, cmd, tr)
         case Cmd.REPORT:
             url = services.report_link(ctx=ctx, actor=actor, period=cmd.args[0])
             return CommandResult(tr("The report for {period}: {url}\nThe link works for 24 "
@@ -239,6 +249,42 @@ def _run_list(
         lines.append(tr("… and {count} more. Narrow the list with a status, kind or "
                         "category.", count=hidden))
     return CommandResult("\n".join(lines), page=page)
+
+
+def _run_search(
+    ctx: services.Context, actor: Actor, cmd: ParsedCommand, tr: Translator
+) -> CommandResult:
+    """`søk`: one line per match as in `liste` (coded fields only), best match first."""
+    query = cmd.text
+    views = services.search_reports(ctx=ctx, actor=actor, query=query,
+                                     limit=SEARCH_LINES + 1)
+    if not views:
+        return CommandResult(tr("No reports match “{query}”.", query=echo_word(query)))
+    lines = [tr("Reports matching “{query}”, best match first:", query=echo_word(query))]
+    lines += [list_line(ctx, v, tr) for v in views[:SEARCH_LINES]]
+    if len(views) > SEARCH_LINES:
+        lines.append(tr("… and more. Add a word to narrow the search."))
+    return CommandResult("\n".join(lines))
+
+
+def _run_similar(
+    ctx: services.Context, actor: Actor, cmd: ParsedCommand, tr: Translator
+) -> CommandResult:
+    """`lik REF`: the reports most like this one, open ones first: reference, status, how
+    alike (a percentage) and why, never anybody's text."""
+    assert cmd.reference is not None
+    found = services.similar_reports(ctx=ctx, actor=actor, reference=cmd.reference,
+                                     limit=SIMILAR_LINES)
+    if not found:
+        return CommandResult(tr("No similar reports."), reference=cmd.reference)
+    lines = [tr("Reports like {reference}, open ones first:", reference=cmd.reference)]
+    for match in found:
+        parts = [match.view.reference, label(STATUS_LABELS, match.view.status, tr),
+                 tr("{percent} alike", percent=format_percent(match.score,
+                                                              locale=tr.babel_locale)),
+                 similar_reasons_text(match.reasons, tr)]
+        lines.append(" · ".join(p for p in parts if p))
+    return CommandResult("\n".join(lines), reference=cmd.reference)
 
 
 __all__ = [

@@ -2,9 +2,10 @@
 
 `parse(text)` is pure: it splits one command line into a ParsedCommand (keyword,
 reference, plain words, key=value options and the free text after the reference, verbatim).
-Here too: the Norwegian vocabulary, mention syntax (`slack_user_id`, `default_assignee`)
-and the help and usage texts. Nothing here touches the services; `bot.chat.commands` runs
-what this parses, and the chat doors and tests may import either.
+Here too: mention syntax (`slack_user_id`, `default_assignee`) and the help and usage
+texts; the words themselves are in `bot.chat.vocabulary` (`Cmd` is re-exported here).
+Nothing here touches the services; `bot.chat.commands` runs what this parses, and the chat
+doors and tests may import either.
 """
 
 from __future__ import annotations
@@ -17,31 +18,24 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from bot.chat.redirect_words import external_and_message
-from intake.domain.model import Kind, RedirectTarget, Severity, Status
-from intake.i18n import N_, Translator
+from bot.chat.vocabulary import (
+    ASSESS_OPTIONS,
+    CLOSE_OPTIONS,
+    KEYWORDS,
+    KIND_WORDS,
+    REDIRECT_WORDS,
+    SEVERITY_WORDS,
+    STATUS_WORDS,
+    UNASSIGN_WORDS,
+    UNREAD_WORDS,
+    USAGE,
+    YES_NO,
+    Cmd,
+    word_key,
+)
+from intake.i18n import Translator
 
 MAX_ECHO = 40  # characters of an unknown word repeated back to the user
-
-
-class Cmd(StrEnum):
-    """Canonical command names (the keywords users type are Norwegian)."""
-
-    HELP = "help"
-    UNKNOWN = "unknown"
-    LIST = "list"
-    SHOW = "show"
-    ASSESS = "assess"
-    ASSIGN = "assign"
-    STATUS = "status"
-    REPLY = "reply"
-    REQUEST_INFO = "request_info"
-    NOTE = "note"
-    REDIRECT = "redirect"
-    DUPLICATE = "duplicate"
-    CLOSE = "close"
-    REOPEN = "reopen"
-    PLUS_ONE = "plus_one"
-    REPORT = "report"
 
 
 class ParseError(StrEnum):
@@ -60,141 +54,11 @@ class ParsedCommand:
     reference: str | None = None  # normalised: MELD-YYYY-NNNN
     args: tuple[str, ...] = ()  # resolved words: status id, redirect target, other reference
     options: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    text: str = ""  # free text after the arguments, verbatim (surrounding blanks trimmed)
+    # free text after the arguments, verbatim (surrounding blanks trimmed); for `søk`, the
+    # words to look for
+    text: str = ""
     error: ParseError | None = None
     bad: str | None = None  # the word that could not be understood
-
-
-# ---------------------------------------------------------------- vocabulary
-
-
-def _key(word: str) -> str:
-    """Lookup form of a word: case-folded, `_` and spaces as `-`."""
-    return word.casefold().replace("_", "-").replace(" ", "-")
-
-
-KEYWORDS: dict[str, Cmd] = {
-    "hjelp": Cmd.HELP,
-    "help": Cmd.HELP,
-    "?": Cmd.HELP,
-    "liste": Cmd.LIST,
-    "vis": Cmd.SHOW,
-    "vurder": Cmd.ASSESS,
-    "tildel": Cmd.ASSIGN,
-    "status": Cmd.STATUS,
-    "svar": Cmd.REPLY,
-    "trenger-info": Cmd.REQUEST_INFO,
-    "notat": Cmd.NOTE,
-    "videresend": Cmd.REDIRECT,
-    "duplikat": Cmd.DUPLICATE,
-    "lukk": Cmd.CLOSE,
-    "gjenåpne": Cmd.REOPEN,
-    "gjenapne": Cmd.REOPEN,
-    "+1": Cmd.PLUS_ONE,
-    "rapport": Cmd.REPORT,
-}
-
-STATUS_WORDS: dict[str, Status] = {
-    **{_key(s.value): s for s in Status},
-    "mottatt": Status.RECEIVED,
-    "vurdering": Status.TRIAGE,
-    "under-vurdering": Status.TRIAGE,
-    "trenger-info": Status.NEEDS_INFO,
-    "trenger-mer-info": Status.NEEDS_INFO,
-    "tiltak": Status.IN_PROGRESS,
-    "pågår": Status.IN_PROGRESS,
-    "pagar": Status.IN_PROGRESS,
-    "tiltak-pågår": Status.IN_PROGRESS,
-    "videresendt": Status.REDIRECTED,
-    "avvist": Status.REJECTED,
-    "duplikat": Status.DUPLICATE,
-    "lukket": Status.CLOSED,
-}
-
-KIND_WORDS: dict[str, Kind] = {
-    **{_key(k.value): k for k in Kind},
-    "avvik": Kind.DEVIATION,
-    "forslag": Kind.SUGGESTION,
-    "forbedringsforslag": Kind.SUGGESTION,
-    "innspill": Kind.INPUT,
-}
-
-REDIRECT_WORDS: dict[str, RedirectTarget] = {
-    **{_key(t.value): t for t in RedirectTarget},
-    "melde.no": RedirectTarget.MELDE_NO,
-    "annet": RedirectTarget.OTHER,
-}
-
-SEVERITY_WORDS: dict[str, Severity] = {
-    **{_key(s.value): s for s in Severity},
-    "ingen": Severity.NONE,
-    "mindre": Severity.MINOR,
-    "moderat": Severity.MODERATE,
-    "betydelig": Severity.SIGNIFICANT,
-    "alvorlig": Severity.SEVERE,
-    "ukjent": Severity.UNKNOWN,
-}
-
-ASSESS_OPTIONS = {
-    "alvorlighet": "severity",
-    "severity": "severity",
-    "kategori": "category",
-    "category": "category",
-    "underkategori": "subcategory",
-    "subcategory": "subcategory",
-    "retningslinje": "agreement",
-    "avtale": "agreement",
-    "guideline": "agreement",
-    "brudd": "breached",
-}
-CLOSE_OPTIONS = {
-    "læring": "learning",
-    "laering": "learning",
-    "læringspunkt": "learning",
-    "learning": "learning",
-    "tiltak": "measure",
-    "measure": "measure",
-}
-YES_NO = {"ja": "true", "j": "true", "yes": "true", "true": "true",
-          "nei": "false", "n": "false", "no": "false", "false": "false"}
-UNASSIGN_WORDS = frozenset({"-", "ingen"})
-# `liste ulest`: only reports with an unread message from the reporter
-UNREAD_WORDS = frozenset({"ulest", "uleste", "unread"})
-
-# Usage and one line of help per command, in the order the help shows them.
-USAGE: dict[Cmd, tuple[str, str]] = {
-    Cmd.LIST: (N_("liste [status] [kind] [category] [ulest]"),
-               N_("the newest reports, optionally filtered; “ulest”: those with an unread "
-                  "answer from the reporter")),
-    Cmd.SHOW: (N_("vis REF"), N_("the whole report and its dialog (the reading is logged)")),
-    Cmd.ASSESS: (N_("vurder REF [alvorlighet=...] [kategori=...] [underkategori=...] "
-                    "[retningslinje=\"...\"] [brudd=ja|nei]"),
-                 N_("assess severity, category and breached guideline; without "
-                    "arguments a form opens")),
-    Cmd.ASSIGN: (N_("tildel REF @person"),
-                 N_("give the report to someone in the group (“-” removes)")),
-    Cmd.STATUS: (N_("status REF vurdering|tiltak|avvist [message to the reporter]"),
-                 N_("move the report, optionally with words to the reporter")),
-    Cmd.REPLY: (N_("svar REF text"), N_("answer the reporter")),
-    Cmd.REQUEST_INFO: (N_("trenger-info REF question"),
-                       N_("ask the reporter; the report waits for the answer")),
-    Cmd.NOTE: (N_("notat REF text"), N_("internal note the reporter never sees")),
-    Cmd.REDIRECT: (N_("videresend REF eqs|compilo|tqm|melde_no|annet [their reference] "
-                      "[-- message to the reporter]"),
-                   N_("forwarded to a formal system (their reference only, never the "
-                      "content); the reporter is told what to do there. Their reference is "
-                      "the first word if it has a digit or is quoted; write -- before the "
-                      "message to be sure")),
-    Cmd.DUPLICATE: (N_("duplikat REF OTHER-REF"),
-                    N_("the report concerns the same matter as another one")),
-    Cmd.CLOSE: (N_("lukk REF [læring=\"...\" tiltak=\"...\"]"),
-                N_("close with learning point and measure; without them a form opens")),
-    Cmd.REOPEN: (N_("gjenåpne REF"), N_("take a closed report back into assessment")),
-    Cmd.PLUS_ONE: (N_("+1 REF"), N_("this has happened to me too")),
-    Cmd.REPORT: (N_("rapport 2026-T1|2026"),
-                 N_("a link to the tertial or annual report (counts below 3 shown as <3)")),
-    Cmd.HELP: (N_("hjelp"), N_("this list")),
-}
 
 
 # ---------------------------------------------------------------- splitting
@@ -322,10 +186,10 @@ def parse(text: str) -> ParsedCommand:
     if not words:
         return ParsedCommand(name=Cmd.HELP)
     first = words[0].value
-    name = KEYWORDS.get(_key(first))
+    name = KEYWORDS.get(word_key(first))
     consumed = 1
-    if name is None and _key(first) == "trenger" and len(words) > 1 \
-            and _key(words[1].value) == "info":
+    if name is None and word_key(first) == "trenger" and len(words) > 1 \
+            and word_key(words[1].value) == "info":
         name, first, consumed = Cmd.REQUEST_INFO, f"{first} {words[1].value}", 2
     if name is None:
         return ParsedCommand(name=Cmd.UNKNOWN, word=first)
@@ -337,6 +201,8 @@ def parse(text: str) -> ParsedCommand:
         if len(words) <= consumed:
             return _fail(name, first, ParseError.MISSING_ARGUMENT)
         return ParsedCommand(name=name, word=first, args=(words[consumed].value,))
+    if name == Cmd.SEARCH:
+        return _parse_search(first, words[consumed:])
 
     if len(words) <= consumed:
         return _fail(name, first, ParseError.MISSING_REFERENCE)
@@ -348,7 +214,7 @@ def parse(text: str) -> ParsedCommand:
     ok = ParsedCommand(name=name, word=first, reference=reference)
 
     match name:
-        case Cmd.SHOW | Cmd.REOPEN | Cmd.PLUS_ONE:
+        case Cmd.SHOW | Cmd.REOPEN | Cmd.PLUS_ONE | Cmd.SIMILAR:
             if rest:
                 return _fail(name, first, ParseError.UNKNOWN_WORD, rest[0].value, reference)
             return ok
@@ -357,7 +223,7 @@ def parse(text: str) -> ParsedCommand:
             if bad is not None:
                 return _fail(name, first, ParseError.UNKNOWN_WORD, bad, reference)
             if "severity" in options:
-                severity = SEVERITY_WORDS.get(_key(options["severity"]))
+                severity = SEVERITY_WORDS.get(word_key(options["severity"]))
                 if severity is None:
                     return _fail(name, first, ParseError.UNKNOWN_WORD, options["severity"],
                                  reference)
@@ -388,10 +254,10 @@ def parse(text: str) -> ParsedCommand:
                 return _fail(name, first, ParseError.MISSING_ARGUMENT, reference=reference)
             status, used = None, 1
             if len(rest) > 1:  # two-word names: "under vurdering", "tiltak pågår"
-                status = STATUS_WORDS.get(_key(f"{rest[0].value} {rest[1].value}"))
+                status = STATUS_WORDS.get(word_key(f"{rest[0].value} {rest[1].value}"))
                 used = 2
             if status is None:
-                status, used = STATUS_WORDS.get(_key(rest[0].value)), 1
+                status, used = STATUS_WORDS.get(word_key(rest[0].value)), 1
             if status is None:
                 return _fail(name, first, ParseError.UNKNOWN_WORD, rest[0].value, reference)
             return ParsedCommand(name=name, word=first, reference=reference,
@@ -404,7 +270,7 @@ def parse(text: str) -> ParsedCommand:
         case Cmd.REDIRECT:
             if not rest:
                 return _fail(name, first, ParseError.MISSING_ARGUMENT, reference=reference)
-            target = REDIRECT_WORDS.get(_key(rest[0].value))
+            target = REDIRECT_WORDS.get(word_key(rest[0].value))
             if target is None:
                 return _fail(name, first, ParseError.UNKNOWN_WORD, rest[0].value, reference)
             external, message = external_and_message(text, words, at + 1, "".join(_QUOTES))
@@ -422,12 +288,22 @@ def parse(text: str) -> ParsedCommand:
     raise AssertionError(name)  # pragma: no cover - every keyword is handled above
 
 
+def _parse_search(first: str, words: list[Word]) -> ParsedCommand:
+    """`søk` words: the words to look for, one blank between them (quotes only group, as
+    in a shell); a lone reference is normalised, so `søk meld-2026-42` finds it."""
+    query = " ".join(w.value.strip() for w in words if w.value.strip())
+    if not query:
+        return _fail(Cmd.SEARCH, first, ParseError.MISSING_ARGUMENT)
+    return ParsedCommand(name=Cmd.SEARCH, word=first,
+                         text=normalize_reference(query) or query)
+
+
 def _parse_list(first: str, words: list[Word]) -> ParsedCommand:
     """`liste` filters in any order: a status, a kind; anything else is a category word."""
     options: dict[str, str] = {}
     categories: list[str] = []
     for w in words:
-        key = _key(w.value)
+        key = word_key(w.value)
         if key in UNREAD_WORDS and "unread" not in options:
             options["unread"] = "true"
         elif key in STATUS_WORDS and "status" not in options:
