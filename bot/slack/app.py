@@ -106,7 +106,7 @@ def build_slack(settings: Settings, ctx: services.Context) -> Slack | None:
     if settings.slack_triage_channel:
         notifiers["group"] = SlackGroupNotifier(
             client, channel_id=settings.slack_triage_channel, taxonomy=ctx.taxonomy,
-            locale=settings.locale, timezone=settings.timezone)
+            locale=settings.locale, timezone=settings.timezone, ctx=ctx)
     router = _http_router(app, secret.get_secret_value()) if secret is not None else None
     token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
     return Slack(app=app, client=client, notifiers=notifiers, router=router, app_token=token)

@@ -1,6 +1,9 @@
 """Forbedringsgruppen's Slack channel as an outbox channel: a card per new report, a
 line when a reporter writes on a closed report (whether to reopen it), and the reminder
-the day before a report's feedback-by date (mentioning the assignee)."""
+the day before a report's feedback-by date (mentioning the assignee).
+
+A new report's card names the open report it most probably is about again, looked up
+here at delivery (not when the report is sent), with a button marking it a duplicate."""
 
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import similar
 from bot.slack import views
 from bot.slack.notifier import post_message
+from intake import services
 from intake.delivery.outbox import Notification
 from intake.domain.taxonomy import Taxonomy
 from intake.i18n import Translator
@@ -21,13 +26,16 @@ log = logging.getLogger("meld.slack.group")
 
 
 class SlackGroupNotifier:
-    """Posts coded fields and buttons (Vis, Vurder, Svar) to the triage channel; no text."""
+    """Posts coded fields and buttons (Vis, Vurder, Svar) to the triage channel; no text.
+    With `ctx`, a new report's card also names a strong match (`services.card_match`)."""
 
     channel = "group"
 
     def __init__(self, client: AsyncWebClient, *, channel_id: str, taxonomy: Taxonomy,
-                 locale: str = "nb", timezone: str = "Europe/Oslo") -> None:
+                 locale: str = "nb", timezone: str = "Europe/Oslo",
+                 ctx: services.Context | None = None) -> None:
         self.client = client
+        self.ctx = ctx
         self.channel_id = channel_id
         self.taxonomy = taxonomy
         self.locale = locale
@@ -49,8 +57,11 @@ class SlackGroupNotifier:
             return
         if note.event != "new_report":
             return  # nothing else is meant for the channel yet
-        blocks = [b.to_dict() for b in views.triage_card(tr, self.taxonomy, note.payload)]
-        text = tr("New report {reference}", reference=note.payload["reference"])
+        reference = str(note.payload["reference"])
+        match = await similar.card_match(self.ctx, reference)
+        blocks = [b.to_dict() for b in views.triage_card(tr, self.taxonomy, note.payload,
+                                                         match)]
+        text = tr("New report {reference}", reference=reference)
         await post_message(self.client, note, channel=self.channel_id, text=text,
                            blocks=blocks)
 

@@ -325,6 +325,31 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
             dialog = action["action_id"].removeprefix("triage_")
             await _open_dialog(client, body["trigger_id"], actor, dialog, action["value"])
 
+    @app.action(views.DUPLICATE_ACTION)
+    async def duplicate_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                               client: AsyncWebClient, respond: AsyncRespond) -> None:
+        """The card's "Marker som duplikat av MELD-...": one call, the answer to the member
+        who pressed it (in the channel, only they see it)."""
+        actor = await _group_button(ack, body, client, respond)
+        if actor is None:
+            return
+        tr = door.tr
+        reference, duplicate_of = views.read_duplicate_value(str(action["value"]))
+        try:
+            await door.call(services.mark_duplicate, actor=actor, reference=reference,
+                            duplicate_of=duplicate_of)
+        except DomainError as err:
+            text = domain_error_text(err, tr)
+        except DB_DOWN:
+            log.warning("slack duplicate button: database unavailable")
+            text = error_text("database_unavailable", tr)
+        else:
+            log.info("slack card: %s marked as a duplicate of %s", reference, duplicate_of)
+            text = tr("{reference} is marked as a duplicate of {other_reference}.",
+                      reference=reference, other_reference=duplicate_of)
+        await respond(text=views.escape(text), response_type="ephemeral",
+                      replace_original=False)
+
     async def _group_view_actor(ack: AsyncAck, body: dict[str, Any],
                                 client: AsyncWebClient) -> Actor | None:
         actor = await door.actor(client, body["user"]["id"])

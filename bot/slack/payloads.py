@@ -307,6 +307,7 @@ ROUTES: dict[str, type[_Shape]] = {
     "block_actions:triage_show": GroupButton,
     "block_actions:triage_assess": GroupButton,
     "block_actions:triage_reply": GroupButton,
+    f"block_actions:{views.DUPLICATE_ACTION}": GroupButton,
     f"view_submission:{views.REPORT_CALLBACK}": ReportSubmission,
     f"view_submission:{views.ANSWER_CALLBACK}": AnswerSubmission,
     f"view_submission:{views.REPLY_CALLBACK}": ReferenceSubmission,

@@ -40,6 +40,7 @@ from intake.texts import (
     STATUS_LABELS,
     field_error_text,
     label,
+    similar_reasons_text,
 )
 
 REPORT_CALLBACK = "meld_report"
@@ -47,6 +48,7 @@ ANSWER_CALLBACK = "meld_answer"
 ASSESS_CALLBACK = "triage_assess"
 CLOSE_CALLBACK = "triage_close"
 REPLY_CALLBACK = "triage_reply"
+DUPLICATE_ACTION = "triage_duplicate"  # the card's "Marker som duplikat av ..."
 
 NO_IDS = services.FORM_NO_IDS
 CONFIRM = services.FORM_CONFIRM
@@ -385,8 +387,13 @@ def report_detail_modal(tr: Translator, taxonomy: Taxonomy,
                 blocks=blocks[:100])
 
 
-def triage_card(tr: Translator, taxonomy: Taxonomy, payload: dict[str, Any]) -> list[Block]:
-    """A new report in the triage channel: coded fields and buttons, never the text."""
+def triage_card(tr: Translator, taxonomy: Taxonomy, payload: dict[str, Any],
+                similar: services.SimilarReport | None = None) -> list[Block]:
+    """A new report in the triage channel: coded fields and buttons, never the text.
+
+    With `similar` (the open report it most probably is about again) a line names that
+    report by reference, status and why, with a button marking the new one its duplicate:
+    nothing of the other report's text either."""
     reference = payload["reference"]
     line = " · ".join(filter(None, [
         label(KIND_LABELS, payload.get("kind"), tr),
@@ -395,8 +402,11 @@ def triage_card(tr: Translator, taxonomy: Taxonomy, payload: dict[str, Any]) -> 
         taxonomy.place_label(payload.get("place"), tr.locale),
     ]))
     head = f"*{reference}*" + (" :rotating_light:" if payload.get("serious") else "")
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"{head}\n{escape(line)}"))]
+    if similar is not None:
+        blocks.append(_similar_section(tr, reference, similar))
     return [
-        SectionBlock(text=MarkdownTextObject(text=f"{head}\n{escape(line)}")),
+        *blocks,
         ActionsBlock(block_id=f"card:{reference}", elements=[
             ButtonElement(action_id="triage_show", text=_plain(tr("Show")), value=reference),
             ButtonElement(action_id="triage_assess", text=_plain(tr("Assess")),
@@ -404,6 +414,36 @@ def triage_card(tr: Translator, taxonomy: Taxonomy, payload: dict[str, Any]) -> 
             ButtonElement(action_id="triage_reply", text=_plain(tr("Reply")), value=reference),
         ]),
     ]
+
+
+def _similar_section(tr: Translator, reference: str,
+                     similar: services.SimilarReport) -> SectionBlock:
+    """"Ligner på MELD-2026-0042 (åpen)", why, its status, and the one-click duplicate."""
+    other = similar.view.reference
+    named = (tr("Similar to {reference} (open)", reference=other) if similar.active
+             else tr("Similar to {reference} ({status})", reference=other,
+                     status=label(STATUS_LABELS, similar.view.status, tr)))
+    why = " · ".join(filter(None, [
+        similar_reasons_text(similar.reasons, tr),
+        f"{tr('Status')}: {label(STATUS_LABELS, similar.view.status, tr)}"]))
+    return SectionBlock(
+        block_id=f"similar:{reference}",
+        text=MarkdownTextObject(text=f":link: {escape(named)}\n_{escape(why)}_"),
+        accessory=ButtonElement(
+            action_id=DUPLICATE_ACTION, value=duplicate_value(reference, other),
+            text=_plain(tr("Mark as duplicate of {reference}", reference=other)[:MAX_LABEL])))
+
+
+def duplicate_value(reference: str, duplicate_of: str) -> str:
+    """The duplicate button's value: the new report and the one it duplicates."""
+    return f"{reference}|{duplicate_of}"
+
+
+def read_duplicate_value(value: str) -> tuple[str, str]:
+    """(reference, duplicate_of) from the button's value; empty parts when it is not ours
+    (the service then answers "not found")."""
+    reference, _, duplicate_of = value.partition("|")
+    return reference[:40], duplicate_of[:40]
 
 
 def home_view(tr: Translator, taxonomy: Taxonomy,

@@ -85,7 +85,7 @@ def build_teams(settings: Settings, ctx: services.Context, *,
                                settings.teams_triage_service_url)
         notifiers["group"] = TeamsGroupNotifier(connector, target, taxonomy=ctx.taxonomy,
                                                 locale=settings.locale,
-                                                timezone=settings.timezone)
+                                                timezone=settings.timezone, ctx=ctx)
         poster = TeamsDigestPoster(connector, target,
                                    Translator(settings.locale, settings.timezone))
     return Teams(router=_router(authenticator, door), notifiers=notifiers, door=door,

@@ -329,8 +329,10 @@ def notice_card(tr: Translator, notice: str, message_text: str | None,
     return dump(AdaptiveCard(body=body, actions=actions or None))
 
 
-def triage_card(tr: Translator, taxonomy: Taxonomy, payload: dict[str, Any]) -> dict[str, Any]:
-    """A new report in the group's channel: coded fields and buttons, never the text."""
+def triage_card(tr: Translator, taxonomy: Taxonomy, payload: dict[str, Any],
+                extra: list[CardElement] | None = None) -> dict[str, Any]:
+    """A new report in the group's channel: coded fields and buttons, never the text;
+    `extra` elements after the facts (bot.teams.similar_card: "Ligner på ...")."""
     reference = str(payload["reference"])
     facts = [
         Fact(title=tr("Category"), value=taxonomy.category_label(payload.get("category"),
@@ -346,6 +348,7 @@ def triage_card(tr: Translator, taxonomy: Taxonomy, payload: dict[str, Any]) -> 
                                          color="Attention" if payload.get("serious")
                                          else "Default"),
                                FactSet(facts=facts)]
+    body += extra or []
     return dump(AdaptiveCard(body=body, actions=[
         _dialog_button(tr("Show"), meld="show", reference=reference),
         _dialog_button(tr("Assess"), meld="assess", reference=reference),

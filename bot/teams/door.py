@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.chat import commands
-from bot.teams import cards, rating
+from bot.teams import cards, rating, similar_card
 from bot.teams.auth import AuthError, check_tenant
 from bot.teams.connector import Connector, ConnectorError
 from intake import services
@@ -309,6 +309,8 @@ class TeamsDoor:
                 return await self._submit(aad, data, dialog=False)
             if action.get("verb") == cards.RATE_VERB:
                 return await rating.rate(self.ctx, self.tr, aad, data)
+            if action.get("verb") == similar_card.DUPLICATE_VERB:
+                return await similar_card.duplicate(self, aad, data)
             card = cards.blank_report_form(self.tr, self.ctx.taxonomy, today=self.ctx.today(),
                                            key=cards.new_key())
             return invoke_card(card)

@@ -15,8 +15,10 @@ import asyncio
 import logging
 from typing import Any
 
-from bot.teams import cards
+from bot import similar
+from bot.teams import cards, similar_card
 from bot.teams.connector import Connector, ConnectorError
+from intake import services
 from intake.delivery.conversations import ConversationStore, conversation_key, user_key
 from intake.delivery.outbox import DeliveryError, Notification
 from intake.domain.taxonomy import Taxonomy
@@ -98,14 +100,18 @@ class ChannelTarget:
 
 
 class TeamsGroupNotifier:
-    """A card per new report in the group's channel: coded fields and buttons, no text."""
+    """A card per new report in the group's channel: coded fields and buttons, no text.
+    With `ctx`, the card also names a strong match (`services.card_match`), looked up here
+    at delivery, not when the report is sent."""
 
     channel = "group"
     resend_blindly = False
 
     def __init__(self, connector: Connector, target: ChannelTarget, *, taxonomy: Taxonomy,
-                 locale: str = "nb", timezone: str = "Europe/Oslo") -> None:
+                 locale: str = "nb", timezone: str = "Europe/Oslo",
+                 ctx: services.Context | None = None) -> None:
         self.connector = connector
+        self.ctx = ctx
         self.target = target
         self.taxonomy = taxonomy
         self.locale = locale
@@ -120,9 +126,11 @@ class TeamsGroupNotifier:
         elif note.event != "new_report":
             return
         else:
-            card = cards.triage_card(tr, self.taxonomy, note.payload)
-            activity = cards.message(card, tr("New report {reference}",
-                                              reference=note.payload["reference"]))
+            reference = str(note.payload["reference"])
+            match = await similar.card_match(self.ctx, reference)
+            card = cards.triage_card(tr, self.taxonomy, note.payload,
+                                     similar_card.similar_elements(tr, reference, match))
+            activity = cards.message(card, tr("New report {reference}", reference=reference))
         try:
             await self.connector.send(await self.target.service_url(),
                                       self.target.conversation_id, activity)

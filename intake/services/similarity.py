@@ -92,21 +92,23 @@ def card_match(*, ctx: Context, reference: str) -> SimilarReport | None:
 
 def strong_match(session: Session, ctx: Context, report: m.Report) -> SimilarReport | None:
     """The open report a new report is most probably about again, if any is alike enough
-    for its card to say so (no audit: the card is Meld's own, not somebody's read)."""
-    for match in _similar(session, ctx, report, 5):
+    for its card to say so (no audit: the card is Meld's own, not somebody's read). Only
+    a report received before this one: a card delivered late never names a later report
+    (two cards would each offer to mark the other a duplicate)."""
+    for match in _similar(session, ctx, report, 5, before=report.id):
         if match.active and match.score >= STRONG_SCORE and match.text_score >= STRONG_TEXT:
             return match
     return None
 
 
-def _similar(session: Session, ctx: Context, report: m.Report,
-             limit: int) -> tuple[SimilarReport, ...]:
+def _similar(session: Session, ctx: Context, report: m.Report, limit: int,
+             before: int | None = None) -> tuple[SimilarReport, ...]:
     query = " ".join(filter(None, (report.public_title, report.description)))
     ids = set(ranked_ids(session, ctx, query, any_term=True, limit=TEXT_CANDIDATES))
     ids |= _field_candidates(session, report)
-    ids.discard(report.id)
     if report.duplicate_of_id is not None:
         ids.add(report.duplicate_of_id)
+    ids = {i for i in ids if i != report.id and (before is None or i < before)}
     if not ids:
         return ()
     rows = session.execute(select(*_COLUMNS).where(m.Report.id.in_(ids))).all()
