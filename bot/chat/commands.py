@@ -184,6 +184,15 @@ def _run(
             view = services.add_note(ctx=ctx, actor=actor, reference=ref, text=cmd.text)
             return done(tr("Internal note added to {reference}. The reporter does not see it.",
                            reference=view.reference), view)
+        case Cmd.TITLE:
+            title = None if cmd.text.strip() in UNASSIGN_WORDS else cmd.text
+            saved = services.set_public_title(ctx=ctx, actor=actor, reference=ref, title=title)
+            view = services.get_report(ctx=ctx, actor=actor, reference=ref, mark_read=False)
+            if saved is None:
+                return done(tr("{reference} has no public title: it is never suggested to "
+                               "reporters.", reference=view.reference), view)
+            return done(tr("The public title of {reference} is “{title}”.",
+                           reference=view.reference, title=saved), view)
         case Cmd.REDIRECT:
             view = services.redirect(ctx=ctx, actor=actor, reference=ref, target=cmd.args[0],
                                      external_reference=cmd.args[1] if len(cmd.args) > 1

@@ -262,7 +262,7 @@ def parse(text: str) -> ParsedCommand:
                 return _fail(name, first, ParseError.UNKNOWN_WORD, rest[0].value, reference)
             return ParsedCommand(name=name, word=first, reference=reference,
                                  args=(status.value,), text=_rest(text, words, at + used))
-        case Cmd.REPLY | Cmd.REQUEST_INFO | Cmd.NOTE:
+        case Cmd.REPLY | Cmd.REQUEST_INFO | Cmd.NOTE | Cmd.TITLE:
             body = _rest(text, words, at)
             if not body:
                 return _fail(name, first, ParseError.MISSING_ARGUMENT, reference=reference)

@@ -32,6 +32,7 @@ class Cmd(StrEnum):
     REPORT = "report"
     SEARCH = "search"
     SIMILAR = "similar"
+    TITLE = "title"
 
 
 def word_key(word: str) -> str:
@@ -63,6 +64,8 @@ KEYWORDS: dict[str, Cmd] = {
     "search": Cmd.SEARCH,
     "lik": Cmd.SIMILAR,
     "similar": Cmd.SIMILAR,
+    "tittel": Cmd.TITLE,
+    "title": Cmd.TITLE,
 }
 
 STATUS_WORDS: dict[str, Status] = {
@@ -155,6 +158,9 @@ USAGE: dict[Cmd, tuple[str, str]] = {
     Cmd.REQUEST_INFO: (N_("trenger-info REF question"),
                        N_("ask the reporter; the report waits for the answer")),
     Cmd.NOTE: (N_("notat REF text"), N_("internal note the reporter never sees")),
+    Cmd.TITLE: (N_("tittel REF short summary"),
+                N_("the public title other reporters may see when they are about to report "
+                   "the same (“-” removes it: never suggested)")),
     Cmd.REDIRECT: (N_("videresend REF eqs|compilo|tqm|melde_no|annet [their reference] "
                       "[-- message to the reporter]"),
                    N_("forwarded to a formal system (their reference only, never the "

@@ -219,6 +219,21 @@ def test_a_reporter_can_use_neither(ctx: services.Context) -> None:
     assert not {"search", "similar"} & set(audit_actions(ctx))
 
 
+def test_tittel_sets_checks_and_clears_the_public_title(ctx: services.Context) -> None:
+    reference = submit(ctx, PLURAL)
+    result = run(ctx, f"tittel {reference} Epikrise mangler etter utskrivning")
+    assert result.ok and "«Epikrise mangler etter utskrivning»" in result.text
+    assert [s.reference for s in services.suggestions(
+        ctx=ctx, category="discharge_summary", text="epikrise")] == [reference]
+    refused = run(ctx, f"tittel {reference} Ring 41 23 45 67 om dette")
+    assert not refused.ok  # other reporters read it: a phone number refuses
+    assert run(ctx, f"tittel {reference} -").ok
+    assert services.suggestions(ctx=ctx, category="discharge_summary", text="epikrise") == ()
+    denied = run(ctx, f"tittel {reference} Noe", actor=WEB_REPORTER)
+    assert (denied.ok, denied.text) == (False, DENIED_NB)
+    assert not run(ctx, f"tittel {reference}").ok  # nothing to set
+
+
 # ---------------------------------------------------------------- Slack
 
 
