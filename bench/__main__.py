@@ -3,7 +3,8 @@ door's ack latency against Bolt's bare dispatch, and the Teams door's form submi
 against a bare JWT-validating endpoint, per backend; the identifier guard against a plain
 regex scan; the tertial report and digest against the raw GROUP BY (bench/reports_bench);
 the receipt latency per channel, from the ack to the fake platform (bench/receipts); the
-group's board list against its raw queries (bench/board)."""
+group's board list against its raw queries (bench/board); full-text search and similar
+reports against the raw full-text queries (bench/similar)."""
 
 from __future__ import annotations
 
@@ -59,13 +60,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--report-rows", type=int, default=1_000_000,
                    help="synthetic reports for the tertial report and digest bench")
     p.add_argument("--only", choices=["all", "submit", "slack", "reports", "teams", "privacy",
-                                      "receipts", "mailbox", "board"],
+                                      "receipts", "mailbox", "board", "similar"],
                    default="all",
                    help="which phases: durable submits, Slack acks, reports, Teams, the "
-                   "identifier guard, receipt latency per channel, the board's list "
-                   "(default: all)")
+                   "identifier guard, receipt latency per channel, the board's list, "
+                   "search and similar (default: all)")
     p.add_argument("--board-rows", type=int, default=100_000,
                    help="synthetic reports for the board list bench (default: 100000)")
+    p.add_argument("--similar-rows", type=int, default=100_000,
+                   help="synthetic reports for the search and similar bench (default: 100000)")
     p.add_argument("--mailbox-messages", type=int, default=10_000,
                    help="messages in the mailbox import bench's mbox (default: 10000)")
     p.add_argument("--receipts", type=int, default=50,
@@ -246,8 +249,17 @@ def main(argv: list[str] | None = None) -> int:
              "its raw queries")
         board_code = board.main(["--rows", str(args.board_rows), "--backend", args.backend])
 
+    similar_code = 0
+    if args.only in ("all", "similar"):
+        from bench import similar
+
+        _say(f"similar: {args.similar_rows} synthetic reports, search_reports and "
+             "similar_reports against the raw full-text queries")
+        similar_code = similar.main(["--rows", str(args.similar_rows),
+                                     "--backend", args.backend])
+
     if (failures or slack_failures or teams_failures or reports_code or board_code
-            or receipts_code == 2):
+            or similar_code or receipts_code == 2):
         return 2
     dominated = ([r.backend for r in results if r.errors_dominate]
                  + [f"{r.backend} (Slack)" for r in slack_results if r.errors_dominate]
