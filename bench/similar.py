@@ -25,10 +25,12 @@ large history, against the raw full-text query each is built on, per backend.
    - search: services.search_reports(query) (limit 20) against the raw full-text query
      alone: SQLite `SELECT rowid FROM reports_fts WHERE reports_fts MATCH '"stem"* AND ...'
      ORDER BY bm25(reports_fts), rowid DESC LIMIT 20` with sqlite3; PostgreSQL
-     `SELECT id FROM reports WHERE search_vector @@ to_tsquery('norwegian', 'w:* & ...')
-     ORDER BY ts_rank(...) DESC, id DESC LIMIT 20` with psycopg (autocommit);
+     `SELECT r.id FROM reports r, to_tsquery('norwegian', 'w:* & ...') AS q WHERE
+     r.search_vector @@ q ORDER BY ts_rank(r.search_vector, q) DESC, r.id DESC LIMIT 20`
+     with psycopg (autocommit);
    - similar: services.similar_reports(reference) (limit 5) against the raw candidate
-     query it builds: the OR-query of the report's terms, best rank first, LIMIT 120.
+     query it builds: the OR-query of the report's most telling terms
+     (search.match_text), best rank first, LIMIT 120.
    The match text of the raw side is made beforehand with the services' own helpers.
    PostgreSQL: the raw query is never prepared (planned with its values every run). Under
    Meld's engine psycopg prepares a statement from its fifth run on a connection, and
@@ -113,9 +115,10 @@ REST = "the rest: sessions, the ORM rows, Python between"
 RAW_SQL = {
     "sqlite": "SELECT rowid FROM reports_fts WHERE reports_fts MATCH ? "
               "ORDER BY bm25(reports_fts), rowid DESC LIMIT {limit}",
-    "postgresql": "SELECT id FROM reports WHERE search_vector @@ to_tsquery('norwegian', %s) "
-                  "ORDER BY ts_rank(search_vector, to_tsquery('norwegian', %s)) DESC, id DESC "
-                  "LIMIT {limit}",
+    # the statement intake.services.search.ranked_ids runs (its query in FROM)
+    "postgresql": "SELECT r.id FROM reports r, to_tsquery('norwegian'::regconfig, %s) AS q "
+                  "WHERE r.search_vector @@ q ORDER BY ts_rank(r.search_vector, q) DESC, "
+                  "r.id DESC LIMIT {limit}",
 }
 COUNT_SQL = {
     "sqlite": "SELECT count(*) FROM reports_fts WHERE reports_fts MATCH ?",
@@ -368,9 +371,7 @@ class Item:
 
 
 def raw_match(backend: str, text: str, *, any_term: bool) -> str:
-    if backend == "sqlite":
-        return search_module._sqlite_match(textmatch.query_terms(text), any_term=any_term)
-    return search_module._pg_query(search_module._pg_words(text), any_term=any_term)
+    return search_module.match_text(backend, text, any_term=any_term)
 
 
 def choose_queries(data: Dataset, count: int, seed: int) -> list[str]:
@@ -426,7 +427,7 @@ def raw_connection(db: BenchDatabase, *, prepare: bool = False) -> Iterator[Run]
 
 
 def raw_params(backend: str, item: Item) -> tuple[str, ...]:
-    return (item.match,) if backend == "sqlite" else (item.match, item.match)
+    return (item.match,)
 
 
 

@@ -115,12 +115,19 @@ class TextProfile:
 
     @classmethod
     def of(cls, text: str | None) -> TextProfile:
-        found = stems(text or "")
-        return cls(Counter(found), trigrams(found))
+        """The profile of a text (kept for the texts compared most recently: `similar`
+        reads the same candidates again and again; never changed once made)."""
+        return _profile(text or "")
 
     @property
     def empty(self) -> bool:
         return not self.stems
+
+
+@lru_cache(maxsize=4096)
+def _profile(text: str) -> TextProfile:
+    found = stems(text)
+    return TextProfile(Counter(found), trigrams(found))
 
 
 def idf(profiles: Iterable[TextProfile]) -> dict[str, float]:
