@@ -23,7 +23,7 @@ from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import payloads
+from bot.slack import payloads, suggestions
 from bot.slack.group import SlackGroupNotifier
 from bot.slack.listeners import SlackDoor, register
 from bot.slack.notifier import SlackNotifier, slack_client
@@ -100,7 +100,9 @@ def build_slack(settings: Settings, ctx: services.Context) -> Slack | None:
             return BoltResponse(status=200, body="")
         return await next()
 
-    register(app, SlackDoor(ctx=ctx, settings=settings))
+    door = SlackDoor(ctx=ctx, settings=settings)
+    register(app, door)
+    suggestions.register(app, door)  # the report form's suggestions and "me too"
     notifiers: dict[str, Notifier] = {"slack": SlackNotifier(client,
                                                              timezone=settings.timezone)}
     if settings.slack_triage_channel:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -225,6 +225,8 @@ class _State(_Shape):
 
 class _ReportMetadata(_Shape):
     link: str | None = Field(None, max_length=500)
+    # the references of the suggestions the form shows (bot.slack.suggestions)
+    shown: list[Annotated[str, Field(max_length=40)]] = Field([], max_length=3)
 
 
 class _ReferenceMetadata(_Shape):
@@ -276,6 +278,37 @@ class AnswerSubmission(_Submission):
     view: _AnswerView  # type: ignore[assignment]
 
 
+# ---------------------------------------------------------------- the report form's actions
+
+
+class _FormView(_ReportView):
+    """The open report form (views.update needs its id, and its hash when Slack sent one)."""
+
+    callback_id: Literal["meld_report"]  # views.REPORT_CALLBACK
+    hash: str | None = None
+
+
+class _FormChange(_Shape):
+    action_id: str
+    block_id: Literal["category", "place", "description"]
+
+
+class FormChange(_Submission):
+    """The report form's category, place or text changed (dispatch_action): its
+    suggestions are looked up again (bot.slack.suggestions)."""
+
+    view: _FormView  # type: ignore[assignment]
+    actions: list[_FormChange] = Field(min_length=1)
+
+
+class MeTooButton(_Submission):
+    """A suggestion's "Dette har skjedd meg også" in the report form: the report in
+    `value`, the date and place from the form's state."""
+
+    view: _FormView  # type: ignore[assignment]
+    actions: list[_ValueAction] = Field(min_length=1)
+
+
 # ---------------------------------------------------------------- events
 
 
@@ -308,6 +341,8 @@ ROUTES: dict[str, type[_Shape]] = {
     "block_actions:triage_assess": GroupButton,
     "block_actions:triage_reply": GroupButton,
     f"block_actions:{views.DUPLICATE_ACTION}": GroupButton,
+    f"block_actions:{views.FORM_ACTION}": FormChange,
+    f"block_actions:{views.ME_TOO_ACTION}": MeTooButton,
     f"view_submission:{views.REPORT_CALLBACK}": ReportSubmission,
     f"view_submission:{views.ANSWER_CALLBACK}": AnswerSubmission,
     f"view_submission:{views.REPLY_CALLBACK}": ReferenceSubmission,

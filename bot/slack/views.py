@@ -49,6 +49,8 @@ ASSESS_CALLBACK = "triage_assess"
 CLOSE_CALLBACK = "triage_close"
 REPLY_CALLBACK = "triage_reply"
 DUPLICATE_ACTION = "triage_duplicate"  # the card's "Marker som duplikat av ..."
+FORM_ACTION = "value"  # every input's action id: the report form's dispatched changes
+ME_TOO_ACTION = "meld_me_too"  # a suggestion's "Dette har skjedd meg også"
 
 NO_IDS = services.FORM_NO_IDS
 CONFIRM = services.FORM_CONFIRM
@@ -143,23 +145,26 @@ def report_modal(
                        action_id="value", options=kinds,
                        initial_option=next((o for o in kinds
                                             if o.value == v.get("kind", "deviation")), None))),
-        InputBlock(block_id="category", label=_plain(tr("Category")),
+        # category, place and text are dispatched as they change: the form's suggestions
+        InputBlock(block_id="category", label=_plain(tr("Category")), dispatch_action=True,
                    element=StaticSelectElement(
                        action_id="value", placeholder=_plain(tr("Choose…")),
                        option_groups=categories, initial_option=_find(categories, cat_value))),
         InputBlock(block_id="description", label=_plain(tr("What happened?")),
+                   dispatch_action=True,
                    hint=_plain(tr("Describe the matter, not the patient: no names, national "
                                   "identity numbers, dates of birth or other details that can "
                                   "identify anyone.")),
                    element=PlainTextInputElement(
                        action_id="value", multiline=True, max_length=3000,
+                       dispatch_action_config={"trigger_actions_on": ["on_character_entered"]},
                        initial_value=(v.get("description") or text)[:3000] or None)),
         InputBlock(block_id="occurred_on", label=_plain(tr("When did it happen?")),
                    element=DatePickerElement(
                        action_id="value",
                        initial_date=str(v.get("occurred_on") or today.isoformat()))),
         InputBlock(block_id="place", label=_plain(tr("Where? (hospital unit or municipality)")),
-                   optional=True,
+                   optional=True, dispatch_action=True,
                    element=StaticSelectElement(
                        action_id="value", placeholder=_plain(tr("Choose…")),
                        option_groups=places, initial_option=_find(places, v.get("place")))),

@@ -53,6 +53,7 @@ CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 SUBMIT_VERB = "meld_submit"
 RATE_VERB = "meld_rate"  # "Var svaret nyttig?" on the closing notice
 OPEN_VERB = "meld_open"
+SUGGEST_VERB = "meld_suggest"  # "Finn lignende saker": the form again, with suggestions
 NO_IDS = services.FORM_NO_IDS
 CONFIRM = services.FORM_CONFIRM
 TEXT_MAX = 3000
@@ -196,9 +197,13 @@ def report_form(
     data: dict[str, Any] = {"meld": "submit", "key": key}
     if link:
         data["link"] = link[:500]
-    action = (SubmitAction(title=tr("Send"), data=data) if dialog
-              else ExecuteAction(title=tr("Send"), verb=SUBMIT_VERB, data=data))
-    return dump(AdaptiveCard(body=body, actions=[action]))
+    find = {**data, "meld": "suggest"}  # bot.teams.suggestions answers it
+    actions = ([SubmitAction(title=tr("Send"), data=data),
+                SubmitAction(title=tr("Find similar reports"), data=find)] if dialog
+               else [ExecuteAction(title=tr("Send"), verb=SUBMIT_VERB, data=data),
+                     ExecuteAction(title=tr("Find similar reports"), verb=SUGGEST_VERB,
+                                   data=find)])
+    return dump(AdaptiveCard(body=body, actions=actions))
 
 
 @lru_cache(maxsize=16)
@@ -217,10 +222,10 @@ def blank_report_form(tr: Translator, taxonomy: Taxonomy, *, today: date, key: s
     for element in card["body"]:
         if element.get("id") == "description" and text:
             element["value"] = text[:TEXT_MAX]
-    data = card["actions"][0]["data"]
-    data["key"] = key
-    if link:
-        data["link"] = link[:500]
+    for action in card["actions"]:  # Send and "Finn lignende saker"
+        action["data"]["key"] = key
+        if link:
+            action["data"]["link"] = link[:500]
     return card
 
 
@@ -485,5 +490,6 @@ def digest_card(digest: Digest, tr: Translator) -> dict[str, Any]:
 def with_key(card: dict[str, Any], key: str) -> dict[str, Any]:
     """A copy of a form card whose submit action carries `key`."""
     out = copy.deepcopy(card)
-    out["actions"][0]["data"]["key"] = key
+    for action in out["actions"]:
+        action["data"]["key"] = key
     return out

@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.chat import commands
-from bot.teams import cards, rating, similar_card
+from bot.teams import cards, rating, similar_card, suggestions
 from bot.teams.auth import AuthError, check_tenant
 from bot.teams.connector import Connector, ConnectorError
 from intake import services
@@ -311,6 +311,9 @@ class TeamsDoor:
                 return await rating.rate(self.ctx, self.tr, aad, data)
             if action.get("verb") == similar_card.DUPLICATE_VERB:
                 return await similar_card.duplicate(self, aad, data)
+            if action.get("verb") in suggestions.VERBS:  # "Finn lignende saker", "me too"
+                return invoke_card(await suggestions.answer(
+                    self, aad, suggestions.KINDS[action["verb"]], data, dialog=False))
             card = cards.blank_report_form(self.tr, self.ctx.taxonomy, today=self.ctx.today(),
                                            key=cards.new_key())
             return invoke_card(card)
@@ -318,6 +321,9 @@ class TeamsDoor:
         if name == "composeExtension/fetchTask":
             return self._message_action(value)
         if name == "composeExtension/submitAction":
+            if data.get("meld") in suggestions.DIALOG:  # the dialog's form buttons
+                return task_card(await suggestions.answer(self, aad, data["meld"], data,
+                                                          dialog=True), self.tr("New report"))
             return await self._submit(aad, data, dialog=True)
         if name == "task/fetch":
             return await self._task_fetch(aad, data)

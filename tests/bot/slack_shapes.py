@@ -25,7 +25,9 @@ from intake import services
 from intake.domain.model import Actor, Role
 from storage import models as m
 from tests.bot.conftest import (
+    APP_ID,
     GROUP_USER,
+    OUTSIDER,
     REPORTER,
     SlackDoor,
     block_action,
@@ -40,6 +42,8 @@ from tests.bot.conftest import (
 from tests.slack_fake import BOT_USER_ID, TEAM_ID
 
 NONE = type(None)
+RESPONSE_URL = "response_url"  # what web_api_calls names a post to a payload's response_url
+TITLE = "Epikrise mangler ved utskriving"  # a public title, written by the group
 Path = tuple[str | int, ...]
 GROUP = Actor(identity=f"slack:{GROUP_USER}", role=Role.TRIAGER)
 # a payload's ids and team objects, as Bolt's context extraction reads them
@@ -165,6 +169,53 @@ def _button(action: str, user: str, *, seeded: bool) -> Callable[[SlackDoor, int
     return build
 
 
+def modal_action(action: dict[str, Any], values: dict[str, Any], *, user: str,
+                 view_id: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A block_actions payload from the open report form: a dispatched input (category,
+    place, text) or a button in it, with the form's state as Slack sends it."""
+    view = view_submission("meld_report", values, view_id=view_id, user=user,
+                           private_metadata=json.dumps(metadata or {}))["view"]
+    return {"type": "block_actions", "user": slack_user(user), "api_app_id": APP_ID,
+            "token": "verification-token", "container": {"type": "view", "view_id": view_id},
+            "trigger_id": f"4444.{view_id}.modal", "team": slack_team(), "enterprise": None,
+            "is_enterprise_install": False, "view": view, "actions": [action]}
+
+
+def form_change(block: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The action of a dispatched input: its block and its new value (as in the state)."""
+    element = values[block]["value"]
+    return {"action_id": "value", "block_id": block, "action_ts": "1772450002.000100",
+            **{k: v for k, v in element.items() if k in ("type", "selected_option", "value")}}
+
+
+def me_too_press(reference: str) -> dict[str, Any]:
+    """A suggestion's "Dette har skjedd meg også" in the report form."""
+    return {"action_id": "meld_me_too", "block_id": f"suggest:{reference}", "type": "button",
+            "text": {"type": "plain_text", "text": "Dette har skjedd meg også"},
+            "value": reference, "action_ts": "1772450003.000100"}
+
+
+def titled_report(sd: SlackDoor) -> str:
+    """An open report with a public title (suggested to reporters of its category)."""
+    ref = sd.seed_report()
+    if isinstance(sd, SlackDoor):
+        services.set_public_title(ctx=sd.ctx, actor=GROUP, reference=ref, title=TITLE)
+    return ref
+
+
+def _form_change(sd: SlackDoor, n: int) -> dict[str, Any]:
+    titled_report(sd)
+    values = report_values()
+    return modal_action(form_change("category", values), values, user=REPORTER,
+                        view_id=f"V0FORM{n:05d}")
+
+
+def _me_too(sd: SlackDoor, n: int) -> dict[str, Any]:
+    values = report_values()
+    return modal_action(me_too_press(titled_report(sd)), values, user=OUTSIDER,
+                        view_id=f"V0METOO{n:05d}")
+
+
 def _report_submission(sd: SlackDoor, n: int) -> dict[str, Any]:
     return view_submission("meld_report", report_values(), view_id=f"V0SHAPE{n:05d}",
                            private_metadata=json.dumps({"link": "https://meld-test.slack.com/x"}))
@@ -254,7 +305,24 @@ def _interactive(name: str, build: Callable[[SlackDoor, int], dict[str, Any]], *
     return Case(name, "interactive", build, _reads(payload, *reads), effect, stores, metadata)
 
 
-def _button_case(name: str, action: str, user: str, *, seeded: bool, group: bool) -> Case:
+def _form_case(name: str, build: Callable[[SlackDoor, int], dict[str, Any]],
+               *own: Read) -> Case:
+    """A block_actions payload from the open report form: the form is updated in place."""
+    payload = _shape(build)
+    reads = (Read(("type",), (str,), True), Read(("user",), (dict,), True),
+             Read(("user", "id"), (str,), True), Read(("view",), (dict,), True),
+             Read(("view", "id"), (str,), True), Read(("view", "callback_id"), (str,), True),
+             Read(("view", "hash"), OPTIONAL_TEXT),
+             Read(("view", "private_metadata"), OPTIONAL_TEXT, True),
+             Read(("actions",), (list,), True), Read(("actions", 0), (dict,), True),
+             Read(("actions", 0, "action_id"), (str,), True), *own,
+             *_state_reads(payload["view"]["state"]["values"]))
+    return Case(name, "interactive", build, _reads(payload, *reads), ("views.update",),
+                metadata="report")
+
+
+def _button_case(name: str, action: str, user: str, *, seeded: bool, group: bool,
+                 effect: tuple[str, ...] = ("views.open",)) -> Case:
     own = [Read(("trigger_id",), (str,), True), Read(("actions",), (list,), True),
            Read(("actions", 0), (dict,), True), Read(("actions", 0, "action_id"), (str,), True)]
     if seeded:
@@ -262,8 +330,7 @@ def _button_case(name: str, action: str, user: str, *, seeded: bool, group: bool
     if group:
         own += [Read(("user",), (dict,), True), Read(("user", "id"), (str,), True),
                 Read(("response_url",), (str,), True)]
-    return _interactive(name, _button(action, user, seeded=seeded), *own,
-                        effect=("views.open",))
+    return _interactive(name, _button(action, user, seeded=seeded), *own, effect=effect)
 
 
 CASES: tuple[Case, ...] = (
@@ -281,6 +348,11 @@ CASES: tuple[Case, ...] = (
     _button_case("show_button", "triage_show", GROUP_USER, seeded=True, group=True),
     _button_case("assess_button", "triage_assess", GROUP_USER, seeded=True, group=True),
     _button_case("reply_button", "triage_reply", GROUP_USER, seeded=True, group=True),
+    # the value names no second report here: the member is told why, at the response_url
+    _button_case("duplicate_button", "triage_duplicate", GROUP_USER, seeded=True, group=True,
+                 effect=(RESPONSE_URL,)),
+    _form_case("form_change", _form_change, Read(("actions", 0, "block_id"), (str,), True)),
+    _form_case("me_too_button", _me_too, Read(("actions", 0, "value"), (str,), True)),
     _interactive("report_submission", _report_submission, stores=True, metadata="report"),
     _interactive("answer_submission", _answer_submission, stores=True, metadata="answer"),
     _interactive("reply_submission", _reply_submission, stores=True, metadata="reference"),
@@ -432,8 +504,10 @@ def database(sd: SlackDoor) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def web_api_calls(sd: SlackDoor) -> list[str]:
-    """What the door asked of Slack (auth.test is Bolt's own, once per app)."""
-    return [c.method for c in sd.fake.calls if c.method != "auth.test"]
+    """What the door asked of Slack (auth.test is Bolt's own, once per app); a post to a
+    response_url (each payload has its own) as RESPONSE_URL."""
+    return [RESPONSE_URL if c.method.startswith("response-url/") else c.method
+            for c in sd.fake.calls if c.method != "auth.test"]
 
 
 def wait_for_calls(sd: SlackDoor, method: str, count: int, timeout: float = 5.0) -> list[str]:
