@@ -26,10 +26,14 @@ def notify_followers(session: Session, report: m.Report, status: str, now: datet
     """Queue a notice of the report's new status to every doctor who follows it in chat
     (with the public title, and the learning point when it closes; never the reporter's
     text). Web followers read it on their private page."""
-    followers = session.execute(
-        select(m.ReportFollower.actor_id, m.ReportFollower.channel)
-        .where(m.ReportFollower.report_id == report.id,
-               m.ReportFollower.channel != Channel.WEB.value)).all()
+    # no autoflush: a flush here would write the report's row now and again after the
+    # rest of the change, two UPDATEs whose deferred report_counts triggers can then take
+    # their row locks out of the one global order (PostgreSQL deadlocks under load)
+    with session.no_autoflush:
+        followers = session.execute(
+            select(m.ReportFollower.actor_id, m.ReportFollower.channel)
+            .where(m.ReportFollower.report_id == report.id,
+                   m.ReportFollower.channel != Channel.WEB.value)).all()
     if not followers:
         return
     body = {"reference": report.reference, "status": status,

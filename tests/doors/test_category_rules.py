@@ -132,6 +132,6 @@ def test_the_api_shows_the_unread_answer_until_the_group_reads_it(
     assert group.get("/api/v1/reports", params={"unread": "true"}).json()["items"] == []
     with door.ctx.db.reading() as session:
         notices = session.execute(select(m.OutboxMessage.event, m.OutboxMessage.payload).where(
-            m.OutboxMessage.channel == "group")).all()
+            m.OutboxMessage.channel == "group").order_by(m.OutboxMessage.id)).all()
     assert [e for e, _p in notices] == ["new_report", "reporter_message"]
     assert "XYZZY" not in str(notices)

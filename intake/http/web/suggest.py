@@ -13,11 +13,13 @@ Only `intake.app` imports this (for its router).
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 
 from intake import services
 from intake.domain.model import Actor, Conflict, NotFound, Role, ValidationFailed
@@ -36,6 +38,7 @@ from intake.i18n import Translator
 from intake.texts import KIND_LABELS, STATUS_LABELS, domain_error_text, field_error_text, label
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("meld.web")
 
 MAX_TYPED = 2000  # of the text typed so far that ranks the suggestions
 
@@ -53,10 +56,15 @@ def suggestion_rows(ctx: services.Context, found: tuple[services.Suggestion, ...
 
 def form_suggestions(ctx: services.Context, values: dict[str, Any],
                      tr: Translator) -> list[dict[str, Any]]:
-    """The suggestions for a form as filled in (a refused form shows them again)."""
-    found = services.suggestions(ctx=ctx, category=values.get("category") or None,
-                                 place=values.get("place") or None,
-                                 text=str(values.get("description") or "")[:MAX_TYPED])
+    """The suggestions for a form as filled in (a refused form shows them again). None
+    when the database cannot be read: the form, with what was typed, matters more."""
+    try:
+        found = services.suggestions(ctx=ctx, category=values.get("category") or None,
+                                     place=values.get("place") or None,
+                                     text=str(values.get("description") or "")[:MAX_TYPED])
+    except SQLAlchemyError as exc:
+        log.warning("form suggestions unavailable (%s)", type(exc).__name__)
+        return []
     return suggestion_rows(ctx, found, tr)
 
 
