@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,18 +30,14 @@ from tests.bot.conftest import (
     REPORTER,
     SlackDoor,
     report_values,
-    slack_settings,
-    start_slack_door,
-    stop_slack_door,
     view_submission,
 )
 from tests.bot.slack_shapes import form_change, me_too_press, modal_action
 from tests.doors.conftest import _join_stopped_servers, yesterday  # noqa: F401 (autouse)
 from tests.integration.helpers import draft
-from tests.slack_fake import Call, FakeSlack
+from tests.slack_fake import Call
 from tests.teams.conftest import REPORTER as TEAMS_REPORTER
-from tests.teams.conftest import TeamsHarness, _start, _stop, card_texts, find_input, form_data
-from tests.teams_fake import FakeMicrosoft
+from tests.teams.conftest import TeamsHarness, card_texts, find_input, form_data
 
 GROUP = Actor("web:group-member", Role.TRIAGER)
 TITLE = "Epikrise mangler ved utskriving"
@@ -105,16 +100,6 @@ def plus_one_count(ctx: services.Context, reference: str) -> int:
 
 
 # ---------------------------------------------------------------- Slack
-
-
-@pytest.fixture
-def slack(db_url: str) -> Iterator[SlackDoor]:
-    with FakeSlack() as fake:
-        sd = start_slack_door(slack_settings(db_url, fake), fake)
-        try:
-            yield sd
-        finally:
-            stop_slack_door(sd)
 
 
 def updates(sd: SlackDoor, count: int) -> list[Call]:
@@ -277,23 +262,6 @@ def test_slack_blank_form_dispatches_category_place_and_text(slack: SlackDoor) -
 # ---------------------------------------------------------------- Teams
 
 
-@pytest.fixture(scope="module")
-def ms_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeMicrosoft]:
-    with FakeMicrosoft(tmp_path_factory.mktemp("ms")) as fake:
-        yield fake
-
-
-@pytest.fixture
-def teams(db_url: str, ms_module: FakeMicrosoft) -> Iterator[TeamsHarness]:
-    from tests.teams.conftest import teams_settings
-
-    ms_module.sent.clear()
-    ms_module.token_requests.clear()
-    h = _start(teams_settings(db_url, ms_module), ms_module)
-    try:
-        yield h
-    finally:
-        _stop(h)
 
 
 def execute(h: TeamsHarness, verb: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from bot.slack import views
@@ -29,18 +27,13 @@ from tests.bot.conftest import (
     SlackDoor,
     block_action,
     report_values,
-    slack_settings,
-    start_slack_door,
-    stop_slack_door,
     view_submission,
 )
 from tests.doors.conftest import _join_stopped_servers, yesterday  # noqa: F401 (autouse)
 from tests.integration.helpers import draft
 from tests.similarity_cases import CASES, Case
-from tests.slack_fake import FakeSlack
-from tests.teams.conftest import GROUP, TRIAGE, TeamsHarness, _start, _stop, form_data
+from tests.teams.conftest import GROUP, TRIAGE, TeamsHarness, form_data
 from tests.teams.conftest import OUTSIDER as TEAMS_OUTSIDER
-from tests.teams_fake import FakeMicrosoft
 
 # an earlier report, and a new one about the same (a referral returned without a reason)
 EARLIER = next(c for c in CASES if c.group == "ref_returned")
@@ -75,16 +68,6 @@ def newest_reference(ctx: services.Context) -> str:
 
 
 # ---------------------------------------------------------------- Slack
-
-
-@pytest.fixture
-def slack(db_url: str) -> Iterator[SlackDoor]:
-    with FakeSlack() as fake:
-        sd = start_slack_door(slack_settings(db_url, fake), fake)
-        try:
-            yield sd
-        finally:
-            stop_slack_door(sd)
 
 
 def slack_card(sd: SlackDoor, reference: str) -> dict[str, Any]:
@@ -197,23 +180,6 @@ def test_slack_duplicate_button_refuses_a_non_member(slack: SlackDoor) -> None:
 # ---------------------------------------------------------------- Teams
 
 
-@pytest.fixture(scope="module")
-def ms_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeMicrosoft]:
-    with FakeMicrosoft(tmp_path_factory.mktemp("ms")) as fake:
-        yield fake
-
-
-@pytest.fixture
-def teams(db_url: str, ms_module: FakeMicrosoft) -> Iterator[TeamsHarness]:
-    from tests.teams.conftest import teams_settings
-
-    ms_module.sent.clear()
-    ms_module.token_requests.clear()
-    h = _start(teams_settings(db_url, ms_module), ms_module)
-    try:
-        yield h
-    finally:
-        _stop(h)
 
 
 def teams_send(h: TeamsHarness, key: str, *, category: str, place: str | None,

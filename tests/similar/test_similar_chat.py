@@ -11,7 +11,6 @@ reporter's text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -29,18 +28,13 @@ from tests.bot.conftest import (
     OUTSIDER,
     REPORTER,
     SlackDoor,
-    slack_settings,
-    start_slack_door,
-    stop_slack_door,
 )
 from tests.doors.conftest import _join_stopped_servers  # noqa: F401 (autouse)
 from tests.integration.helpers import draft
 from tests.similarity_cases import CASES
-from tests.slack_fake import FakeSlack
-from tests.teams.conftest import GROUP, TeamsHarness, _start, _stop, teams_settings
+from tests.teams.conftest import GROUP, TeamsHarness
 from tests.teams.conftest import OUTSIDER as TEAMS_OUTSIDER
 from tests.teams.conftest import REPORTER as TEAMS_REPORTER
-from tests.teams_fake import FakeMicrosoft
 
 NB = Translator("nb")
 EN = Translator("en")
@@ -237,16 +231,6 @@ def test_tittel_sets_checks_and_clears_the_public_title(ctx: services.Context) -
 # ---------------------------------------------------------------- Slack
 
 
-@pytest.fixture
-def slack(db_url: str) -> Iterator[SlackDoor]:
-    with FakeSlack() as fake:
-        sd = start_slack_door(slack_settings(db_url, fake), fake)
-        try:
-            yield sd
-        finally:
-            stop_slack_door(sd)
-
-
 def said(r: Any) -> str:
     """What a slash command's ack says (plain text)."""
     assert r.status_code == 200, r.text
@@ -307,21 +291,6 @@ def test_slack_triage_help_lists_both(slack: SlackDoor) -> None:
 # ---------------------------------------------------------------- Teams
 
 
-@pytest.fixture(scope="module")
-def ms_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeMicrosoft]:
-    with FakeMicrosoft(tmp_path_factory.mktemp("ms")) as fake:
-        yield fake
-
-
-@pytest.fixture
-def teams(db_url: str, ms_module: FakeMicrosoft) -> Iterator[TeamsHarness]:
-    ms_module.sent.clear()
-    ms_module.token_requests.clear()
-    h = _start(teams_settings(db_url, ms_module), ms_module)
-    try:
-        yield h
-    finally:
-        _stop(h)
 
 
 def teams_says(h: TeamsHarness, text: str, user: str = GROUP) -> str:
