@@ -1,11 +1,12 @@
 """Door-neutral text views of a report, the same in every door that shows plain text: the
 whole report as the group reads it (`/triage vis` in Slack and Teams, `meld reports show`),
-one line of a list, a status line. Doors with richer forms (Block Kit, Adaptive Cards)
-build their own layout from the same `ReportView`."""
+one line of a list, a status line, a suggestion's line. Doors with richer forms (Block
+Kit, Adaptive Cards) build their own layout from the same `ReportView`."""
 
 from __future__ import annotations
 
 from intake import services
+from intake.domain.taxonomy import Taxonomy
 from intake.i18n import Translator
 from intake.texts import (
     KIND_LABELS,
@@ -113,3 +114,12 @@ def report_text(ctx: services.Context, view: services.ReportView, tr: Translator
             who += f", {msg.author_id}"
         lines.append(f"[{tr.datetime(msg.created_at, 'short')}] {who}: {msg.body or erased}")
     return "\n".join(lines)
+
+
+def suggestion_line(tr: Translator, taxonomy: Taxonomy, s: services.Suggestion) -> str:
+    """A suggestion's coded fields: kind · category · place · status · "N andre også"."""
+    parts = [label(KIND_LABELS, s.kind, tr), taxonomy.category_label(s.category, tr.locale),
+             taxonomy.place_label(s.place, tr.locale), label(STATUS_LABELS, s.status, tr)]
+    if s.plus_ones:
+        parts.append(tr("{count} others too", count=s.plus_ones))
+    return " · ".join(p for p in parts if p)

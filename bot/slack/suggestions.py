@@ -40,21 +40,13 @@ from intake import services
 from intake.domain.model import Actor, DomainError, Role
 from intake.domain.taxonomy import Taxonomy
 from intake.i18n import Translator
-from intake.texts import KIND_LABELS, STATUS_LABELS, domain_error_text, error_text, label
+from intake.presenting import suggestion_line
+from intake.texts import domain_error_text, error_text
 
 log = logging.getLogger("meld.slack")
 
 MAX_TYPED = 2000  # of the text typed so far that ranks the suggestions
 SUGGESTION_BLOCK = "suggest:"  # + reference: one suggestion's section
-
-
-def suggestion_line(tr: Translator, taxonomy: Taxonomy, s: services.Suggestion) -> str:
-    """A suggestion's coded fields: kind · category · place · status · "N andre også"."""
-    parts = [label(KIND_LABELS, s.kind, tr), taxonomy.category_label(s.category, tr.locale),
-             taxonomy.place_label(s.place, tr.locale), label(STATUS_LABELS, s.status, tr)]
-    if s.plus_ones:
-        parts.append(tr("{count} others too", count=s.plus_ones))
-    return " · ".join(p for p in parts if p)
 
 
 def suggestion_blocks(tr: Translator, taxonomy: Taxonomy,
