@@ -862,3 +862,23 @@ def test_unread_answers_are_listed_and_a_closed_one_asks_to_reopen(
     assert (f"Uleste svar fra meldere, eldste først:\n  {done} · Epikrise · ulest i 6 dager · "
             f"lukket: gjenåpne?\n  {open_} · Epikrise · ulest i 6 dager\n") in text
     assert "XYZZY" not in text
+
+
+def test_doctors_me_too_counts_in_the_digest_like_the_groups_plus_ones(
+        ctx: services.Context, clock: FakeClock) -> None:
+    """"Dette har skjedd meg også" from a doctor about to report is a +1 like any other:
+    the digest's most supported suggestions count it, in the week it was given."""
+    idea = submit(ctx, clock, utc(2026, 2, 2, 9, 0), kind="suggestion", category="routines",
+                  subcategory=None)
+    other = submit(ctx, clock, utc(2026, 2, 3, 9, 0), kind="suggestion",
+                   category="routines", subcategory=None)
+    services.set_public_title(ctx=ctx, actor=GROUP, reference=idea,
+                              title="Felles rutine for legemiddelliste")
+    at(clock, utc(2026, 3, 4, 9, 0))  # in W10
+    for i in range(3):
+        services.me_too(ctx=ctx, actor=Actor(f"teams:doc-{i}", Role.REPORTER),
+                        reference=idea, place="trondheim")
+    plus(ctx, other, 1)
+    d = build_digest(ctx=ctx, week="2026-W10", now=MONDAY_0800)
+    assert [(s.reference, s.plus_ones, s.plus_ones_this_week) for s in d.top_suggestions] == [
+        (idea, 3, 3), (other, 1, 1)]
