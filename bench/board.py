@@ -66,6 +66,8 @@ from bench.databases import (
     sqlite_databases,
 )
 from bench.load import OK, BenchFailed, Client, LoadResult, Operation, run_load
+from bench.report import LABELS, fmt
+from bench.report import ratio as ratio_of
 from bench.reports_bench import Dataset, Loader, generate
 from bench.server import REPO, cpu_seconds, running_server
 from intake import services
@@ -84,7 +86,6 @@ FILTER_COLUMNS = {"status": "status", "kind": "kind", "category": "category_id",
                   "place": "place_id", "assignee": "assignee"}
 # the columns list_reports selects, in its order
 COLUMNS = tuple(c.name for c in LIST_COLUMNS)
-LABELS = {"sqlite": ("SQLite", "raw sqlite3"), "postgresql": ("PostgreSQL", "raw psycopg")}
 
 
 def _say(message: str) -> None:
@@ -373,7 +374,7 @@ def run_backend(db: BenchDatabase, data: Dataset, filters: list[str],
                             "bench_cpu_ms_per_request":
                                 round(raw_client_cpu / raw.ok * 1000, 2) if raw.ok else None},
                     "p99_ratio": None if ratio is None else round(ratio, 2),
-                    "p50_ratio": _ratio(meld.percentile_ms(50), raw.percentile_ms(50)),
+                    "p50_ratio": ratio_of(meld.percentile_ms(50), raw.percentile_ms(50), 2),
                     "met": ratio is not None and ratio <= RATIO_TARGET
                            and not meld.errors and not raw.errors,
                     "one_client": parts,
@@ -385,15 +386,7 @@ def run_backend(db: BenchDatabase, data: Dataset, filters: list[str],
     return result
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or not b else round(a / b, 2)
-
-
 # ---------------------------------------------------------------- printing
-
-
-def _f(value: float | None, spec: str = ".1f") -> str:
-    return "-" if value is None else format(value, spec)
 
 
 def print_backend(r: dict[str, Any], args: argparse.Namespace) -> None:
@@ -408,26 +401,26 @@ def print_backend(r: dict[str, Any], args: argparse.Namespace) -> None:
                 ("latency p99 ms", meld["p99_ms"], raw["p99_ms"], ".2f"),
                 ("latency max ms", meld["max_ms"], raw["max_ms"], ".2f")]
         for name, a, b, spec in rows:
-            print(f"  {name:<30}{_f(a, spec):>13}{_f(b, spec):>14}"
-                  f"{_f(_ratio(a, b), '.2f'):>10}")
+            print(f"  {name:<30}{fmt(a, spec):>13}{fmt(b, spec):>14}"
+                  f"{fmt(ratio_of(a, b, 2), '.2f'):>10}")
         print(f"  {'requests (ok / errors)':<30}{meld['ok']:>8} / {sum(meld['errors'].values()):<2}"
               f"{raw['ok']:>9} / {sum(raw['errors'].values()):<2}")
         print(f"  {'bench process CPU ms/request':<30}"
-              f"{_f(meld['bench_cpu_ms_per_request'], '.2f'):>13}"
-              f"{_f(raw['bench_cpu_ms_per_request'], '.2f'):>14}")
+              f"{fmt(meld['bench_cpu_ms_per_request'], '.2f'):>13}"
+              f"{fmt(raw['bench_cpu_ms_per_request'], '.2f'):>14}")
         print(f"  {'Meld server CPU ms/request':<30}"
-              f"{_f(meld['server_cpu_ms_per_request'], '.2f'):>13}{'-':>14}")
+              f"{fmt(meld['server_cpu_ms_per_request'], '.2f'):>13}{'-':>14}")
         for label, side in (("Meld", meld), (raw_label, raw)):
             if side["errors"]:
                 print(f"  {label} errors: {side['errors']}")
         one = f["one_client"]
         print(f"  one client, median of {args.repeat} (ms): page over HTTP "
-              f"{_f(one.get('page_http_ms'), '.2f')}, page handler in-process "
-              f"{_f(one['page_handler_ms'], '.2f')}; its service calls alone: session_actor "
-              f"{_f(one['session_actor_ms'], '.2f')}, list_reports "
-              f"{_f(one['list_reports_ms'], '.2f')}, count_reports "
-              f"{_f(one['count_reports_ms'], '.2f')}; raw list "
-              f"{_f(one['raw_list_ms'], '.2f')}, raw count {_f(one['raw_count_ms'], '.2f')}")
+              f"{fmt(one.get('page_http_ms'), '.2f')}, page handler in-process "
+              f"{fmt(one['page_handler_ms'], '.2f')}; its service calls alone: session_actor "
+              f"{fmt(one['session_actor_ms'], '.2f')}, list_reports "
+              f"{fmt(one['list_reports_ms'], '.2f')}, count_reports "
+              f"{fmt(one['count_reports_ms'], '.2f')}; raw list "
+              f"{fmt(one['raw_list_ms'], '.2f')}, raw count {fmt(one['raw_count_ms'], '.2f')}")
         print("  (bench process CPU: the load generator's threads; on the raw SQLite side "
               f"also SQLite's own work, in process. Meld server: MELD_WORKERS="
               f"{os.environ.get('MELD_WORKERS', '1')})")
@@ -445,8 +438,8 @@ def print_targets(results: list[dict[str, Any]], skipped: dict[str, str]) -> Non
         for f in r["filters"]:
             met = "met" if f["met"] else "NOT met"
             print(f"  {LABELS[r['backend']][0]:<11} {f['path']:<40} p99 "
-                  f"{_f(f['meld']['p99_ms'], '.1f'):>8} / {_f(f['raw']['p99_ms'], '.1f'):>8} ms"
-                  f" = {_f(f['p99_ratio'], '.2f'):>6}x  {met}")
+                  f"{fmt(f['meld']['p99_ms'], '.1f'):>8} / {fmt(f['raw']['p99_ms'], '.1f'):>8} ms"
+                  f" = {fmt(f['p99_ratio'], '.2f'):>6}x  {met}")
     for backend, why in skipped.items():
         print(f"  {LABELS[backend][0]:<11} not measured: {why}")
 

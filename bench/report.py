@@ -79,7 +79,8 @@ def _load_json(r: LoadResult) -> dict[str, Any]:
     }
 
 
-def _fmt(value: float | None, spec: str = ".1f") -> str:
+def fmt(value: float | None, spec: str = ".1f") -> str:
+    """A figure for the tables ("-" for none); every bench prints with this."""
     return "-" if value is None else format(value, spec)
 
 
@@ -87,21 +88,21 @@ def print_table(result: BackendResult) -> None:
     title, raw_label = LABELS[result.backend]
     m, r = result.meld, result.raw
     rows: list[tuple[str, str, str]] = [
-        ("durable submits/s", _fmt(m.throughput), _fmt(r.throughput)),
+        ("durable submits/s", fmt(m.throughput), fmt(r.throughput)),
         ("ok (201 / committed)", str(m.ok), str(r.ok)),
         ("errors", str(m.error_count), str(r.error_count)),
-        ("elapsed s", _fmt(m.elapsed_s, ".2f"), _fmt(r.elapsed_s, ".2f")),
-        ("latency p50 ms", _fmt(m.percentile_ms(50), ".2f"), _fmt(r.percentile_ms(50), ".2f")),
-        ("latency p99 ms", _fmt(m.percentile_ms(99), ".2f"), _fmt(r.percentile_ms(99), ".2f")),
-        ("latency max ms", _fmt(max(m.latencies_ms, default=None), ".2f"),
-         _fmt(max(r.latencies_ms, default=None), ".2f")),
+        ("elapsed s", fmt(m.elapsed_s, ".2f"), fmt(r.elapsed_s, ".2f")),
+        ("latency p50 ms", fmt(m.percentile_ms(50), ".2f"), fmt(r.percentile_ms(50), ".2f")),
+        ("latency p99 ms", fmt(m.percentile_ms(99), ".2f"), fmt(r.percentile_ms(99), ".2f")),
+        ("latency max ms", fmt(max(m.latencies_ms, default=None), ".2f"),
+         fmt(max(r.latencies_ms, default=None), ".2f")),
     ]
     print(f"\n{title}: {m.clients} concurrent clients")
     print(f"  {'':<24}{'Meld (HTTP)':>14}{raw_label:>16}")
     for name, a, b in rows:
         print(f"  {name:<24}{a:>14}{b:>16}")
-    print(f"  {'Meld / raw':<24}{_fmt(result.ratio, '.3f'):>14}")
-    print(f"  {'server CPU':<24}{_fmt(result.cpu_ms_per_submit, '.2f')} ms per submit, "
+    print(f"  {'Meld / raw':<24}{fmt(result.ratio, '.3f'):>14}")
+    print(f"  {'server CPU':<24}{fmt(result.cpu_ms_per_submit, '.2f')} ms per submit, "
           f"{result.cpu_percent:.0f}% of one core")
     print(f"  {'server RSS MB':<24}before load {result.rss_before_mb:.1f}, "
           f"idle after load {result.rss_idle_mb:.1f}, peak {result.rss_peak_mb:.1f}")
@@ -117,7 +118,7 @@ def print_targets(targets: list[dict[str, Any]], skipped: dict[str, str],
     width = max([42, *(len(t["target"]) for t in targets)])
     for t in targets:
         print(f"  {LABELS[t['backend']][0]:<11} {t['target']:<{width}} "
-              f"{_fmt(t['value'], 'g'):>8}  {'met' if t['met'] else 'NOT MET'}")
+              f"{fmt(t['value'], 'g'):>8}  {'met' if t['met'] else 'NOT MET'}")
     for backend, why in skipped.items():
         print(f"  {LABELS[backend][0]:<11} not measured: {why}")
 
@@ -208,9 +209,9 @@ class SlackResult:
                               "server_cpu_ms_per_request":
                                   _round(self.cpu_ms_per_request("bolt", kind), 2)},
                 "ratio_meld_over_bolt": {
-                    "per_second": _ratio(meld.throughput, bolt.throughput),
-                    "p50": _ratio(meld.percentile_ms(50), bolt.percentile_ms(50)),
-                    "p99": _ratio(meld.percentile_ms(99), bolt.percentile_ms(99)),
+                    "per_second": ratio(meld.throughput, bolt.throughput),
+                    "p50": ratio(meld.percentile_ms(50), bolt.percentile_ms(50)),
+                    "p99": ratio(meld.percentile_ms(99), bolt.percentile_ms(99)),
                 },
             }
         out["checks"] = {
@@ -234,8 +235,9 @@ def _over(load: LoadResult) -> int:
     return sum(1 for ms in load.latencies_ms if ms >= SLACK_LIMIT_MS)
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or not b else round(a / b, 3)
+def ratio(a: float | None, b: float | None, digits: int = 3) -> float | None:
+    """a / b, rounded; None when either is missing (or b is 0)."""
+    return None if a is None or not b else round(a / b, digits)
 
 
 def print_slack_table(result: SlackResult) -> None:
@@ -247,21 +249,21 @@ def print_slack_table(result: SlackResult) -> None:
     for kind, heading in SLACK_KINDS:
         m, b = result.loads(kind)
         rows: list[tuple[str, str, str, str]] = [
-            ("acks/s", _fmt(m.throughput), _fmt(b.throughput),
-             _fmt(_ratio(m.throughput, b.throughput), ".2f")),
+            ("acks/s", fmt(m.throughput), fmt(b.throughput),
+             fmt(ratio(m.throughput, b.throughput), ".2f")),
             ("ok", str(m.ok), str(b.ok), ""),
             ("errors (non-200, bad ack)", str(m.error_count), str(b.error_count), ""),
         ]
         for p in (50, 99):
-            rows.append((f"ack p{p} ms", _fmt(m.percentile_ms(p), ".2f"),
-                         _fmt(b.percentile_ms(p), ".2f"),
-                         _fmt(_ratio(m.percentile_ms(p), b.percentile_ms(p)), ".2f")))
+            rows.append((f"ack p{p} ms", fmt(m.percentile_ms(p), ".2f"),
+                         fmt(b.percentile_ms(p), ".2f"),
+                         fmt(ratio(m.percentile_ms(p), b.percentile_ms(p)), ".2f")))
         rows += [
-            ("ack max ms", _fmt(max(m.latencies_ms, default=None), ".2f"),
-             _fmt(max(b.latencies_ms, default=None), ".2f"), ""),
+            ("ack max ms", fmt(max(m.latencies_ms, default=None), ".2f"),
+             fmt(max(b.latencies_ms, default=None), ".2f"), ""),
             (f"acks >= {SLACK_LIMIT_MS / 1000:g} s", str(_over(m)), str(_over(b)), ""),
-            ("server CPU ms/request", _fmt(result.cpu_ms_per_request("meld", kind), ".2f"),
-             _fmt(result.cpu_ms_per_request("bolt", kind), ".2f"), ""),
+            ("server CPU ms/request", fmt(result.cpu_ms_per_request("meld", kind), ".2f"),
+             fmt(result.cpu_ms_per_request("bolt", kind), ".2f"), ""),
         ]
         print(f"  {heading}")
         for name, a, bb, r in rows:

@@ -85,6 +85,7 @@ from bench.databases import (
     sqlite_databases,
 )
 from bench.load import OK, BenchFailed, Client, LoadResult, Operation, run_load
+from bench.report import LABELS, fmt, ratio
 from bench.reports_bench import Dataset, Loader, generate
 from bench.server import REPO
 from intake import services
@@ -102,7 +103,6 @@ ACTOR = Actor("cli:bench", Role.TRIAGER)
 SEARCH_LIMIT = 20  # search_reports' default
 TEXT_CANDIDATES = similarity_module.TEXT_CANDIDATES  # 120
 DESCRIPTION = 5  # the description's place in a generated report row (REPORT_COLUMNS)
-LABELS = {"sqlite": ("SQLite", "raw sqlite3"), "postgresql": ("PostgreSQL", "raw psycopg")}
 # psycopg prepares at the 5th run, PostgreSQL plans the next five with their values, then
 # may go generic: a raw client running prepared is warmed up this many runs first
 GENERIC_WARMUP = 12
@@ -655,10 +655,6 @@ def _load_json(r: LoadResult) -> dict[str, Any]:
             "max_ms": rnd(max(r.latencies_ms, default=None))}
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or not b else round(a / b, 2)
-
-
 def check_index(db: BenchDatabase, data: Dataset) -> dict[str, Any]:
     """The reports the index finds for a common word, against the texts holding it."""
     expected = sum(1 for row in data.reports if PROBE_WORD in row[DESCRIPTION].lower())
@@ -760,8 +756,8 @@ def run_backend(db: BenchDatabase, data: Dataset, args: argparse.Namespace) -> d
                     warmup=GENERIC_WARMUP))
             _say(f"{db.backend}: {name}: Meld")
             meld = run_load(meld_client(call, items), **load)
-            p50 = _ratio(meld.percentile_ms(50), raw.percentile_ms(50))
-            p99 = _ratio(meld.percentile_ms(99), raw.percentile_ms(99))
+            p50 = ratio(meld.percentile_ms(50), raw.percentile_ms(50), 2)
+            p99 = ratio(meld.percentile_ms(99), raw.percentile_ms(99), 2)
             result[name] = {"meld": _load_json(meld), **sides,
                             "p50_ratio": p50, "p99_ratio": p99,
                             "raw_sql": RAW_SQL[db.backend].format(limit=limit),
@@ -787,7 +783,7 @@ def run_backend(db: BenchDatabase, data: Dataset, args: argparse.Namespace) -> d
 
 
 def _f(value: float | None, spec: str = ".2f") -> str:
-    return "-" if value is None else format(value, spec)
+    return fmt(value, spec)
 
 
 def _short(sql: str, width: int = 150) -> str:
@@ -825,9 +821,9 @@ def print_backend(r: dict[str, Any], args: argparse.Namespace) -> None:
         for key, label in (("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("max_ms", "max ms"),
                            ("per_second", "per second")):
             line = (f"  {what + ' ' + label:<36}{_f(meld[key]):>10}{_f(raw[key]):>14}"
-                    f"{_f(_ratio(meld[key], raw[key])):>10}")
+                    f"{_f(ratio(meld[key], raw[key], 2)):>10}")
             if other is not None:
-                line += f"{_f(other[key]):>16}{_f(_ratio(meld[key], other[key])):>11}"
+                line += f"{_f(other[key]):>16}{_f(ratio(meld[key], other[key], 2)):>11}"
             print(line)
         line = (f"  {what + ' calls':<36}{meld['ok']:>10}{raw['ok']:>14}{'':>10}")
         if other is not None:
@@ -882,8 +878,8 @@ def print_summary(results: list[dict[str, Any]], skipped: dict[str, str]) -> Non
                 print(f"  {'':<11} {'':<8} (raw prepared, generic plan: p50 "
                       f"{_f(other['p50_ms'])} ms, "
                       f"p99 {_f(other['p99_ms'])} ms; Meld/that p50 "
-                      f"{_f(_ratio(s['meld']['p50_ms'], other['p50_ms']))}x, p99 "
-                      f"{_f(_ratio(s['meld']['p99_ms'], other['p99_ms']))}x)")
+                      f"{_f(ratio(s['meld']['p50_ms'], other['p50_ms'], 2))}x, p99 "
+                      f"{_f(ratio(s['meld']['p99_ms'], other['p99_ms'], 2))}x)")
     for backend, why in skipped.items():
         print(f"  {LABELS[backend][0]:<11} not measured: {why}")
 

@@ -45,7 +45,6 @@ from intake.texts import domain_error_text, error_text
 
 log = logging.getLogger("meld.slack")
 
-MAX_TYPED = 2000  # of the text typed so far that ranks the suggestions
 SUGGESTION_BLOCK = "suggest:"  # + reference: one suggestion's section
 
 
@@ -128,7 +127,7 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
         try:
             found: tuple[services.Suggestion, ...] = await door.call(
                 services.suggestions, category=values["category"], place=values["place"],
-                text=values["description"][:MAX_TYPED])
+                text=values["description"])
         except DB_DOWN:
             log.warning("slack suggestions: database unavailable")
             return ()

@@ -47,7 +47,6 @@ ME_TOO_VERB = "meld_me_too"
 # the Action.Execute verbs (chat) this module answers, and the dialog's "meld" values
 KINDS = {cards.SUGGEST_VERB: "suggest", ME_TOO_VERB: "me_too"}
 VERBS, DIALOG = tuple(KINDS), tuple(KINDS.values())  # tuples: `in` takes any JSON value
-MAX_TYPED = 2000  # of the text typed so far that ranks the suggestions
 DB_DOWN = (OperationalError, PoolTimeout)
 
 
@@ -130,7 +129,7 @@ async def answer(door: Any, aad: str, kind: str, data: dict[str, Any], *,
     try:
         found: tuple[services.Suggestion, ...] = await door.call(
             services.suggestions, category=values["category"], place=values["place"],
-            text=values["description"][:MAX_TYPED])
+            text=values["description"])
     except DB_DOWN:
         log.warning("teams suggestions: database unavailable")
         found = ()

@@ -57,6 +57,7 @@ from intake.services.meetings import Agenda, add_meeting, agenda, meetings
 from intake.services.notices import EmailNotices, email_notices, stop_email_notices
 from intake.services.promises import PromiseRun, send_due_promise_notices
 from intake.services.public import (
+    MAX_TYPED,
     Suggestion,
     followed_report,
     me_too,
@@ -120,6 +121,7 @@ __all__ = [
     "MAX_RATING_COMMENT",
     "MAX_ROW_ID",
     "MAX_SHORT_TEXT",
+    "MAX_TYPED",
     "MEASURE_DUE_EVENT",
     "RATING_ANSWERS",
     "REFERENCE_RE",

@@ -48,6 +48,7 @@ from storage import models as m
 
 MAX_TITLE = 120
 MAX_SUGGESTIONS = 3
+MAX_TYPED = 2000  # of the text typed so far, read to rank the suggestions
 SUGGESTION_POOL = 60  # latest open reports with a title of the category looked at
 
 
@@ -104,7 +105,7 @@ def suggestions(*, ctx: Context, category: str | None, place: str | None = None,
         stmt = stmt.where(m.Report.place_id == place)
     with ctx.db.reading() as session:
         rows = session.execute(stmt).all()
-    typed = textmatch.TextProfile.of((text or "")[:2000])
+    typed = textmatch.TextProfile.of((text or "")[:MAX_TYPED])
     titles = [textmatch.TextProfile.of(row.public_title) for row in rows]
     weights = textmatch.idf([typed, *titles])
     scored = sorted(

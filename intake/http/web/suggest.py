@@ -40,7 +40,6 @@ from intake.texts import KIND_LABELS, STATUS_LABELS, domain_error_text, field_er
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger("meld.web")
 
-MAX_TYPED = 2000  # of the text typed so far that ranks the suggestions
 
 
 def suggestion_rows(ctx: services.Context, found: tuple[services.Suggestion, ...],
@@ -61,7 +60,7 @@ def form_suggestions(ctx: services.Context, values: dict[str, Any],
     try:
         found = services.suggestions(ctx=ctx, category=values.get("category") or None,
                                      place=values.get("place") or None,
-                                     text=str(values.get("description") or "")[:MAX_TYPED])
+                                     text=str(values.get("description") or ""))
     except SQLAlchemyError as exc:
         log.warning("form suggestions unavailable (%s)", type(exc).__name__)
         return []
@@ -74,7 +73,7 @@ async def similar_fragment(request: Request) -> Response:
     ctx = ctx_of(request)
     tr = translator(request)
     values = {"category": q.get("category", "")[:64], "place": q.get("place", "")[:64],
-              "description": q.get("text", "")[:MAX_TYPED]}
+              "description": q.get("text", "")[:services.MAX_TYPED]}
     rows = await in_thread(form_suggestions, ctx=ctx, values=values, tr=tr)
     response = render_page(request, "form_suggestions.html", suggestions=rows)
     response.headers["Cache-Control"] = "no-store"
