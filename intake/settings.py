@@ -5,7 +5,7 @@ server's worker processes): MELD_* environment variables, then the `.env` file i
 working directory (MELD_ENV_FILE names another file, or none when empty); a variable set in
 the environment wins over the same one in the file. `Settings()` and `Settings(field=value)`
 read the environment only, never a file, so tests are not changed by a developer's `.env`.
-"""
+The fields of the learning features live in `intake.settings_learning`."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from intake.i18n import N_, Translator
+from intake.settings_learning import LearningSettings
 
 ENV_FILE_VARIABLE = "MELD_ENV_FILE"
 DEFAULT_ENV_FILE = ".env"
@@ -38,7 +39,7 @@ class SettingsError(Exception):
         return tr(self.msgid, **self.params)
 
 
-class Settings(BaseSettings):
+class Settings(LearningSettings):
     """Runtime configuration; build with Settings() or Settings(field=value) in tests."""
 
     model_config = SettingsConfigDict(env_prefix="MELD_", env_file=None, extra="ignore",
@@ -441,9 +442,8 @@ class Settings(BaseSettings):
 
     @classmethod
     def from_environment(cls) -> Settings:
-        """The settings Meld runs with: MELD_* variables, then `.env` in the working
-        directory, or the file MELD_ENV_FILE names (empty: no file). Raises SettingsError
-        for a named file that is missing, pydantic's ValidationError for bad values."""
+        """MELD_* variables, then `.env` here or the file MELD_ENV_FILE names (empty: none).
+        Raises SettingsError for a named file missing, ValidationError for bad values."""
         named = os.environ.get(ENV_FILE_VARIABLE)
         path: Path | None = Path(named if named is not None else DEFAULT_ENV_FILE)
         if named is not None and not named.strip():
