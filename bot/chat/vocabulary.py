@@ -91,6 +91,8 @@ KIND_WORDS: dict[str, Kind] = {
     "forslag": Kind.SUGGESTION,
     "forbedringsforslag": Kind.SUGGESTION,
     "innspill": Kind.INPUT,
+    "godt-samarbeid": Kind.GOOD_COLLABORATION,  # `liste godt-samarbeid`
+    "ros": Kind.GOOD_COLLABORATION,
 }
 
 REDIRECT_WORDS: dict[str, RedirectTarget] = {

@@ -42,6 +42,7 @@ from intake.texts import (
     label,
     similar_reasons_text,
 )
+from intake.texts_good import GOOD_CARD_NOTE, SEVERITY_HINT, is_good
 
 REPORT_CALLBACK = "meld_report"
 ANSWER_CALLBACK = "meld_answer"
@@ -179,7 +180,9 @@ def report_modal(
                        action_id="value", placeholder=_plain(tr("Choose…")), options=parties,
                        initial_option=next((o for o in parties
                                             if o.value == v.get("concerned_party")), None))),
+        # optional in the form: the service asks it of every kind but good collaboration
         InputBlock(block_id="severity", label=_plain(tr("How serious was it for the patient?")),
+                   optional=True, hint=_plain(tr(SEVERITY_HINT)),
                    element=StaticSelectElement(
                        action_id="value", placeholder=_plain(tr("Choose…")), options=severities,
                        initial_option=next((o for o in severities
@@ -400,13 +403,16 @@ def triage_card(tr: Translator, taxonomy: Taxonomy, payload: dict[str, Any],
     report by reference, status and why, with a button marking the new one its duplicate:
     nothing of the other report's text either."""
     reference = payload["reference"]
+    good = is_good(payload.get("kind"))  # no harm asked: its severity is not shown
     line = " · ".join(filter(None, [
         label(KIND_LABELS, payload.get("kind"), tr),
         taxonomy.category_label(payload.get("category"), tr.locale),
-        label(SEVERITY_LABELS, payload.get("severity"), tr),
+        None if good else label(SEVERITY_LABELS, payload.get("severity"), tr),
         taxonomy.place_label(payload.get("place"), tr.locale),
     ]))
     head = f"*{reference}*" + (" :rotating_light:" if payload.get("serious") else "")
+    if good:
+        head += f" :raised_hands: _{escape(tr(GOOD_CARD_NOTE))}_"
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"{head}\n{escape(line)}"))]
     if similar is not None:
         blocks.append(_similar_section(tr, reference, similar))

@@ -48,6 +48,7 @@ from intake.texts import (
     field_error_text,
     label,
 )
+from intake.texts_good import GOOD_CARD_NOTE, SEVERITY_HINT, is_good
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 SUBMIT_VERB = "meld_submit"
@@ -181,8 +182,7 @@ def report_form(
                        placeholder=tr("Choose…"), choices=_choices(parties),
                        value=v.get("concerned_party")), "concerned_party")
     add(ChoiceSetInput(id="severity", label=tr("How serious was it for the patient?"),
-                       style="compact", is_required=True, placeholder=tr("Choose…"),
-                       error_message=tr("This field is required."),
+                       style="compact", placeholder=tr(SEVERITY_HINT),
                        choices=_choices([(s.value, tr(SEVERITY_LABELS[s])) for s in Severity]),
                        value=v.get("severity")), "severity")
     add(ToggleInput(id=NO_IDS, label=tr("Patient privacy"),
@@ -339,11 +339,12 @@ def triage_card(tr: Translator, taxonomy: Taxonomy, payload: dict[str, Any],
     """A new report in the group's channel: coded fields and buttons, never the text;
     `extra` elements after the facts (bot.teams.similar_card: "Ligner på ...")."""
     reference = str(payload["reference"])
+    good = is_good(payload.get("kind"))  # no harm asked: its severity is not shown
     facts = [
         Fact(title=tr("Category"), value=taxonomy.category_label(payload.get("category"),
                                                                   tr.locale) or "-"),
-        Fact(title=tr("Severity"), value=label(SEVERITY_LABELS, payload.get("severity"), tr)
-             or "-"),
+        *([] if good else [Fact(title=tr("Severity"), value=label(
+            SEVERITY_LABELS, payload.get("severity"), tr) or "-")]),
     ]
     place = taxonomy.place_label(payload.get("place"), tr.locale)
     if place:
@@ -351,7 +352,8 @@ def triage_card(tr: Translator, taxonomy: Taxonomy, payload: dict[str, Any],
     head = f"{reference} · {label(KIND_LABELS, payload.get('kind'), tr)}"
     body: list[CardElement] = [TextBlock(text=head, weight="Bolder", wrap=True,
                                          color="Attention" if payload.get("serious")
-                                         else "Default"),
+                                         else "Good" if good else "Default"),
+                               *([plain(tr(GOOD_CARD_NOTE))] if good else []),
                                FactSet(facts=facts)]
     body += extra or []
     return dump(AdaptiveCard(body=body, actions=[

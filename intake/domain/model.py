@@ -11,6 +11,14 @@ class Kind(StrEnum):
     DEVIATION = "deviation"
     SUGGESTION = "suggestion"
     INPUT = "input"
+    # "godt samarbeid" (like LFPSE's good care): something that worked. No harm is asked
+    # (stored as severity none), no feedback is promised, and every count keeps it apart
+    # from the deviations, suggestions and input (`PROBLEM_KINDS`).
+    GOOD_COLLABORATION = "good_collaboration"
+
+
+# The kinds that tell of a problem, in order: every count but good collaboration's own.
+PROBLEM_KINDS = tuple(k for k in Kind if k != Kind.GOOD_COLLABORATION)
 
 
 class Severity(StrEnum):

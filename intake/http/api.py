@@ -8,7 +8,8 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool as call
 
@@ -32,7 +33,10 @@ class ReportIn(BaseModel):
     subcategory: str | None = Field(None, max_length=64, examples=["missing"])
     description: str = Field(max_length=TEXT)
     occurred_on: date
-    severity: Severity
+    severity: Severity | None = Field(
+        None, validate_default=True,
+        description="Required, except for good_collaboration: no harm is asked of good "
+        "collaboration, and it is stored as none")
     no_patient_identifiers: bool = Field(
         description="The reporter confirms the text identifies no patient; must be true"
     )
@@ -51,12 +55,23 @@ class ReportIn(BaseModel):
         "Meld sends no e-mail.",
     )
 
+    @field_validator("severity")
+    @classmethod
+    def _severity_asked(cls, value: Severity | None, info: ValidationInfo) -> Severity | None:
+        """Missing is refused with the other missing fields, unless the report is of good
+        collaboration (the service stores none)."""
+        if value is None and info.data.get("kind") != Kind.GOOD_COLLABORATION:
+            raise PydanticCustomError("missing", "Field required")
+        return value
+
 
 class ReceiptOut(BaseModel):
     reference: str
     status: str
     status_url: str
-    feedback_by: date
+    feedback_by: date | None = Field(
+        description="Feedback is promised by this date; null for good_collaboration (a "
+        "thank-you receipt: nothing waits for an answer)")
     formal_guidance: bool
     notices: list[str] = Field(
         description="Where later notices come: status_page (always), email (when an address "

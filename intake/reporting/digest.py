@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from intake.domain.model import DomainError, Kind, Severity
+from intake.domain.model import PROBLEM_KINDS, DomainError, Kind, Severity
 from intake.reporting.digest_query import LIST_MAX, digest_statement
 
 if TYPE_CHECKING:
@@ -173,10 +173,13 @@ class Digest:
     ended: bool = True                      # False: a week still running, shown so far
     overdue: tuple[OverdueItem, ...] = ()   # the feedback-by date passed without feedback
     overdue_total: int = 0
+    # good collaboration, counted apart: never in `total`, the breakdowns or the trend
+    good_total: int = 0
+    good_by_category: tuple[Count, ...] = ()
 
     @property
     def is_empty(self) -> bool:
-        return self.total == 0
+        return self.total == 0 and self.good_total == 0
 
     @property
     def previous_average(self) -> float:
@@ -235,7 +238,8 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
     "As of the end of the week" is the instant the week ends: the following Monday 00:00
     local time (MELD_TIMEZONE). Everything in the digest is as it stood then, whenever it
     is built (on Monday morning or months later): new reports by kind, category and
-    severity are those reported in the week (local dates, by their category now); closed
+    severity are those reported in the week (local dates, by their category now), good
+    collaboration counted apart (never in those counts nor in the trend); closed
     are those closed in the week and not reopened before its end; waiting, needs-info,
     unread messages and the suggestions' +1s are the state at that instant, from the
     status history in the audit log, the first-feedback and unread times and the +1s'
@@ -284,8 +288,11 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
         else:
             lists[row[0]].append(row)
     today = ctx.local_date(asof)
-    groups = [(kind, category, severity, int(n))
-              for kind, category, severity, n in count_rows if kind is not None]
+    counted = [(kind, category, severity, int(n))
+               for kind, category, severity, n in count_rows if kind is not None]
+    # good collaboration is counted apart, never among the other kinds' counts
+    groups = [g for g in counted if g[0] != Kind.GOOD_COLLABORATION]
+    good = _marginal([g for g in counted if g[0] == Kind.GOOD_COLLABORATION], 1)
     totals = {name: int(n) for kind, name, _, n in count_rows if kind is None}
     total = sum(g[3] for g in groups)
     categories = _marginal(groups, 1)
@@ -298,7 +305,7 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
 
     return Digest(
         week=period, generated_at=now, stale_days=settings.digest_stale_days, total=total,
-        by_kind=_in_order(_marginal(groups, 0), [k.value for k in Kind]),
+        by_kind=_in_order(_marginal(groups, 0), [k.value for k in PROBLEM_KINDS]),
         by_category=tuple(
             Count(key, cat(key, lang), n)
             for key, n in sorted(categories.items(), key=lambda kv: (-kv[1], cat(kv[0], lang)))
@@ -331,4 +338,8 @@ def build_digest(*, ctx: Context, week: str | None, now: datetime,
                       for due in (ctx.local_date(reported)
                                   + timedelta(days=settings.feedback_days),)),
         overdue_total=totals["overdue"],
+        good_total=sum(good.values()),
+        good_by_category=tuple(
+            Count(key, cat(key, lang), n)
+            for key, n in sorted(good.items(), key=lambda kv: (-kv[1], cat(kv[0], lang)))),
     )

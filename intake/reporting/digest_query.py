@@ -13,12 +13,15 @@ import functools
 
 from sqlalchemy import Integer, String, TextClause, bindparam, column, text
 
+from intake.domain.model import Kind
 from storage import models as m
 
 LIST_MAX = 50                         # rows fetched per list; the rest is counted
 TOP_SUGGESTIONS = 5
 
 OPEN = ("received", "triage", "needs_info", "in_progress")
+# good collaboration is counted apart (not in the trend) and promised no feedback date
+APART = Kind.GOOD_COLLABORATION.value
 
 
 @functools.cache
@@ -104,14 +107,16 @@ def digest_statement(dialect: str) -> TextClause:
                  f"WHERE {m.IN_PROGRESS_PREDICATE} AND first_feedback_at >= :asof "
                  f"AND reported_at < :cutoff AND {unchanged}")
     # the feedback promise broken at :asof: waiting then with no feedback given before it,
-    # reported before :overdue (so the feedback-by date had passed by :asof)
-    no_feedback = "(first_feedback_at IS NULL OR first_feedback_at >= :asof)"
+    # reported before :overdue (so the feedback-by date had passed by :asof); good
+    # collaboration is promised no date, so it is never overdue
+    no_feedback = ("((first_feedback_at IS NULL OR first_feedback_at >= :asof) "
+                   f"AND kind <> '{APART}')")
     is_overdue = (f"FROM reports {hint('ix_reports_waiting')} "
                   f"WHERE ({m.WAITING_PREDICATE}) AND reported_at < :overdue "
                   f"AND {no_feedback}")
     fed_after_due = (f"FROM reports {hint('ix_reports_in_progress_feedback')} "
                      f"WHERE {m.IN_PROGRESS_PREDICATE} AND first_feedback_at >= :asof "
-                     f"AND reported_at < :overdue AND {unchanged}")
+                     f"AND reported_at < :overdue AND kind <> '{APART}' AND {unchanged}")
     # waiting for the reporter: since the group asked (the status changed to needs_info)
     is_asked = f"FROM reports {hint('ix_reports_needs_info')} WHERE {m.NEEDS_INFO_PREDICATE}"
     is_unread = (f"FROM reports {hint('ix_reports_unread')} WHERE {m.UNREAD_PREDICATE} "
@@ -127,7 +132,8 @@ def digest_statement(dialect: str) -> TextClause:
         "WHERE week = :monday AND n <> 0 "
         # the TREND_WEEKS weeks before
         "UNION ALL SELECT NULL, 'previous', NULL, (SELECT coalesce(sum(n), 0) "
-        "FROM report_week_counts WHERE week >= :trend AND week < :monday) "
+        "FROM report_week_counts WHERE week >= :trend AND week < :monday "
+        f"AND kind <> '{APART}') "
         # waiting now: whole weeks before the cutoff's from the triggers' row a week, the
         # cutoff's own week from the index (at most a week of reports); then those whose
         # status changed after :asof count as they were at :asof, not as they are now (in

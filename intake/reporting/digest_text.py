@@ -20,6 +20,7 @@ from intake.reporting.digest import (
     WaitingItem,
 )
 from intake.texts import KIND_LABELS, SEVERITY_LABELS, label
+from intake.texts_good import GOOD_DIGEST_LINE, GOOD_SECTION_TITLE
 
 # ---------------------------------------------------------------- shared wording
 
@@ -45,7 +46,10 @@ def as_of_line(d: Digest, tr: Translator) -> str | None:
 def summary_line(d: Digest, tr: Translator) -> str:
     if d.is_empty:
         return tr("No new reports this week")
-    return tr("New reports this week: {count}", count=d.total)
+    line = tr("New reports this week: {count}", count=d.total)
+    if d.good_total:  # counted apart, never in the count before it
+        line += " · " + tr(GOOD_DIGEST_LINE, count=d.good_total)
+    return line
 
 
 def trend_line(d: Digest, tr: Translator) -> str:
@@ -66,13 +70,16 @@ def days_text(days: int, tr: Translator) -> str:
 
 
 def breakdowns(d: Digest, tr: Translator) -> list[tuple[str, list[tuple[str, int]]]]:
-    """(heading, [(label, count)]) for kind, category and reported severity."""
-    return [
+    """(heading, [(label, count)]) for kind, category and reported severity, and good
+    collaboration by category, counted apart (only the lists with any count)."""
+    lists = [
         (tr("By kind"), [(label(KIND_LABELS, c.key, tr), c.count) for c in d.by_kind]),
         (tr("By category"), [(c.label, c.count) for c in d.by_category]),
         (tr("By severity (as reported)"),
          [(label(SEVERITY_LABELS, c.key, tr), c.count) for c in d.by_severity]),
+        (tr(GOOD_SECTION_TITLE), [(c.label, c.count) for c in d.good_by_category]),
     ]
+    return [(heading, rows) for heading, rows in lists if rows]
 
 
 def waiting_heading(d: Digest, tr: Translator) -> str:

@@ -33,6 +33,7 @@ class Breakdown:
 
     key: str            # "kind", "category", "subcategory", "reported_severity",
                         # "assessed_severity", "severity_merged", "direction", "place", "month"
+                        # (good collaboration's: "good_collaboration_category", "..._place")
     title: str          # Norwegian heading
     rows: tuple[Row, ...]
     total: int
@@ -87,3 +88,6 @@ class PeriodReport:
     # dropped), and every open measure past its due date when the report was made
     measures: tuple[Row, ...] = field(default_factory=tuple)
     overdue_measures: tuple[Any, ...] = field(default_factory=tuple)  # MeasureView
+    # good collaboration, counted apart (never in the figures above): its reports by
+    # category and by place, each with the totals; empty when the three periods had none
+    good_collaboration: tuple[Breakdown, ...] = field(default_factory=tuple)

@@ -38,6 +38,8 @@ from storage import models as m
 
 R = m.Report.__table__.c
 
+# good collaboration is counted apart: its own section, never in the breakdowns' counts
+APART = Kind.GOOD_COLLABORATION.value
 MERGED_MINOR = "minor_or_none"  # the committee's "mindre alvorlig/ingen/ubetydelig konsekvens"
 # the breakdowns, in the order the report shows them
 BREAKDOWN_ORDER = ("kind", "category", "subcategory", "reported_severity", "assessed_severity",
@@ -58,6 +60,9 @@ class Counts:
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(self.p + other.p, self.q + other.q, self.y + other.y)
+
+    def __sub__(self, other: Counts) -> Counts:
+        return Counts(self.p - other.p, self.q - other.q, self.y - other.y)
 
 
 @dataclass(slots=True)
@@ -142,8 +147,10 @@ def _in_any(cur: Period, prev: Period, ago: Period) -> ColumnElement[bool]:
     return or_(*(R.occurred_on.between(a, b) for a, b in _ranges((cur, prev, ago))))
 
 
-def breakdown_statement(cur: Period, prev: Period, ago: Period, dialect: str = "sqlite") -> Any:
+def breakdown_statement(cur: Period, prev: Period, ago: Period, dialect: str = "sqlite",
+                        only: str | None = None) -> Any:
     """One statement; rows (set, *DIMS, p, q, y, fb, dev, breach), DIMS outside the set NULL.
+    With `only`, the reports of that kind alone (APART: the counts kept apart).
 
     PostgreSQL: GROUP BY GROUPING SETS with COUNT(*) FILTER, one pass over the rows of the
     three periods. SQLite (no grouping sets): those rows once into a materialised CTE with
@@ -151,19 +158,21 @@ def breakdown_statement(cur: Period, prev: Period, ago: Period, dialect: str = "
     """
     dims = _dimension_columns(dialect)
     measures = _measures(cur, prev, ago)
+    where = _in_any(cur, prev, ago) if only is None else and_(_in_any(cur, prev, ago),
+                                                              R.kind == only)
     if dialect == "postgresql":
         counts = [func.count().filter(cond).label(name) for name, cond in measures.items()]
         sets = [tuple(dims[d] for d in members) for members in GROUPING_SETS.values()]
         return (
             select(func.grouping(*dims.values()).label("set"),
                    *(col.label(name) for name, col in dims.items()), *counts)
-            .where(_in_any(cur, prev, ago))
+            .where(where)
             .group_by(func.grouping_sets(*(tuple_(*cols) for cols in sets)))
         )
     base = (
         select(*(col.label(name) for name, col in dims.items()),
                *(_flag(cond).label(name) for name, cond in measures.items()))
-        .where(_in_any(cur, prev, ago))
+        .where(where)
         .cte("period_reports")
         .prefix_with("MATERIALIZED")  # read once, grouped once per set
     )
@@ -287,6 +296,31 @@ def collect(
             key = keys[set_name]
             add(set_name, int(key) if set_name == "month" and key is not None else key, counts)
     return totals, found
+
+
+def without(totals: Totals, found: dict[str, dict[Any, Counts]], apart: Totals,
+            apart_found: dict[str, dict[Any, Counts]]) -> None:
+    """Take the counts kept apart (`apart`, `apart_found`: `collect` of the APART rows) out
+    of the breakdowns in place; a key left with no count at all is dropped."""
+    totals.counts -= apart.counts
+    totals.feedback -= apart.feedback
+    totals.deviations -= apart.deviations
+    totals.breached -= apart.breached
+    for dim, keys in apart_found.items():
+        for key, counts in keys.items():
+            left = found[dim].get(key, Counts()) - counts
+            if left.any:
+                found[dim][key] = left
+            else:
+                found[dim].pop(key, None)
+
+
+def apart_rows(
+    session: Any, dialect: str, cur: Period, prev: Period, ago: Period
+) -> tuple[list[Any], dict[int, str] | None]:
+    """The breakdown rows of the reports counted apart (few), from the reports themselves."""
+    rows = session.execute(breakdown_statement(cur, prev, ago, dialect, only=APART)).all()
+    return list(rows), grouping_masks() if dialect == "postgresql" else None
 
 
 def grouped_rows(

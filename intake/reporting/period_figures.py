@@ -18,8 +18,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from intake.domain import periods
 from intake.reporting.model import LearningPoint, Period, TrendPoint
 from intake.reporting.period_counts import (
+    APART,
     RC,
-    TOTAL_DIM,
     R,
     occurred_in,
     rc_in,
@@ -27,6 +27,8 @@ from intake.reporting.period_counts import (
     whole_months,
 )
 from storage import models as m
+
+CLASS_DIM = "class"  # report_counts' keys by kind, category and subcategory
 
 # ---------------------------------------------------------------- feedback
 
@@ -42,17 +44,17 @@ def _hours_to_feedback(dialect: str) -> ColumnElement[int]:
     return func.max(0, seconds / 3600)
 
 
-def _feedback_histogram(cur: Period, dialect: str) -> Any:
-    """Rows (hours, reports) of the period's reports with feedback."""
-    if whole_months(cur):
+def _feedback_histogram(cur: Period, dialect: str, only: str | None = None) -> Any:
+    """Rows (hours, reports) of the period's reports with feedback; with `only`, those of
+    that kind alone, from the reports (APART: the ones to take out)."""
+    if whole_months(cur) and only is None:
         return (select(RC.k1, func.sum(RC.n))
                 .where(RC.dim == "feedback", rc_in(cur))
                 .group_by(RC.k1)
                 .having(func.sum(RC.n) != 0))
     hours = _hours_to_feedback(dialect)
-    return (select(hours, func.count())
-            .where(occurred_in(cur), R.first_feedback_at.is_not(None))
-            .group_by(hours))
+    stmt = select(hours, func.count()).where(occurred_in(cur), R.first_feedback_at.is_not(None))
+    return (stmt if only is None else stmt.where(R.kind == only)).group_by(hours)
 
 
 def median_of_histogram(buckets: Iterable[tuple[int, int]]) -> float | None:
@@ -73,11 +75,20 @@ def median_of_histogram(buckets: Iterable[tuple[int, int]]) -> float | None:
     return (found[0] + found[1]) / 2
 
 
-def median_days(session: Any, dialect: str, cur: Period, n: int) -> float | None:
-    """Median days (in whole hours) from reported_at to first_feedback_at in the period."""
+def median_days(session: Any, dialect: str, cur: Period, n: int,
+                apart: int = 0) -> float | None:
+    """Median days (in whole hours) from reported_at to first_feedback_at in the period,
+    of the `n` reports with feedback counted; `apart` more with feedback are taken out
+    (good collaboration: its histogram subtracted, bucket by bucket)."""
     if n <= 0:
         return None
-    hours = median_of_histogram(session.execute(_feedback_histogram(cur, dialect)).all())
+    buckets: dict[int, int] = {}
+    for value, count in session.execute(_feedback_histogram(cur, dialect)).all():
+        buckets[int(value)] = buckets.get(int(value), 0) + int(count)
+    if apart > 0:
+        for value, count in session.execute(_feedback_histogram(cur, dialect, APART)).all():
+            buckets[int(value)] = buckets.get(int(value), 0) - int(count)
+    hours = median_of_histogram(buckets.items())
     return None if hours is None else round(hours / 24, 4)
 
 
@@ -133,7 +144,8 @@ def within_promise_statement(cur: Period, dialect: str, timezone: str, days: int
         promised = _local_day_sqlite(R.reported_at, changes, f"+{int(days)} days")
     return (select(func.count())
             .select_from(m.Report.__table__)
-            .where(occurred_in(cur), R.first_feedback_at.is_not(None), fed <= promised))
+            .where(occurred_in(cur), R.kind != APART, R.first_feedback_at.is_not(None),
+                   fed <= promised))
 
 
 # ---------------------------------------------------------------- "Var svaret nyttig?"
@@ -146,7 +158,7 @@ def ratings_statement(cur: Period) -> Any:
     return (select(fr.answer, func.count())
             .select_from(m.FeedbackRating.__table__.join(m.Report.__table__,
                                                          R.id == fr.report_id))
-            .where(occurred_in(cur))
+            .where(occurred_in(cur), R.kind != APART)
             .group_by(fr.answer))
 
 
@@ -156,14 +168,16 @@ def ratings_statement(cur: Period) -> Any:
 def trend_statement(tertials: Sequence[Period]) -> Any:
     """One row: the number of reports in each tertial, summed from report_counts, and the
     first month with any report at all (NULL when there is none; the primary key starts
-    with the month, so that is the first matching row)."""
+    with the month, so that is the first matching row). The counts by kind (`class`),
+    good collaboration left out: it is counted apart."""
+    counted = (RC.dim == CLASS_DIM, RC.k1 != APART)
     first_month = (select(func.min(RC.month))
-                   .where(RC.dim == TOTAL_DIM, RC.n > 0)
+                   .where(*counted, RC.n > 0)
                    .correlate(None)  # its own scan of report_counts, not the outer row
                    .scalar_subquery())
     return (
         select(*(rc_sum(rc_in(t), RC.n) for t in tertials), first_month)
-        .where(RC.dim == TOTAL_DIM, RC.month.between(tertials[0].start, tertials[-1].end))
+        .where(*counted, RC.month.between(tertials[0].start, tertials[-1].end))
     )
 
 

@@ -23,7 +23,10 @@ labels its rows here. It reads no report rows for its counts:
    and the first month with a report: tertials before it have no data (None), not zero;
 5. the promise: one count of the period's reports whose first feedback came on or before
    the promised day (the local day of reporting + feedback_days), and the answers to
-   "Var svaret nyttig?" (feedback_ratings joined to the period's reports, by answer).
+   "Var svaret nyttig?" (feedback_ratings joined to the period's reports, by answer);
+6. good collaboration is counted apart: when the kind counts show any, its own breakdown
+   rows are read from the reports (`apart_rows`, few) and taken out of every breakdown and
+   figure above (`without`), and make a section of their own (`good_collaboration`).
 
 The export is audited in its own transaction first. Python loops only over aggregated
 rows (a few hundred at most) and the learning points, never over report rows.
@@ -36,15 +39,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from intake.domain import periods
-from intake.domain.model import Actor, Kind, PermissionDenied, Severity
+from intake.domain.model import PROBLEM_KINDS, Actor, PermissionDenied, Severity
 from intake.i18n import N_, Translator
 from intake.reporting.model import Breakdown, Period, PeriodReport, Row
 from intake.reporting.period_counts import (
+    APART,
     BREAKDOWN_ORDER,
     MERGED_MINOR,
     Counts,
+    Totals,
+    apart_rows,
     collect,
     grouped_rows,
+    without,
 )
 from intake.reporting.period_figures import (
     learning_points_of,
@@ -65,6 +72,7 @@ from intake.texts import (
     SEVERITY_LABELS,
     label,
 )
+from intake.texts_good import GOOD_BY_CATEGORY, GOOD_BY_PLACE
 from storage import models as m
 
 TOP_PROBLEM_AREAS = 5
@@ -235,7 +243,13 @@ def build_period_report(
     dialect = ctx.db.dialect
     with ctx.db.reading() as session:
         totals, found = collect(*grouped_rows(session, dialect, period, prev, ago))
-        median = median_days(session, dialect, period, totals.feedback)
+        # good collaboration is counted apart: its own counts (read only when there are
+        # any) come out of every breakdown and figure, and make a section of their own
+        apart, apart_found = Totals(), dict[str, dict[Any, Counts]]()
+        if found["kind"].get(APART, Counts()).any:
+            apart, apart_found = collect(*apart_rows(session, dialect, period, prev, ago))
+            without(totals, found, apart, apart_found)
+        median = median_days(session, dialect, period, totals.feedback, apart.feedback)
         learning = session.execute(
             learning_statement(period, ctx.settings.timezone, dialect)).all()
         per_tertial = session.execute(trend_statement(trend)).one()
@@ -261,7 +275,7 @@ def build_period_report(
         return tr(MERGED_MINOR_LABEL) if value == MERGED_MINOR else sev(value)
 
     rows_of = {
-        "kind": _fixed_rows([k.value for k in Kind], found["kind"],
+        "kind": _fixed_rows([k.value for k in PROBLEM_KINDS], found["kind"],
                             lambda k: label(KIND_LABELS, k, tr)),
         "category": _category_rows(ctx, found["category"], locale),
         "subcategory": _subcategory_rows(ctx, found["subcategory"], tr),
@@ -317,5 +331,25 @@ def build_period_report(
         measures=tuple(Row(key=code, label=tr(text), count=decided.get(code, 0))
                        for code, text in MEASURE_STATUS_LABELS.items()),
         overdue_measures=list_measures(ctx=ctx, actor=actor, overdue=True),
+        good_collaboration=_good_collaboration(ctx, apart, apart_found, tr),
     )
+
+
+def _good_collaboration(ctx: Context, apart: Totals, found: dict[str, dict[Any, Counts]],
+                        tr: Translator) -> tuple[Breakdown, ...]:
+    """Good collaboration's own section: its reports by category and by place, with the
+    totals (nothing when the three periods had none)."""
+    if not apart.counts.any:
+        return ()
+    locale, taxonomy, total = tr.locale, ctx.taxonomy, apart.counts
+    return tuple(
+        Breakdown(key=key, title=tr(title), rows=tuple(_by_count(
+            found.get(dim, {}), name, tr(NOT_GIVEN_LABEL))),
+            total=total.p, total_previous=total.q, total_year_ago=total.y)
+        for key, dim, title, name in (
+            ("good_collaboration_category", "category", GOOD_BY_CATEGORY,
+             lambda k: taxonomy.category_label(k, locale)),
+            ("good_collaboration_place", "place", GOOD_BY_PLACE,
+             lambda k: taxonomy.place_label(k, locale)),
+        ))
 

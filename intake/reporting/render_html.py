@@ -26,6 +26,7 @@ from intake.reporting.render_common import (
     same_comparison,
     share_hidden,
 )
+from intake.texts_good import GOOD_SECTION_LEAD, GOOD_SECTION_TITLE
 
 # a tertial of the trend before the first report: no data, which is not zero
 TREND_NO_DATA = N_("No data before the first report (–).")
@@ -287,6 +288,13 @@ def render_html(report: PeriodReport, tr: Translator) -> str:
         compared = tr("Compared with {previous} and with {year_ago}.",
                       previous=report.previous.label, year_ago=report.year_ago.label)
     tables = "".join(_breakdown_table(b, report, nums, tr) for b in report.breakdowns)
+    good = ""
+    if report.good_collaboration:  # counted apart: a section of its own, never above
+        good = "".join([
+            '<section class="page">', _el("h2", tr(GOOD_SECTION_TITLE)),
+            _el("p", tr(GOOD_SECTION_LEAD), "muted"),
+            *(_breakdown_table(b, report, nums, tr) for b in report.good_collaboration),
+            "</section>"])
 
     return "".join([
         "<!DOCTYPE html>\n",
@@ -312,6 +320,8 @@ def render_html(report: PeriodReport, tr: Translator) -> str:
         '<section class="page">',
         _el("h2", tr("Tables")), _el("p", compared, "muted"), tables,
         "</section>",
+        # 3b: good collaboration, counted apart
+        good,
         # 4: learning points and measures
         '<section class="page">',
         _el("h2", tr("Learning points and measures")),

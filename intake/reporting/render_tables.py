@@ -106,7 +106,7 @@ def render_csv(report: PeriodReport, tr: Translator,
     w.writerow(["meta", "previous", _csv_period(report.previous), "", "", ""])
     w.writerow(["meta", "year_ago", _csv_period(report.year_ago), "", "", ""])
 
-    for breakdown in report.breakdowns:
+    for breakdown in (*report.breakdowns, *report.good_collaboration):  # the latter apart
         for row in breakdown.rows:
             w.writerow([breakdown.key, row.key, row.label, row.count, row.previous,
                         row.year_ago])
@@ -312,7 +312,7 @@ def render_xlsx(report: PeriodReport, tr: Translator) -> bytes:
         put(ov, r, 2, no_data if point.count is None else point.count)
     widths(ov, from_row=6)
 
-    for breakdown in report.breakdowns:
+    for breakdown in (*report.breakdowns, *report.good_collaboration):  # the latter apart
         short = SHEET_NAMES.get(breakdown.key)
         ws = wb.create_sheet(_sheet_name(tr(short) if short else breakdown.title, taken))
         last = table(ws, 1, breakdown.title, breakdown.rows)

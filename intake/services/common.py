@@ -249,15 +249,21 @@ def feedback_by(ctx: Context, reported_at: datetime) -> date:
     return ctx.local_date(reported_at) + timedelta(days=ctx.settings.feedback_days)
 
 
+def promised_by(ctx: Context, kind: str, reported_at: datetime) -> date | None:
+    """The receipt's feedback-by date; none for good collaboration (nothing to answer)."""
+    return None if kind == domain.Kind.GOOD_COLLABORATION else feedback_by(ctx, reported_at)
+
+
 def make_receipt(ctx: Context, report: m.Report, created: bool) -> Receipt:
     return Receipt(
         reference=report.reference,
         status=Status(report.status),
-        feedback_by=feedback_by(ctx, report.reported_at),
+        feedback_by=promised_by(ctx, report.kind, report.reported_at),
         formal_guidance=report.reported_severity in domain.SERIOUS_SEVERITIES,
         status_token=status_token_for(ctx, report.reference),
         created=created,
         email_notices=report.notify_email is not None,
+        kind=report.kind,
     )
 
 

@@ -3,7 +3,8 @@ service keeps it or says so.
 
 `send_due_promise_notices` finds the reports still waiting for the group's first feedback
 (WAITING_PREDICATE and `first_feedback_at IS NULL`; closed, redirected, rejected and
-duplicate reports need none) and:
+duplicate reports need none, nor does good collaboration, whose receipt promises no date)
+and:
 
 - the day before the date (feedback_by <= tomorrow, local time): reminds the group
   (outbox channel "group", event "feedback_reminder", with the assignee's identity so a
@@ -37,7 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from intake.domain.model import Actor, Role
+from intake.domain.model import Actor, Kind, Role
 from intake.services.common import (
     db_now,
     feedback_by,
@@ -92,10 +93,12 @@ def is_overdue(ctx: Context, report: m.Report | Row[Any],
 
 
 WAITING_STATUSES = ("received", "triage", "in_progress")
+# good collaboration is promised no feedback (its receipt thanks): never reminded or overdue
+NO_PROMISE = Kind.GOOD_COLLABORATION.value
 
 
 def _waits_for_feedback(report: m.Report | Row[Any]) -> bool:
-    if report.first_feedback_at is not None:
+    if report.first_feedback_at is not None or report.kind == NO_PROMISE:
         return False
     return report.status in WAITING_STATUSES
 
@@ -110,7 +113,7 @@ def _candidates(dialect: str) -> TextClause:
     return text(
         f"SELECT reports.id, reports.reference FROM reports {hint} "  # noqa: S608 (constants)
         f"WHERE ({m.WAITING_PREDICATE}) AND first_feedback_at IS NULL "
-        "AND reported_at >= :after AND reported_at < :before "
+        f"AND kind <> '{NO_PROMISE}' AND reported_at >= :after AND reported_at < :before "
         "AND NOT EXISTS (SELECT 1 FROM report_notices n WHERE n.report_id = reports.id "
         "AND n.notice = :notice) "
         "ORDER BY reported_at, reports.id LIMIT :limit"

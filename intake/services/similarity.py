@@ -20,7 +20,7 @@ from sqlalchemy import Row, or_, select
 from sqlalchemy.orm import Session
 
 from intake.domain import textmatch
-from intake.domain.model import Actor, Status
+from intake.domain.model import Actor, Kind, Status
 from intake.services.common import (
     load_report,
     record_audit,
@@ -95,7 +95,10 @@ def strong_match(session: Session, ctx: Context, report: m.Report) -> SimilarRep
     for its card to say so (no audit: the card is Meld's own, not somebody's read). Only
     a report received before this one: a card delivered late never names a later report
     (two cards would each offer to mark the other a duplicate)."""
+    good = report.kind == Kind.GOOD_COLLABORATION  # never a duplicate of a problem
     for match in _similar(session, ctx, report, 5, before=report.id):
+        if (match.view.kind == Kind.GOOD_COLLABORATION) != good:
+            continue
         if match.active and match.score >= STRONG_SCORE and match.text_score >= STRONG_TEXT:
             return match
     return None

@@ -36,13 +36,13 @@ from intake.services.common import (
     check_subcategory,
     choice,
     clean_text,
-    feedback_by,
     has_control_chars,
     hash_token,
     load_report,
     make_receipt,
     now_utc,
     parse_date,
+    promised_by,
     reporter_notice_rows,
     status_token_for,
 )
@@ -71,7 +71,9 @@ def validate_draft(ctx: Context, draft: ReportDraft) -> _Valid:
     """All submit rules in one place; raises ValidationFailed with every problem found."""
     errors: list[FieldError] = []
     kind = choice(Kind, draft.kind, "kind", errors)
-    severity = choice(Severity, draft.severity, "severity", errors)
+    # good collaboration asks no harm: whatever a form still holds, it is stored as none
+    severity = (Severity.NONE if kind == Kind.GOOD_COLLABORATION
+                else choice(Severity, draft.severity, "severity", errors))
     reporter_party = choice(Party, draft.reporter_party, "reporter_party", errors, False)
     concerned_party = choice(Party, draft.concerned_party, "concerned_party", errors, False)
 
@@ -248,11 +250,12 @@ def submit_report(
                  "details": {"kind": valid.kind.value, "severity": valid.severity.value,
                              "channel": channel}},
             )
+            promised = promised_by(ctx, valid.kind, now)
             receipt = reporter_notice_rows(
                 report_id=report_id, reference=reference, channel=channel,
                 reporter_id=reporter_id, notify_email=valid.email, event="receipt",
-                payload={"formal_guidance": formal,
-                         "feedback_by": feedback_by(ctx, now).isoformat()},
+                payload={"formal_guidance": formal, "feedback_by": promised.isoformat()}
+                if promised else {"formal_guidance": formal, "kind": valid.kind.value},
                 now=now)
             session.execute(
                 insert(m.OutboxMessage.__table__),
@@ -272,11 +275,12 @@ def submit_report(
         return Receipt(
             reference=reference,
             status=Status.RECEIVED,
-            feedback_by=feedback_by(ctx, now),
+            feedback_by=promised,
             formal_guidance=formal,
             status_token=status_token_for(ctx, reference),
             created=True,
             email_notices=valid.email is not None,
+            kind=valid.kind.value,
         )
     except IntegrityError:
         # A concurrent submit with the same idempotency key won the race: return its receipt.

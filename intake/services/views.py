@@ -59,13 +59,14 @@ class ReportDraft:
 class Receipt:
     reference: str
     status: Status
-    feedback_by: date
+    feedback_by: date | None  # None: no feedback is promised (good collaboration)
     formal_guidance: bool
     status_token: str
     created: bool
     # where later notices go: the door's own channel (web: the status page), and e-mail
     # when the reporter gave an address
     email_notices: bool = False
+    kind: str = "deviation"  # a good-collaboration report gets a thank-you receipt
 
 
 @dataclass(frozen=True, slots=True)

@@ -185,6 +185,30 @@ def test_valid_submission_is_stored_and_acknowledged_in_slack(slack_both: SlackD
     assert "fastlegen fikk ingen beskjed" not in all_text(card)
 
 
+def test_good_collaboration_needs_no_severity_and_is_thanked(slack: SlackDoor) -> None:
+    assert blocks_by_id(slack_modal_of(slack))["severity"]["optional"] is True
+    ack = submit_report_modal(slack, kind="good_collaboration", severity=None,
+                              description="Legevakten fikk beskjed i god tid. Takk!")
+    assert ack == {"response_action": "clear"}
+    [report] = slack.reports()
+    assert (report.kind, report.reported_severity) == ("good_collaboration", "none")
+    assert slack.drain() == 2
+    [dm] = posted_to(slack, f"D{REPORTER}")
+    assert "Takk for at du forteller oss hva som fungerte!" in dm["text"]
+    assert RECEIPT_NB not in dm["text"] and "senest" not in dm["text"]
+    # the group's card says what it is, and shows no severity
+    [card] = posted_to(slack, TRIAGE_CHANNEL)
+    text = all_text(card["blocks"])
+    assert "Godt samarbeid: noe som fungerte. Ikke et avvik; telles for seg." in text
+    assert "Ingen eller ubetydelig konsekvens" not in text
+
+
+def slack_modal_of(slack: SlackDoor) -> dict[str, Any]:
+    """The report modal /meld opens."""
+    assert slack.command("/meld", "", user=REPORTER).status_code == 200
+    return slack.opened_view()
+
+
 # ---------------------------------------------------------------- 3. validation in the modal
 
 

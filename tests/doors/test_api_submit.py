@@ -9,8 +9,10 @@ from datetime import timedelta
 import httpx
 import pytest
 from faker import Faker
+from sqlalchemy import select
 
 from intake.texts import FORMAL_GUIDANCE
+from storage import models as m
 from tests.doors.conftest import (
     REFERENCE_RE,
     Door,
@@ -104,6 +106,28 @@ def test_formal_guidance_only_for_significant_and_severe(api: httpx.Client) -> N
     assert body["formal_guidance"] is True
     assert len(body["messages"]) == 4
     assert "melde.no" in body["messages"][-1]
+
+
+def test_good_collaboration_needs_no_severity_and_gets_a_thank_you(door: Door,
+                                                                  api: httpx.Client) -> None:
+    body = report_body(kind="good_collaboration",
+                       description="Sykehuset ringte fastlegen før utskriving. Det hjalp!")
+    del body["severity"]
+    r = api.post("/api/v1/reports", json=body)
+    assert r.status_code == 201, r.text
+    receipt = r.json()
+    assert receipt["feedback_by"] is None  # no date promised: nothing waits for an answer
+    assert receipt["formal_guidance"] is False
+    assert receipt["messages"][0] == ("Takk for at du forteller oss hva som fungerte! Meldingen "
+                                      f"din er mottatt med referanse {receipt['reference']}.")
+    assert not any("senest" in line for line in receipt["messages"])
+    with door.ctx.db.reading() as session:
+        report = session.scalars(select(m.Report)).one()
+    assert (report.kind, report.reported_severity) == ("good_collaboration", "none")
+    # a deviation still must say how serious it was
+    del body["kind"]
+    r = api.post("/api/v1/reports", json={**body, "kind": "deviation"})
+    assert r.status_code == 422 and error_codes(r.json()) == {"severity": ["required"]}
 
 
 # ---------------------------------------------------------------- idempotency

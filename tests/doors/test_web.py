@@ -191,6 +191,29 @@ def test_post_valid_form_redirects_to_status_with_receipt(door: Door) -> None:
     assert reference in plain.text
 
 
+def test_good_collaboration_needs_no_severity_and_gets_a_thank_you(door: Door) -> None:
+    page = door.client().get("/").text
+    assert 'value="good_collaboration"' in page and "Godt samarbeid" in page
+    browser, location = _send(door, kind="good_collaboration", severity="",
+                              description="Epikrisen kom samme dag. Takk til sengeposten!")
+    (reference,) = door.references()
+    r = browser.get(location)
+    assert r.status_code == 200
+    assert ("Takk for at du forteller oss hva som fungerte! Meldingen din er mottatt med "
+            f"referanse {reference}.") in r.text
+    assert RECEIPT_NB.format(reference=reference) not in r.text
+    assert "Alvorlighet (din vurdering)" not in r.text  # no harm was asked
+    with door.ctx.db.reading() as session:
+        report = session.scalars(select(m.Report)).one()
+    assert (report.kind, report.reported_severity) == ("good_collaboration", "none")
+    # sent back with an error, the form keeps the severity question hidden
+    browser, csrf = _open_form(door)
+    again = browser.post("/", data=form_data(csrf, kind="good_collaboration", severity="",
+                                             description=""))
+    assert again.status_code == 422
+    assert 'id="severity-field" hidden' in again.text
+
+
 def test_form_in_english(door: Door) -> None:
     browser = door.client()
     page = browser.get("/?lang=en")

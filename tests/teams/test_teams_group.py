@@ -94,6 +94,29 @@ def test_the_receipt_reaches_the_reporter_in_their_personal_chat(teams_both: Tea
     assert receipt.card["actions"][0]["data"]["meld"] == "answer"
 
 
+def test_good_collaboration_needs_no_severity_and_is_thanked(teams: TeamsHarness) -> None:
+    teams.message("meld")  # the personal chat Meld will write to
+    teams.wait_replies()
+    [form] = teams.ms.wait_sent(1)
+    severity = next(e for e in form.card["body"] if e.get("id") == "severity")
+    assert not severity.get("isRequired")  # asked by the service of every other kind
+    teams.ms.sent.clear()
+    teams.submit_form(form_data(kind="good_collaboration", severity=None,
+                                description="Kommunen fikk beskjed i god tid. Takk!"))
+    [report] = teams.reports()
+    assert (report.kind, report.reported_severity) == ("good_collaboration", "none")
+    assert teams.drain() == 2
+    [receipt] = [s for s in teams.ms.sent if s.conversation == f"a:personal-{REPORTER}"]
+    text = card_texts(receipt.card)
+    assert "Takk for at du forteller oss hva som fungerte!" in text
+    assert report.reference in text and "senest" not in text
+    [card] = [s for s in teams.ms.sent if s.conversation == TRIAGE]
+    assert "Godt samarbeid: noe som fungerte. Ikke et avvik; telles for seg." in card_texts(
+        card.card)
+    assert card.card["body"][0]["color"] == "Good"
+    assert "Alvorlighet" not in card_texts(card.card)  # no harm was asked
+
+
 def test_a_reporter_seen_only_in_a_channel_gets_a_new_personal_chat(teams: TeamsHarness,
                                                                      ) -> None:
     teams.invoke("composeExtension/submitAction",

@@ -133,6 +133,8 @@ def _form(request: Request, *, values: dict[str, Any], errors: list[FieldError],
         request, "form.html", status_code=status_code, tr=tr,
         values=values, errors=by_field, summary=summary, confirm_at=confirm_at,
         severity_questions=questions, send_path=SEND_PATH,
+        # good collaboration asks no harm: its question is hidden (meld.js hides it too)
+        asks_severity=values.get("kind") != Kind.GOOD_COLLABORATION,
         invalid={e.field for e in errors if not e.warning},
         has_warnings=any(e.warning for e in errors),
         only_warnings=bool(errors) and all(e.warning for e in errors),

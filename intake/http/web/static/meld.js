@@ -67,10 +67,17 @@
     if (!question || !kinds.length) {
       return;
     }
+    var field = byId("severity-field");
     function update() {
       var checked = document.querySelector("input[name=kind]:checked");
       var deviation = !checked || checked.value === "deviation";
       question.textContent = question.getAttribute(deviation ? "data-deviation" : "data-other");
+      // good collaboration asks no harm: its question is hidden, and not sent
+      var good = !!checked && checked.value === "good_collaboration";
+      if (field) {
+        field.hidden = good;
+        field.disabled = good;
+      }
     }
     Array.prototype.forEach.call(kinds, function (radio) {
       radio.addEventListener("change", update);
