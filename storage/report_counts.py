@@ -1,7 +1,7 @@
-"""What the triggers of migrations 0003 and 0007 keep, from scratch: report_counts (0003
-counts the reports already there with `recount_sql`), report_week_counts and
-report_open_weeks (0007, `week_recount_sql`), and reports.plus_one_count. A bulk load
-with the triggers off runs `recount` afterwards.
+"""What the triggers of migrations 0003, 0007 and 0016 keep, from scratch: report_counts
+(0003 counts the reports already there with `recount_sql`), report_week_counts and
+report_open_weeks (0007, `week_recount_sql`), report_day_counts (0016, `day_recount_sql`)
+and reports.plus_one_count. A bulk load with the triggers off runs `recount` afterwards.
 """
 
 from __future__ import annotations
@@ -72,6 +72,44 @@ def week_recount_sql(dialect: str) -> list[str]:
     ]
 
 
+# report_day_counts (migration 0016): its triggers' upsert (the table aliased `t`), and
+# what it counts: the deviations and inputs (storage.models_clusters.CLUSTER_KINDS) with a
+# local received day, along each cluster dimension whose keys the report has. `{r}` is the
+# row's prefix: "" in a query over reports, "NEW." or "OLD." in a trigger, "r." in a function.
+DAY_UPSERT = "ON CONFLICT (day, dim, k1, k2, k3, kind) DO UPDATE SET n = {t}.n + excluded.n"
+DAY_COUNTED = "{r}reported_on IS NOT NULL AND {r}kind IN ('deviation', 'input')"
+DAY_DIMENSIONS = (  # (dim, (k1, k2, k3), the condition for a report to have the keys)
+    ("place", ("{r}place_id", "{r}category_id", "{r}subcategory_id"),
+     "{r}place_id IS NOT NULL AND {r}subcategory_id IS NOT NULL"),
+    ("direction", ("{r}category_id", "{r}direction", "''"), "{r}direction IS NOT NULL"),
+)
+
+
+def day_row_selects(r: str, n: str) -> list[str]:
+    """One SELECT per dimension giving the row `r` ("NEW.", "OLD.", "r.") counted `n`
+    times (no FROM: for triggers and the PostgreSQL row function)."""
+    return [
+        f"SELECT {r}reported_on, '{dim}', {', '.join(k.format(r=r) for k in keys)}, "
+        f"{r}kind, {n} WHERE {DAY_COUNTED.format(r=r)} AND {where.format(r=r)}"
+        for dim, keys, where in DAY_DIMENSIONS
+    ]
+
+
+def day_recount_sql() -> str:
+    """An INSERT counting every report into an empty report_day_counts, keyed as the
+    triggers key them (the same SQL on both databases)."""
+    selects = []
+    for dim, keys, where in DAY_DIMENSIONS:
+        cols = [k.format(r="") for k in keys]
+        grouped = ", ".join(c for c in cols if c != "''")
+        selects.append(
+            f"SELECT reported_on, '{dim}', {', '.join(cols)}, kind, count(*) "  # noqa: S608 (constants)
+            f"FROM reports WHERE {DAY_COUNTED.format(r='')} AND {where.format(r='')} "
+            f"GROUP BY reported_on, kind, {grouped}")
+    return ("INSERT INTO report_day_counts (day, dim, k1, k2, k3, kind, n) "
+            + " UNION ALL ".join(selects))
+
+
 PLUS_ONE_COUNT_SQL = (
     "UPDATE reports SET plus_one_count = (SELECT count(*) FROM plus_ones "
     "WHERE plus_ones.report_id = reports.id) "
@@ -81,11 +119,12 @@ PLUS_ONE_COUNT_SQL = (
 
 
 def recount_statements(dialect: str) -> list[str]:
-    """What the triggers keep, from scratch: report_counts, report_week_counts and
-    reports.plus_one_count."""
+    """What the triggers keep, from scratch: report_counts, report_week_counts,
+    report_open_weeks, report_day_counts and reports.plus_one_count."""
     return ["DELETE FROM report_counts", recount_sql(dialect),
             "DELETE FROM report_week_counts", "DELETE FROM report_open_weeks",
-            *week_recount_sql(dialect), PLUS_ONE_COUNT_SQL]
+            *week_recount_sql(dialect), "DELETE FROM report_day_counts", day_recount_sql(),
+            PLUS_ONE_COUNT_SQL]
 
 
 def recount(conn: Connection) -> None:

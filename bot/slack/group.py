@@ -1,6 +1,6 @@
 """Forbedringsgruppen's Slack channel as an outbox channel: a card per new report, a
-line when a reporter writes on a closed report (whether to reopen it), and the reminder
-the day before a report's feedback-by date (mentioning the assignee).
+line when a reporter writes on a closed report (whether to reopen it), the reminder
+the day before a report's feedback-by date (mentioning the assignee), and cluster alerts.
 
 A new report's card names the open report it most probably is about again, looked up
 here at delivery (not when the report is sent), with a button marking it a duplicate."""
@@ -21,6 +21,7 @@ from intake.delivery.outbox import Notification
 from intake.domain.taxonomy import Taxonomy
 from intake.i18n import Translator
 from intake.texts import feedback_reminder_text, notification_text
+from intake.texts_clusters import cluster_alert_text
 
 log = logging.getLogger("meld.slack.group")
 
@@ -45,6 +46,12 @@ class SlackGroupNotifier:
         tr = Translator(self.locale, self.timezone)
         if note.event in ("reporter_message", "measure_due"):  # codes and names, never text
             text = views.escape(notification_text(note.event, note.payload, tr))
+            await post_message(self.client, note, channel=self.channel_id, text=text,
+                               blocks=[{"type": "section",
+                                        "text": {"type": "mrkdwn", "text": text}}])
+            return
+        if note.event == services.CLUSTER_ALERT_EVENT:  # names, counts and references
+            text = views.escape(cluster_alert_text(note.payload, tr, self.taxonomy))
             await post_message(self.client, note, channel=self.channel_id, text=text,
                                blocks=[{"type": "section",
                                         "text": {"type": "mrkdwn", "text": text}}])

@@ -26,6 +26,7 @@ from intake.i18n import Translator
 from intake.reporting import digest_text
 from intake.reporting.digest import Digest
 from intake.texts import notice_links, notification_text
+from intake.texts_clusters import cluster_alert_text
 
 log = logging.getLogger("meld.teams.notifier")
 
@@ -123,6 +124,8 @@ class TeamsGroupNotifier:
             activity = cards.text_message(notification_text(note.event, note.payload, tr))
         elif note.event in ("feedback_reminder", "measure_due"):  # plain text: names
             activity = cards.text_message(notification_text(note.event, note.payload, tr))
+        elif note.event == services.CLUSTER_ALERT_EVENT:  # names, counts, references
+            activity = cards.text_message(cluster_alert_text(note.payload, tr, self.taxonomy))
         elif note.event != "new_report":
             return
         else:

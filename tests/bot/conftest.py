@@ -41,7 +41,8 @@ WAIT = 5.0  # seconds a listener gets to call the Web API after the ack
 def slack_settings(db_url: str, fake: FakeSlack, **overrides: Any) -> Settings:
     values: dict[str, Any] = dict(
         database_url=db_url, secret_key=SECRET, run_outbox_worker=False,
-        run_digest_scheduler=False, run_promise_scheduler=False, slack_bot_token="xoxb-test",
+        run_digest_scheduler=False, run_promise_scheduler=False, run_cluster_alerts=False,
+        slack_bot_token="xoxb-test",
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=fake.url, slack_triage_channel=TRIAGE_CHANNEL,
         slack_group_members=GROUP_USER,

@@ -28,15 +28,17 @@ def test_readyz_with_database(api: httpx.Client) -> None:
 
 def _pg_port_1() -> Settings:
     return Settings(database_url="postgresql+psycopg://postgres@127.0.0.1:1/x",
-                    secret_key=SECRET, run_outbox_worker=False, run_promise_scheduler=False)
+                    secret_key=SECRET, run_outbox_worker=False, run_promise_scheduler=False,
+                    run_cluster_alerts=False)
 
 
 def _sqlite_gone(tmp_path: Path) -> Settings:
     folder = tmp_path / "gone"
-    # no scheduler either: its first check at start-up would create the file and keep a
+    # no schedulers either: their first check at start-up would create the file and keep a
     # connection to it open in the pool, and the folder's removal would go unnoticed
     return Settings(database_url=f"sqlite:///{folder}/meld.db", secret_key=SECRET,
-                    run_outbox_worker=False, run_promise_scheduler=False)
+                    run_outbox_worker=False, run_promise_scheduler=False,
+                    run_cluster_alerts=False)
 
 
 @pytest.fixture(params=["postgres_port_1", "sqlite_folder_removed"])

@@ -46,6 +46,7 @@ def meld_env(db_url: str, slack: FakeSlack) -> dict[str, str]:
         "MELD_SLACK_TRIAGE_CHANNEL": TRIAGE,
         "MELD_SLACK_TIMEOUT_SECONDS": "5",
         "MELD_RUN_DIGEST_SCHEDULER": "false",
+        "MELD_RUN_CLUSTER_ALERTS": "false",  # the triage channel gets the cards only
         "MELD_OUTBOX_POLL_SECONDS": "0.05",
         "MELD_OUTBOX_LEASE_SECONDS": str(LEASE_SECONDS),
         "MELD_LOG_LEVEL": "INFO",

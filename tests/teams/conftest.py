@@ -37,6 +37,7 @@ def teams_settings(db_url: str, ms: FakeMicrosoft, **overrides: Any) -> Settings
     values: dict[str, Any] = dict(
         database_url=db_url, secret_key=SECRET, run_outbox_worker=False,
         run_digest_scheduler=False, run_promise_scheduler=False,
+        run_cluster_alerts=False,
         teams_app_id=APP_ID, teams_app_password=APP_PASSWORD,
         teams_tenant_id=TENANT_ID, teams_authority_url=ms.url,
         teams_openid_metadata_url=ms.metadata_url, teams_service_urls=ms.url,
