@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from intake.domain.model import Actor, FieldError, NotFound, Role, ValidationFailed
 from intake.services.common import (
@@ -79,7 +81,8 @@ def _due(value: str | date | None, errors: list[FieldError]) -> date | None:
         return None
 
 
-def _views(session: object, rows: list[m.Measure], today: date) -> tuple[MeasureView, ...]:
+def measure_views(session: object, rows: list[m.Measure],
+                  today: date) -> tuple[MeasureView, ...]:
     ids = [r.id for r in rows]
     refs: dict[int, list[str]] = {i: [] for i in ids}
     if ids:
@@ -113,17 +116,31 @@ def create_measure(*, ctx: Context, actor: Actor, references: list[str], descrip
         reports = [load_report(session, ref) for ref in dict.fromkeys(references)]
         if not reports:
             raise ValidationFailed([FieldError("references", "required")])
-        now = db_now(session)
-        row = m.Measure(description=text, owner=who, due_on=due,
-                        status=MeasureStatus.PLANNED.value, created_by=actor.identity,
-                        created_at=now, updated_at=now)
-        session.add(row)
-        session.flush()
-        for report in reports:
-            session.add(m.MeasureReport(measure_id=row.id, report_id=report.id))
-            record_audit(session, actor, "measure_created", report, measure_id=row.id)
-        session.flush()
-        return _views(session, [row], ctx.today())[0]
+        row = insert_measure(session, actor, reports, description=text, owner=who, due_on=due)
+        return measure_views(session, [row], ctx.today())[0]
+
+
+def owner_and_due(owner: str | None, due_on: str | date | None,
+                  errors: list[FieldError]) -> tuple[str | None, date | None]:
+    """A measure's owner and due date checked (problems added to `errors`)."""
+    return _owner(owner, errors), _due(due_on, errors)
+
+
+def insert_measure(session: Session, actor: Actor, reports: list[m.Report], *,
+                   description: str, owner: str, due_on: date, **details: Any) -> m.Measure:
+    """A new planned measure for `reports`, in the caller's transaction (checked texts),
+    audited against each report (with `details`) so it is on the reports' timelines."""
+    now = db_now(session)
+    row = m.Measure(description=description, owner=owner, due_on=due_on,
+                    status=MeasureStatus.PLANNED.value, created_by=actor.identity,
+                    created_at=now, updated_at=now)
+    session.add(row)
+    session.flush()
+    for report in reports:
+        session.add(m.MeasureReport(measure_id=row.id, report_id=report.id))
+        record_audit(session, actor, "measure_created", report, measure_id=row.id, **details)
+    session.flush()
+    return row
 
 
 def update_measure(*, ctx: Context, actor: Actor, measure_id: int, status: str | None = None,
@@ -158,7 +175,7 @@ def update_measure(*, ctx: Context, actor: Actor, measure_id: int, status: str |
             for report in session.scalars(select(m.Report).where(m.Report.id.in_(report_ids))):
                 record_audit(session, actor, "measure_updated", report, measure_id=row.id,
                              fields=changed, status=row.status)
-        return _views(session, [row], ctx.today())[0]
+        return measure_views(session, [row], ctx.today())[0]
 
 
 def list_measures(*, ctx: Context, actor: Actor, reference: str | None = None,
@@ -179,7 +196,7 @@ def list_measures(*, ctx: Context, actor: Actor, reference: str | None = None,
             report = load_report(session, reference)
             stmt = stmt.where(m.Measure.id.in_(select(m.MeasureReport.measure_id).where(
                 m.MeasureReport.report_id == report.id)))
-        return _views(session, list(session.scalars(stmt.limit(500))), ctx.today())
+        return measure_views(session, list(session.scalars(stmt.limit(500))), ctx.today())
 
 
 def send_measure_reminders(ctx: Context) -> int:

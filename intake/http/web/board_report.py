@@ -173,6 +173,8 @@ async def _page(request: Request, actor: Any, reference: str, *, failed: str | N
                                    reference=view.reference)
         similar = await in_thread(services.similar_reports, ctx=ctx, actor=actor,
                                   reference=view.reference)
+        analyses = await in_thread(services.analyses_of_report, ctx=ctx, actor=actor,
+                                   reference=view.reference)
     except (NotFound, ValidationFailed):
         return render_http_error(request, 404)
     return render_board(
@@ -185,7 +187,7 @@ async def _page(request: Request, actor: Any, reference: str, *, failed: str | N
         categories=[(c.id, c.label(tr.locale)) for c in ctx.taxonomy.active_categories()],
         severities=[(s.value, label(SEVERITY_LABELS, s, tr)) for s in Severity],
         targets=[(t.value, label(REDIRECT_LABELS, t, tr)) for t in RedirectTarget],
-        measures=measures, today=ctx.today().isoformat(),
+        measures=measures, today=ctx.today().isoformat(), analyses=analyses,
         similar=[_similar(ctx, s, tr) for s in similar],
         measure_statuses=[(k, tr(v)) for k, v in MEASURE_STATUS_LABELS.items()],
         # a refused form is shown again with what was typed, even if it no longer fits

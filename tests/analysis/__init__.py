@@ -1,0 +1,1 @@
+"""Incident analyses (hendelsesanalyse) after the IS-0583 guide: the use cases."""
