@@ -26,9 +26,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack import payloads, suggestions
 from bot.slack.group import SlackGroupNotifier
 from bot.slack.listeners import SlackDoor, register
+from bot.slack.newsletter import CHANNEL as SLACK_NEWSLETTER
+from bot.slack.newsletter import SlackNewsletterNotifier
 from bot.slack.notifier import SlackNotifier, slack_client
 from intake import services
 from intake.delivery.outbox import Notifier
+from intake.i18n import Translator
 from intake.settings import Settings
 
 log = logging.getLogger("meld.slack")
@@ -109,6 +112,9 @@ def build_slack(settings: Settings, ctx: services.Context) -> Slack | None:
         notifiers["group"] = SlackGroupNotifier(
             client, channel_id=settings.slack_triage_channel, taxonomy=ctx.taxonomy,
             locale=settings.locale, timezone=settings.timezone, ctx=ctx)
+    # the published tertial newsletter's announcement (intake.services.publish_newsletter)
+    notifiers[SLACK_NEWSLETTER] = SlackNewsletterNotifier(
+        client, Translator(settings.locale, settings.timezone))
     router = _http_router(app, secret.get_secret_value()) if secret is not None else None
     token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
     return Slack(app=app, client=client, notifiers=notifiers, router=router, app_token=token)

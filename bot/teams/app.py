@@ -17,6 +17,8 @@ from pydantic import ValidationError
 from bot.teams.auth import AuthError, BotAuthenticator, BotTokens, OpenIdKeys, ssl_context
 from bot.teams.connector import Connector
 from bot.teams.door import TeamsDoor
+from bot.teams.newsletter import CHANNEL as TEAMS_NEWSLETTER
+from bot.teams.newsletter import TeamsNewsletterNotifier
 from bot.teams.notifier import (
     ChannelTarget,
     TeamsDigestPoster,
@@ -79,6 +81,10 @@ def build_teams(settings: Settings, ctx: services.Context, *,
     notifiers: dict[str, Notifier] = {
         "teams": TeamsNotifier(connector, store, tenant_id=settings.teams_tenant_id or "",
                                timezone=settings.timezone)}
+    # the published tertial newsletter's announcement (intake.services.publish_newsletter)
+    notifiers[TEAMS_NEWSLETTER] = TeamsNewsletterNotifier(
+        connector, store, fallback_service_url=settings.teams_triage_service_url,
+        tr=Translator(settings.locale, settings.timezone))
     poster = None
     if settings.teams_triage_conversation:
         target = ChannelTarget(store, settings.teams_triage_conversation,
