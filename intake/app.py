@@ -25,6 +25,7 @@ from intake.delivery.outbox import Notifier, OutboxWorker, WebStatusNotifier
 from intake.domain.model import DomainError, PermissionDenied, ValidationFailed
 from intake.http import api, deps, ratelimit, stats_api
 from intake.http.web import board as web_board
+from intake.http.web import board_analysis as web_board_analysis
 from intake.http.web import board_entra as web_board_entra
 from intake.http.web import board_measures as web_board_measures
 from intake.http.web import board_meeting as web_board_meeting
@@ -32,6 +33,7 @@ from intake.http.web import board_report as web_board_report
 from intake.http.web import docs as web_docs
 from intake.http.web import form as web_form
 from intake.http.web import mail_links as web_mail_links
+from intake.http.web import newsletter as web_newsletter
 from intake.http.web import pages as web_pages
 from intake.http.web import report_link as web_report_link
 from intake.http.web import status as web_status
@@ -284,6 +286,11 @@ def create_app(
                                                                                reference))
         if email is not None:
             all_notifiers[email.channel] = email
+        from intake.delivery.mail_newsletter import build_newsletter_mailer
+
+        newsletter_mail = build_newsletter_mailer(settings)  # the newsletter's distribution list
+        if newsletter_mail is not None:
+            all_notifiers[newsletter_mail.channel] = newsletter_mail
     all_notifiers.update(notifiers or {})
     worker = OutboxWorker(
         db=context.db, notifiers=all_notifiers,
@@ -322,6 +329,11 @@ def create_app(
             from intake.reporting.promise_schedule import promise_scheduler
 
             promise_task = asyncio.create_task(promise_scheduler(context, settings, stop))
+        cluster_task = None
+        if settings.run_cluster_alerts:
+            from intake.reporting.cluster_schedule import cluster_scheduler
+
+            cluster_task = asyncio.create_task(cluster_scheduler(context, settings, stop))
         mailbox_task = None
         if settings.mailbox_import == "graph" and settings.run_mailbox_sync:
             from intake.mailbox.sync import mailbox_scheduler
@@ -348,6 +360,8 @@ def create_app(
                 await teams_digest
             if promise_task is not None:
                 await promise_task
+            if cluster_task is not None:
+                await cluster_task
             if mailbox_task is not None:
                 await mailbox_task
             if teams is not None:
@@ -376,7 +390,7 @@ def create_app(
     app.include_router(web_mail_links.router)  # /status/{token}/epost-av (List-Unsubscribe)
     for web in (web_form, web_status, web_pages, web_report_link, web_docs, web_board,
                 web_board_report, web_board_entra, web_board_measures,
-                web_board_meeting, web_suggest):
+                web_board_meeting, web_board_analysis, web_suggest, web_newsletter):
         app.include_router(web.router)
     if slack is not None and slack.router is not None:
         app.include_router(slack.router)

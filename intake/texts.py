@@ -17,6 +17,9 @@ from intake.domain.model import (
 )
 from intake.domain.redirects import LINK_RE
 from intake.i18n import N_, Translator
+from intake.texts_good import good_receipt_lines, is_good
+from intake.texts_newsletter import NEWSLETTER_ERRORS, NEWSLETTER_EVENT
+from intake.texts_newsletter import notice_text as newsletter_notice
 
 if TYPE_CHECKING:
     from intake.services import Receipt
@@ -25,6 +28,7 @@ KIND_LABELS = {
     Kind.DEVIATION: N_("Deviation"),
     Kind.SUGGESTION: N_("Improvement suggestion"),
     Kind.INPUT: N_("Input or question"),
+    Kind.GOOD_COLLABORATION: N_("Good collaboration"),
 }
 
 SEVERITY_LABELS = {
@@ -204,6 +208,7 @@ ERROR_TEXTS = {
         "taken until {date}."
     ),
 }
+ERROR_TEXTS.update(NEWSLETTER_ERRORS)
 
 
 def label(mapping: dict[Any, str], value: str | None, tr: Translator) -> str:
@@ -282,13 +287,14 @@ NEXT_STEPS = N_(
 
 
 def receipt_lines(receipt: Receipt, tr: Translator) -> list[str]:
-    """The receipt in a few sentences: reference, what happens next, when to expect an answer."""
-    lines = [
-        tr("Thank you! Your report has been received with reference {reference}.",
-           reference=receipt.reference),
-        tr(NEXT_STEPS, date=tr.date(receipt.feedback_by)),
-        tr(STATUS_PAGE_NOTICES),
-    ]
+    """The receipt in a few sentences: reference, what happens next, when to expect an answer
+    (good collaboration: thanks, and no date)."""
+    if is_good(receipt.kind) or receipt.feedback_by is None:  # thanks; nothing to answer
+        lines = [*good_receipt_lines(receipt.reference, tr), tr(STATUS_PAGE_NOTICES)]
+    else:
+        lines = [tr("Thank you! Your report has been received with reference {reference}.",
+                    reference=receipt.reference),
+                 tr(NEXT_STEPS, date=tr.date(receipt.feedback_by)), tr(STATUS_PAGE_NOTICES)]
     if receipt.email_notices:
         lines.append(tr(EMAIL_NOTICES))
     if receipt.formal_guidance:
@@ -369,6 +375,8 @@ def notification_text(event: str, payload: dict[str, Any], tr: Translator,
                 + guidance_tail(payload, links))
     if event == "followed_status":  # intake.services.outbox_rows.FOLLOWED_EVENT
         return followed_text(payload, tr)
+    if event == NEWSLETTER_EVENT:  # intake.services.newsletter_publish
+        return newsletter_notice(payload, tr, links)
     if event == "reply":
         return tr(REPLY_NOTICE, **params)
     if event == "reporter_message":
@@ -382,6 +390,8 @@ def notification_text(event: str, payload: dict[str, Any], tr: Translator,
         return tr(MEASURE_DUE_NOTICE, number=payload.get("measure_id", ""),
                   owner=payload.get("owner", ""), reference=payload.get("reference", ""),
                   date=tr.date(date.fromisoformat(payload["due_on"])))
+    if event == "receipt" and is_good(payload.get("kind")):
+        return "\n\n".join(good_receipt_lines(str(payload.get("reference", "")), tr))
     if event == "receipt":
         lines = [
             tr("Thank you! Your report has been received with reference {reference}.",

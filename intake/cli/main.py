@@ -152,17 +152,20 @@ def build_parser(tr: Translator | None = None,
     # commands that live in their own modules: each has add_parser(sub, tr)
     from intake.cli import audit as cli_audit
     from intake.cli import board as cli_board
+    from intake.cli import clusters as cli_clusters
     from intake.cli import demo as cli_demo
     from intake.cli import digest as cli_digest
     from intake.cli import doctor as cli_doctor
     from intake.cli import lifecycle as cli_lifecycle
     from intake.cli import mailbox as cli_mailbox
+    from intake.cli import newsletter as cli_newsletter
     from intake.cli import promises as cli_promises
     from intake.cli import report as cli_report
     from intake.cli import teams_package as cli_teams_package
 
     for module in (cli_report, cli_digest, cli_demo, cli_lifecycle, cli_audit,
-                   cli_teams_package, cli_doctor, cli_promises, cli_mailbox, cli_board):
+                   cli_teams_package, cli_doctor, cli_promises, cli_mailbox, cli_board,
+                   cli_clusters, cli_newsletter):
         module.add_parser(sub, tr)
     return p
 

@@ -19,6 +19,26 @@ from intake.services.access import (
     report_link,
     revoke_token,
 )
+from intake.services.analysis import (
+    AnalysisCauseView,
+    AnalysisEventView,
+    AnalysisSummary,
+    AnalysisView,
+    analyses_of_report,
+    get_analysis,
+    list_analyses,
+    open_analysis,
+    set_analysis_status,
+    update_analysis,
+)
+from intake.services.analysis_parts import (
+    add_analysis_measure,
+    add_analysis_report,
+    add_cause,
+    add_event,
+    remove_cause,
+    remove_event,
+)
 from intake.services.board import (
     LOGIN_LINK_MINUTES,
     create_login_link,
@@ -30,6 +50,7 @@ from intake.services.board import (
     sign_in_with_entra,
     sign_out,
 )
+from intake.services.clusters import CLUSTER_ALERT_EVENT, ClusterAlertView, check_clusters
 from intake.services.common import (
     ANONYMOUS_WEB,
     GROUP_CHANNEL,
@@ -54,6 +75,19 @@ from intake.services.measures import (
     update_measure,
 )
 from intake.services.meetings import Agenda, add_meeting, agenda, meetings
+from intake.services.newsletter import (
+    approve_newsletter,
+    draft_newsletter,
+    edit_newsletter,
+    newsletter,
+    newsletter_statuses,
+    public_newsletter,
+)
+from intake.services.newsletter_publish import (
+    PublishResult,
+    newsletter_channels,
+    publish_newsletter,
+)
 from intake.services.notices import EmailNotices, email_notices, stop_email_notices
 from intake.services.promises import PromiseRun, send_due_promise_notices
 from intake.services.public import (
@@ -113,6 +147,7 @@ from intake.services.views import (
 
 __all__ = [
     "ANONYMOUS_WEB",
+    "CLUSTER_ALERT_EVENT",
     "EXPORT_COLUMNS",
     "FORM_CONFIRM",
     "FORM_NO_IDS",
@@ -127,6 +162,11 @@ __all__ = [
     "REFERENCE_RE",
     "REPORT_LINK_HOURS",
     "Agenda",
+    "AnalysisCauseView",
+    "AnalysisEventView",
+    "AnalysisSummary",
+    "AnalysisView",
+    "ClusterAlertView",
     "Context",
     "EmailNotices",
     "MailOutcome",
@@ -135,6 +175,7 @@ __all__ = [
     "MessageView",
     "Page",
     "PromiseRun",
+    "PublishResult",
     "RatingView",
     "Receipt",
     "ReportDraft",
@@ -143,14 +184,21 @@ __all__ = [
     "SimilarReport",
     "Suggestion",
     "TimelineEntry",
+    "add_analysis_measure",
+    "add_analysis_report",
+    "add_cause",
+    "add_event",
     "add_meeting",
     "add_note",
     "agenda",
+    "analyses_of_report",
+    "approve_newsletter",
     "assess",
     "assign",
     "authenticate_token",
     "build_context",
     "card_match",
+    "check_clusters",
     "check_free_text",
     "check_subcategory",
     "close",
@@ -160,13 +208,17 @@ __all__ = [
     "create_token",
     "delivered_notices",
     "deny",
+    "draft_newsletter",
+    "edit_newsletter",
     "email_notices",
     "export_rows",
     "find_by_status_token",
     "followed_report",
+    "get_analysis",
     "get_report",
     "last_group_activity",
     "last_group_messages",
+    "list_analyses",
     "list_measures",
     "list_my_reports",
     "list_reports",
@@ -176,8 +228,14 @@ __all__ = [
     "measure_counts",
     "meetings",
     "move_status",
+    "newsletter",
+    "newsletter_channels",
+    "newsletter_statuses",
+    "open_analysis",
     "open_report_link",
     "plus_one",
+    "public_newsletter",
+    "publish_newsletter",
     "rate_answer",
     "rating_for",
     "rating_link",
@@ -185,6 +243,8 @@ __all__ = [
     "redeem_login_link",
     "redirect",
     "refuse_sign_in",
+    "remove_cause",
+    "remove_event",
     "reopen",
     "reply",
     "report_link",
@@ -197,6 +257,7 @@ __all__ = [
     "send_due_promise_notices",
     "send_measure_reminders",
     "session_actor",
+    "set_analysis_status",
     "set_public_title",
     "sign_in_with_entra",
     "sign_out",
@@ -206,6 +267,7 @@ __all__ = [
     "submit_report",
     "suggestions",
     "take_mail",
+    "update_analysis",
     "update_measure",
     "validate_draft",
 ]

@@ -39,6 +39,7 @@ from intake.services.common import (
 from intake.services.context import Context
 from intake.services.guidance import FORMAL_GUIDANCE
 from intake.services.promises import (
+    NO_PROMISE,
     OVERDUE_EVENT,
     WAITING_STATUSES,
     is_overdue,
@@ -47,10 +48,11 @@ from intake.services.promises import (
 from intake.services.search import prepare as prepare_search
 from intake.services.search import text_clause
 from intake.services.views import Page, ReportFilter, ReportView
+from intake.texts_newsletter import NEWSLETTER_EVENT
 from storage import models as m
 
 # the notices a web reporter reads on the status page (delivered_notices)
-WEB_NOTICE_EVENTS = ("status_changed", OVERDUE_EVENT, FORMAL_GUIDANCE)
+WEB_NOTICE_EVENTS = ("status_changed", OVERDUE_EVENT, FORMAL_GUIDANCE, NEWSLETTER_EVENT)
 
 
 def get_report(*, ctx: Context, actor: Actor, reference: str,
@@ -182,7 +184,7 @@ def filtered(ctx: Context, stmt: Any, filters: ReportFilter) -> Any:
         # yesterday, still waiting and without first feedback (promises.is_overdue)
         before = reported_before_for(ctx, ctx.today() - timedelta(days=1))
         stmt = stmt.where(m.Report.status.in_(WAITING_STATUSES),
-                          m.Report.first_feedback_at.is_(None),
+                          m.Report.first_feedback_at.is_(None), m.Report.kind != NO_PROMISE,
                           m.Report.reported_at < before)
     return stmt
 
