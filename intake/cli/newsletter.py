@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from intake import services
 from intake.cli.base import cli_actor
 from intake.domain.model import Actor, Role
+from intake.texts_newsletter import STATUS_LABELS
 
 if TYPE_CHECKING:
     from intake.cli.base import Cli
@@ -73,7 +74,8 @@ def _write(cli: Cli, args: argparse.Namespace) -> int:
                                 reason=exc.strerror or str(exc)), file=sys.stderr)
             return 1
         print(tr("The newsletter for {tertial} ({status}) was written to {path}.",
-                 tertial=view.tertial, status=view.status, path=args.out), file=sys.stderr)
+                 tertial=view.tertial, status=tr(STATUS_LABELS[view.status]).lower(),
+                 path=args.out), file=sys.stderr)
         return 0
     if args.format == "pdf" and sys.stdout.isatty():
         print("meld: " + tr("A PDF is not for the terminal: give --out FILE."),

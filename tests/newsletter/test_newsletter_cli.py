@@ -29,7 +29,7 @@ def test_the_cli_writes_html_and_pdf_and_publishes_once(
     html_file, pdf_file = tmp_path / "nyhetsbrev.html", tmp_path / "nyhetsbrev.pdf"
     code, _, err = run(settings, capsys, "newsletter", "--tertial", TERTIAL,
                        "--out", str(html_file))
-    assert code == 0 and "draft" in err
+    assert code == 0 and "(utkast)" in err
     html = html_file.read_text(encoding="utf-8")
     assert html.startswith("<!doctype html>") and "Utkast: ikke publisert." in html
     assert "Epikrisen sendes elektronisk samme dag som utskrivning." in html
