@@ -36,9 +36,7 @@ from intake.domain.analysis import (
 from intake.domain.model import DomainError, NotFound, ValidationFailed
 from intake.http.web.board_common import (
     board_actor,
-    board_csrf_ok,
-    form_expired,
-    refused_change,
+    group_post,
     render_board,
     to_sign_in,
 )
@@ -135,14 +133,10 @@ async def _list(request: Request, actor: Any, *, values: dict[str, str],
 
 @router.post("/gruppe/analyser", response_class=HTMLResponse)
 async def open_analysis(request: Request) -> Response:
-    form = await request.form()
-    if not board_csrf_ok(request, str(form.get("csrf", ""))):
-        return form_expired(request)
-    actor = await board_actor(request)
-    if actor is None:
-        return to_sign_in(request)
-    if not actor.is_group:
-        return await refused_change(request, actor, "analysis")
+    posted = await group_post(request, "analysis")
+    if isinstance(posted, Response):
+        return posted
+    form, actor = posted
     values = {k: str(form.get(k, ""))[:MAX_FIELD] for k in ("references", "title", "mandate",
                                                               "team")}
     tr = translator(request)
@@ -173,16 +167,11 @@ async def analysis_page(request: Request, analysis_id: str) -> Response:
 
 @router.post("/gruppe/analyser/{analysis_id}/{action}", response_class=HTMLResponse)
 async def act(request: Request, analysis_id: str, action: str) -> Response:
-    form = await request.form()
-    if not board_csrf_ok(request, str(form.get("csrf", ""))):
-        return form_expired(request)
-    actor = await board_actor(request)
-    if actor is None:
-        return to_sign_in(request)
-    if action not in ACTIONS or not analysis_id.isdigit() or len(analysis_id) > 9:
-        return render_http_error(request, 404)
-    if not actor.is_group:
-        return await refused_change(request, actor, f"analysis-{action}")
+    known = action in ACTIONS and analysis_id.isdigit() and len(analysis_id) <= 9
+    posted = await group_post(request, f"analysis-{action}", known=known)
+    if isinstance(posted, Response):
+        return posted
+    form, actor = posted
     fields, call = ACTIONS[action]
     values = {name: str(form.get(name, ""))[:MAX_FIELD] for name in fields}
     tr = translator(request)

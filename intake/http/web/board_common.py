@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from intake import services
 from intake.domain.model import Actor
-from intake.http.web.pages import ctx_of, in_thread, render_page, translator
+from intake.http.web.pages import ctx_of, in_thread, render_http_error, render_page, translator
 
 BOARD_COOKIE = "meld_board"
 SIGN_IN_PATH = "/gruppe/logg-inn"
@@ -88,6 +88,25 @@ def form_expired(request: Request) -> HTMLResponse:
     return render_page(request, "error.html", status_code=403,
                        title=tr("The form has expired"),
                        text=tr("Reload the page and try again."))
+
+
+async def group_post(request: Request, action: str, *,
+                     known: bool = True) -> tuple[Any, Actor] | Response:
+    """A change posted on the board: the form and the group member posting it, or the answer
+    when it may not go on: 403 for a form without this session's CSRF token (checked first,
+    so a forged post never even gets the sign-in redirect), the sign-in page without a
+    session, 404 for what is not `known`, and 403 (audited as `action`) for a reader."""
+    form = await request.form()
+    if not board_csrf_ok(request, str(form.get("csrf", ""))):
+        return form_expired(request)
+    actor = await board_actor(request)
+    if actor is None:
+        return to_sign_in(request)
+    if not known:
+        return render_http_error(request, 404)
+    if not actor.is_group:
+        return await refused_change(request, actor, action)
+    return form, actor
 
 
 async def refused_change(request: Request, actor: Actor, action: str) -> HTMLResponse:

@@ -26,9 +26,7 @@ from intake import services
 from intake.domain.model import DomainError, ValidationFailed
 from intake.http.web.board_common import (
     board_actor,
-    board_csrf_ok,
-    form_expired,
-    refused_change,
+    group_post,
     render_board,
     to_sign_in,
 )
@@ -78,14 +76,10 @@ async def meeting_page(request: Request) -> Response:
 
 @router.post("/gruppe/mote", response_class=HTMLResponse)
 async def set_meeting(request: Request) -> Response:
-    form = await request.form()
-    if not board_csrf_ok(request, str(form.get("csrf", ""))):
-        return form_expired(request)
-    actor = await board_actor(request)
-    if actor is None:
-        return to_sign_in(request)
-    if not actor.is_group:
-        return await refused_change(request, actor, "meeting")
+    posted = await group_post(request, "meeting")
+    if isinstance(posted, Response):
+        return posted
+    form, actor = posted
     held_on = str(form.get("held_on", ""))[:20]
     try:
         day = await in_thread(services.add_meeting, ctx=ctx_of(request), actor=actor,

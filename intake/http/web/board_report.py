@@ -32,9 +32,7 @@ from intake.domain.model import (
 )
 from intake.http.web.board_common import (
     board_actor,
-    board_csrf_ok,
-    form_expired,
-    refused_change,
+    group_post,
     render_board,
     to_sign_in,
 )
@@ -131,16 +129,10 @@ async def report_page(request: Request, reference: str) -> Response:
 
 @router.post("/gruppe/sak/{reference}/{action}", response_class=HTMLResponse)
 async def act(request: Request, reference: str, action: str) -> Response:
-    form = await request.form()
-    if not board_csrf_ok(request, str(form.get("csrf", ""))):
-        return form_expired(request)
-    actor = await board_actor(request)
-    if actor is None:
-        return to_sign_in(request)
-    if action not in ACTIONS:
-        return render_http_error(request, 404)
-    if not actor.is_group:
-        return await refused_change(request, actor, action)
+    posted = await group_post(request, action, known=action in ACTIONS)
+    if isinstance(posted, Response):
+        return posted
+    form, actor = posted
     fields, call = ACTIONS[action]
     values = {name: str(form.get(name, ""))[:MAX_FIELD] for name in fields}
     tr = translator(request)

@@ -31,9 +31,7 @@ from intake.domain import periods
 from intake.domain.model import DomainError, ValidationFailed
 from intake.http.web.board_common import (
     board_actor,
-    board_csrf_ok,
-    form_expired,
-    refused_change,
+    group_post,
     render_board,
     to_sign_in,
 )
@@ -174,14 +172,10 @@ def _revision(value: Any) -> int | None:
 
 
 async def _change(request: Request, action: str) -> Response:
-    form = await request.form()
-    if not board_csrf_ok(request, str(form.get("csrf", ""))):
-        return form_expired(request)
-    actor = await board_actor(request)
-    if actor is None:
-        return to_sign_in(request)
-    if not actor.is_group:
-        return await refused_change(request, actor, f"newsletter_{action}")
+    posted = await group_post(request, f"newsletter_{action}")
+    if isinstance(posted, Response):
+        return posted
+    form, actor = posted
     ctx = ctx_of(request)
     tertial = str(form.get("tertial", ""))[:20]
     revision = _revision(form.get("revision"))
