@@ -14,8 +14,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import SQLAlchemyError
-
+from intake.reporting.periodic import run_every
 from intake.services.clusters import check_clusters
 
 if TYPE_CHECKING:
@@ -25,28 +24,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("meld.clusters")
 
 
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=max(0.0, seconds))
-    except TimeoutError:
-        pass
-
-
 async def cluster_scheduler(ctx: Context, settings: Settings, stop: asyncio.Event) -> None:
     """Look for cluster alerts every settings.cluster_check_seconds until `stop` is set
-    (the check runs in a thread: the use case is synchronous). Errors are logged and
-    waited out."""
-    interval = settings.cluster_check_seconds
-    log.info("cluster alerts: checking every %.0f s", interval)
-    while not stop.is_set():
-        try:
-            await asyncio.to_thread(check_clusters, ctx)
-        except asyncio.CancelledError:
-            raise
-        except SQLAlchemyError as exc:
-            log.warning("cluster alerts: database error (%s); trying again in %.0f s",
-                        type(exc).__name__, interval)
-        except Exception as exc:  # a bug must not stop the alerts for good
-            log.error("cluster alerts: check failed (%s); trying again in %.0f s",
-                      type(exc).__name__, interval)
-        await _sleep(stop, interval)
+    (the check runs in a thread: the use case is synchronous)."""
+    await run_every(settings.cluster_check_seconds, stop,
+                    lambda: asyncio.to_thread(check_clusters, ctx),
+                    name="cluster alerts", log=log)

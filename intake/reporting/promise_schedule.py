@@ -15,8 +15,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import SQLAlchemyError
-
+from intake.reporting.periodic import run_every
 from intake.services.measures import send_measure_reminders
 from intake.services.promises import PromiseRun, send_due_promise_notices
 
@@ -27,13 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("meld.promises")
 
 MAX_BATCHES = 20  # full batches run back to back before the loop sleeps again
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=max(0.0, seconds))
-    except TimeoutError:
-        pass
 
 
 async def run_promises_once(ctx: Context) -> PromiseRun:
@@ -50,18 +42,6 @@ async def run_promises_once(ctx: Context) -> PromiseRun:
 
 async def promise_scheduler(ctx: Context, settings: Settings, stop: asyncio.Event) -> None:
     """Look for reminders and overdue notices due every settings.promise_check_seconds
-    until `stop` is set. Database errors are logged and waited out."""
-    interval = settings.promise_check_seconds
-    log.info("promise scheduler: checking every %.0f s", interval)
-    while not stop.is_set():
-        try:
-            await run_promises_once(ctx)
-        except asyncio.CancelledError:
-            raise
-        except SQLAlchemyError as exc:
-            log.warning("promise scheduler: database error (%s); trying again in %.0f s",
-                        type(exc).__name__, interval)
-        except Exception as exc:  # a bug must not stop the promise for good
-            log.error("promise scheduler: check failed (%s); trying again in %.0f s",
-                      type(exc).__name__, interval)
-        await _sleep(stop, interval)
+    until `stop` is set."""
+    await run_every(settings.promise_check_seconds, stop, lambda: run_promises_once(ctx),
+                    name="promise scheduler", log=log)
