@@ -10,6 +10,7 @@ transaction, every text goes through the identifier guard.
 from __future__ import annotations
 
 from datetime import date, time
+from typing import Any
 
 from sqlalchemy import delete
 
@@ -98,16 +99,23 @@ def add_event(*, ctx: Context, actor: Actor, analysis_id: int, happened_on: str 
         return AnalysisEventView(event.id, day, at, text)
 
 
-def remove_event(*, ctx: Context, actor: Actor, analysis_id: int, event_id: int) -> None:
-    require_analysis_access(ctx, actor, change=True, action="event_remove")
+def _remove_part(ctx: Context, actor: Actor, analysis_id: int, table: Any, part_id: int,
+                 what: str) -> None:
+    """Remove one event or cause of an analysis (`what`: "event" or "cause"), audited."""
+    require_analysis_access(ctx, actor, change=True, action=f"{what}_remove")
     with transaction(ctx) as session:
         row = load_analysis(session, analysis_id, for_update=True)
         touch(session, actor, row)
-        gone = session.execute(delete(ma.AnalysisEvent).where(
-            ma.AnalysisEvent.id == event_id, ma.AnalysisEvent.analysis_id == row.id)).rowcount
+        gone = session.execute(delete(table).where(
+            table.id == part_id, table.analysis_id == row.id)).rowcount
         if not gone:
             raise NotFound("analysis_part_not_found")
-        audit_analysis(session, actor, "analysis_event_removed", row, event_id=event_id)
+        audit_analysis(session, actor, f"analysis_{what}_removed", row,
+                       **{f"{what}_id": part_id})
+
+
+def remove_event(*, ctx: Context, actor: Actor, analysis_id: int, event_id: int) -> None:
+    _remove_part(ctx, actor, analysis_id, ma.AnalysisEvent, event_id, "event")
 
 
 def add_cause(*, ctx: Context, actor: Actor, analysis_id: int, category: str,
@@ -133,15 +141,7 @@ def add_cause(*, ctx: Context, actor: Actor, analysis_id: int, category: str,
 
 
 def remove_cause(*, ctx: Context, actor: Actor, analysis_id: int, cause_id: int) -> None:
-    require_analysis_access(ctx, actor, change=True, action="cause_remove")
-    with transaction(ctx) as session:
-        row = load_analysis(session, analysis_id, for_update=True)
-        touch(session, actor, row)
-        gone = session.execute(delete(ma.AnalysisCause).where(
-            ma.AnalysisCause.id == cause_id, ma.AnalysisCause.analysis_id == row.id)).rowcount
-        if not gone:
-            raise NotFound("analysis_part_not_found")
-        audit_analysis(session, actor, "analysis_cause_removed", row, cause_id=cause_id)
+    _remove_part(ctx, actor, analysis_id, ma.AnalysisCause, cause_id, "cause")
 
 
 def add_analysis_measure(*, ctx: Context, actor: Actor, analysis_id: int, description: str,
