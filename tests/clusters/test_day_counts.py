@@ -5,15 +5,10 @@ the reports already there, and its downgrade takes the triggers away."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import create_engine, delete, insert, text, update
-from sqlalchemy.engine import make_url
 
 from intake import services
 from storage import models as m
@@ -25,7 +20,6 @@ from tests.clusters.helpers import (
     receive,
     stored_day_counts,
 )
-from tests.conftest import _pg_server_url
 
 DAY = date(2026, 3, 2)
 _numbers = iter(range(9000, 9999))
@@ -134,27 +128,6 @@ def test_recount_rebuilds_the_day_counts(ctx, clock) -> None:
 
 # ---------------------------------------------------------------- the migration
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database with nothing in it (no migrations run), on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    server = _pg_server_url()
-    if not server:
-        pytest.skip("no PostgreSQL server given (MELD_TEST_POSTGRES_URL is not set)")
-    base = make_url(server).set(drivername="postgresql+psycopg")
-    name = f"meld_clu_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _table_rows(engine: Any) -> dict[tuple[Any, ...], int]:

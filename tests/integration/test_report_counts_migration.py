@@ -2,40 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import column, create_engine, insert, select, table, text
-from sqlalchemy.engine import make_url
 
 from storage import models as m
 from storage.migrate import upgrade
-from tests.conftest import _pg_server_url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database with nothing in it (no migrations run), on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    server = _pg_server_url()
-    if not server:
-        pytest.skip("no PostgreSQL server given (MELD_TEST_POSTGRES_URL is not set)")
-    base = make_url(server).set(drivername="postgresql+psycopg")
-    name = f"meld_mig_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_upgrade_counts_existing_reports(empty_url: str) -> None:
