@@ -28,7 +28,7 @@ from intake.reporting.newsletter_render import (
     TOTAL,
     banner,
     dates_line,
-    item_lines,
+    entries,
 )
 from intake.texts_newsletter import shown_change, shown_count
 
@@ -131,8 +131,8 @@ def _section(pdf: FPDF, view: NewsletterView, section: str, tr: Translator) -> N
     for category, items in groups:
         pdf.ln(1)
         _heading(pdf, category, 11.5)
-        for item in items:
-            for name, text in item_lines(item, tr):
+        for lines in entries(items, tr):
+            for name, text in lines:
                 pdf.set_font(FONT, "B", 10.5)
                 pdf.write(LINE, latin1(f"{name}: "))
                 pdf.set_font(FONT, "", 10.5)

@@ -141,16 +141,36 @@ def item_lines(item: Item, tr: Translator) -> list[tuple[str, str]]:
     return lines
 
 
+def entries(items: list[Item], tr: Translator) -> list[list[tuple[str, str]]]:
+    """The (label, text) lines of a category's items, as every rendering shows them: items
+    with the same learning point are one entry, the point once and each measure under it
+    (once), in the order the points first appear; a tracked measure is an entry alone."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    out: list[list[tuple[str, str]]] = []
+    for item in items:
+        lines = item_lines(item, tr)
+        if not item.learning_point:
+            out.append(lines)
+            continue
+        entry = found.get(item.learning_point)
+        if entry is None:
+            found[item.learning_point] = lines
+            out.append(lines)
+        else:
+            entry.extend(line for line in lines[1:] if line not in entry)
+    return out
+
+
 def _items(groups: list[tuple[str, list[Item]]], tr: Translator) -> str:
     if not groups:
         return _paragraphs(tr(NO_ITEMS), "muted")
     out = []
     for category, items in groups:
-        entries = "".join(
+        shown = "".join(
             "<li>" + "".join(f"<p><strong>{esc(name)}:</strong> {esc(text)}</p>"
-                             for name, text in item_lines(item, tr)) + "</li>"
-            for item in items)
-        out.append(f"<h3>{esc(category)}</h3><ul class=\"items\">{entries}</ul>")
+                             for name, text in lines) + "</li>"
+            for lines in entries(items, tr))
+        out.append(f"<h3>{esc(category)}</h3><ul class=\"items\">{shown}</ul>")
     return "".join(out)
 
 

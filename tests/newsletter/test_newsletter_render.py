@@ -96,3 +96,38 @@ def test_a_draft_says_so(tertials: Tertials) -> None:
 def test_latin1_keeps_norwegian_and_replaces_the_rest() -> None:
     assert latin1("Blåbærsyltetøy – “godt” … 3 − 1 → ✓ Ωmega é") == (
         'Blåbærsyltetøy - "godt" ... 3 - 1 -> ? ?mega é')
+
+
+def test_one_learning_point_with_several_measures_is_one_entry() -> None:
+    """Reports closed with the same learning point but other measures: the point is shown
+    once, with each measure under it (once), in HTML and in PDF alike."""
+    from intake.reporting.newsletter import Content, Item, NewsletterView
+
+    def item(key: str, point: str | None, measure: str, status: str | None = None) -> Item:
+        return Item(key=key, section="deviations", category_id="epikrise", category="Epikrise",
+                    learning_point=point, measure=measure, measure_status=status,
+                    findings=(), report_ids=(1,))
+
+    point = "Epikrisen sendes samme dag som utskrivning."
+    items = (item("lp:a", point, "Ny sjekkliste."), item("lp:b", "Svar på prøver følges opp.",
+                                                          "Tema på samhandlingsmøtet."),
+             item("lp:c", point, "Foreløpig epikrise sendes."),
+             item("lp:d", point, "Ny sjekkliste."),
+             item("measure:7", None, "Felles mal for epikrise.", "planned"))
+    view = NewsletterView(tertial="2026-T1", period_label="1. tertial 2026",
+                          previous_label="3. tertial 2025", custom_title=None, introduction=None,
+                          status="published", revision=1, slug="s",
+                          content=Content(tertial="2026-T1", previous_tertial="2025-T3",
+                                          items=items),
+                          included=frozenset(i.key for i in items))
+    html = render_html(view, NB)
+    text = " ".join(pdf_text(render_pdf(view, NB)).split())
+    for shown in (html, text):
+        assert shown.count(point) == 1
+        assert shown.count("Ny sjekkliste.") == 1
+        assert "Foreløpig epikrise sendes." in shown and "Tema på samhandlingsmøtet." in shown
+        assert "Felles mal for epikrise." in shown
+    # the point's measures follow it, before the next point
+    at = html.index(point)
+    assert at < html.index("Ny sjekkliste.") < html.index("Foreløpig epikrise sendes.") \
+        < html.index("Svar på prøver følges opp.")
