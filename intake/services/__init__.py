@@ -83,6 +83,7 @@ from intake.services.newsletter import (
     newsletter_statuses,
     public_newsletter,
 )
+from intake.services.newsletter import public_url as newsletter_url
 from intake.services.newsletter_publish import (
     PublishResult,
     newsletter_channels,
@@ -231,6 +232,7 @@ __all__ = [
     "newsletter",
     "newsletter_channels",
     "newsletter_statuses",
+    "newsletter_url",
     "open_analysis",
     "open_report_link",
     "plus_one",

@@ -54,7 +54,9 @@ def test_the_group_edits_approves_and_publishes(board: Board) -> None:
     assert r.status_code == 303
     page = kari.get(r.headers["location"])
     assert "Nyhetsbrevet er publisert." in page.text
-    slug = re.search(r'href="/nyhetsbrev/([^"]+)"', page.text).group(1)
+    base = re.escape(board.ctx.settings.base_url.rstrip("/"))
+    # the public link in full, to copy into a mail or a chat
+    slug = re.search(rf'href="{base}/nyhetsbrev/([^"]+)">{base}/nyhetsbrev/', page.text).group(1)
     public = board.client().get(f"/nyhetsbrev/{slug}")  # no session: the link is enough
     assert public.status_code == 200 and "Dette lærte vi i vinter" in public.text
     assert 'name="item"' not in page.text  # published: nothing to edit

@@ -131,7 +131,8 @@ async def _page(request: Request, actor: Any, tertial: str, *, status_code: int 
         default_title=tr(DEFAULT_TITLE, period=view.period_label),
         status_label=tr(STATUS_LABELS[view.status]), publications=publications,
         channels=services.newsletter_channels(ctx.settings), errors=errors or [],
-        notice=notice, form=form or {}, quoted=quote(view.tertial, safe=""))
+        notice=notice, form=form or {}, quoted=quote(view.tertial, safe=""),
+        public_link=services.newsletter_url(ctx, view.slug))
 
 
 @router.get(BOARD_PATH, response_class=HTMLResponse)
