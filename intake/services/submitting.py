@@ -6,8 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
+import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import sqlite
@@ -49,6 +53,8 @@ from intake.services.common import (
 from intake.services.context import Context
 from intake.services.views import Receipt, ReportDraft
 from storage import models as m
+from storage.db import Database
+from storage.group_commit import GroupCommit
 
 
 @dataclass(slots=True)
@@ -165,131 +171,250 @@ def _ensure_reference_sequence(ctx: Context, year: int) -> None:
     db.known_sequences.add(year)
 
 
-def _next_reference(session: Session, year: int) -> str:
-    """Allocate MELD-YYYY-NNNN.
+def _next_numbers(session: Session, year: int, count: int) -> list[int]:
+    """`count` new numbers for references MELD-YYYY-NNNN, ascending.
 
-    PostgreSQL takes the number from the year's sequence: no lock is held, so concurrent
-    submits never wait on each other, and a rolled-back submit leaves a gap (tolerated).
-    SQLite has one writer at a time anyway and bumps a counter row.
+    PostgreSQL takes them from the year's sequence: no lock is held, so concurrent submits
+    never wait on each other, and a rolled-back submit leaves a gap (tolerated). SQLite has
+    one writer at a time anyway and moves a counter row on by `count`.
     """
     if session.get_bind().dialect.name == "postgresql":
-        number = session.execute(
-            text(f"SELECT nextval('meld_reference_{int(year)}')")
-        ).scalar_one()
-    else:
-        stmt = sqlite.insert(m.ReferenceCounter).values(year=year, last=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[m.ReferenceCounter.year],
-            set_={"last": m.ReferenceCounter.last + 1},
-        ).returning(m.ReferenceCounter.last)
-        number = session.execute(stmt).scalar_one()
-    return f"MELD-{year}-{number:04d}"
+        return sorted(session.execute(
+            text(f"SELECT nextval('meld_reference_{int(year)}') "  # noqa: S608 (an int)
+                 "FROM generate_series(1, :count)"), {"count": count}).scalars())
+    stmt = sqlite.insert(m.ReferenceCounter).values(year=year, last=count)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[m.ReferenceCounter.year],
+        set_={"last": m.ReferenceCounter.last + count},
+    ).returning(m.ReferenceCounter.last)
+    last = session.execute(stmt).scalar_one()
+    return list(range(last - count + 1, last + 1))
+
+
+def _next_reference(session: Session, year: int) -> str:
+    """One new reference MELD-YYYY-NNNN (see `_next_numbers`)."""
+    return f"MELD-{year}-{_next_numbers(session, year, 1)[0]:04d}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One validated submit, everything but its reference and id (given when written)."""
+
+    ctx: Context
+    valid: _Valid
+    key: str | None
+    request_hash: str
+    formal: bool
+    channel: str
+    reporter_id: str
+    actor: Actor
+    now: datetime
+    year: int
+    locale: str
+    promised: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """What writing a plan came to: a new report, or the one its idempotency key names."""
+
+    reference: str
+    existing: m.Report | None = None
 
 
 def submit_report(
     *, ctx: Context, actor: Actor, draft: ReportDraft, idempotency_key: str | None = None
 ) -> Receipt:
-    """Validate, store and acknowledge one report; the same idempotency key gives the same one."""
+    """Validate, store and acknowledge one report; the same idempotency key gives the same one.
+
+    On SQLite, reports submitted at the same moment are written together, in one
+    transaction (`storage.group_commit`); each is stored before its receipt is given.
+    """
     valid = validate_draft(ctx, draft)
-    req_hash = _request_hash(valid)
     key = idempotency_key.strip()[:200] if idempotency_key and idempotency_key.strip() else None
     if key is not None and ("\x00" in key or has_control_chars(key)):
         raise ValidationFailed([FieldError("idempotency_key", "control_characters")])
-    formal = valid.severity in domain.SERIOUS_SEVERITIES
-    channel = channel_of(actor.identity)
-    reporter_id = (
-        f"web:{secrets.token_hex(12)}" if actor.identity == ANONYMOUS_WEB else actor.identity
-    )
     now = now_utc(ctx)
-    year = ctx.local_date(now).year
-    _ensure_reference_sequence(ctx, year)
+    plan = _Plan(
+        ctx=ctx, valid=valid, key=key, request_hash=_request_hash(valid),
+        formal=valid.severity in domain.SERIOUS_SEVERITIES,
+        channel=channel_of(actor.identity),
+        reporter_id=(f"web:{secrets.token_hex(12)}" if actor.identity == ANONYMOUS_WEB
+                     else actor.identity),
+        actor=actor, now=now, year=ctx.local_date(now).year,
+        locale=normalize_locale(draft.locale or ctx.settings.locale),
+        promised=promised_by(ctx, valid.kind, now))
+    _ensure_reference_sequence(ctx, plan.year)
+    written = _write(plan)
+    if written.existing is not None:
+        return _replayed(ctx, written.existing, plan.request_hash)
+    ctx.outbox_signal.fire()  # committed: the receipt may go out now
+    return Receipt(
+        reference=written.reference,
+        status=Status.RECEIVED,
+        feedback_by=plan.promised,
+        formal_guidance=plan.formal,
+        status_token=status_token_for(ctx, written.reference),
+        created=True,
+        email_notices=valid.email is not None,
+        kind=valid.kind.value,
+    )
+
+
+_WRITERS: weakref.WeakKeyDictionary[Database, GroupCommit[_Plan, _Written]] = (
+    weakref.WeakKeyDictionary())
+_WRITERS_LOCK = threading.Lock()
+
+
+def _write(plan: _Plan) -> _Written:
+    """SQLite (one writer, and every commit an fsync): submits at the same moment share
+    one transaction. PostgreSQL: each in its own, concurrently (its commits are grouped by
+    the server; and one transaction inserting reports of several categories would take the
+    count rows' locks out of the one order that keeps triage changes free of deadlocks)."""
+    if plan.ctx.db.dialect == "sqlite":
+        return _writer(plan.ctx.db).run(plan)
+    written = _write_plans([plan])[0]
+    if isinstance(written, BaseException):
+        raise written
+    return written
+
+
+def _writer(db: Database) -> GroupCommit[_Plan, _Written]:
+    """The database's group commit for submits (one per Database, made on first use)."""
+    with _WRITERS_LOCK:
+        writer = _WRITERS.get(db)
+        if writer is None:
+            writer = _WRITERS[db] = GroupCommit(_write_plans)
+        return writer
+
+
+def _write_plans(plans: Sequence[_Plan]) -> list[_Written | BaseException]:
+    """Write the plans in one transaction; if that fails (a key taken meanwhile by another
+    process, say), write each alone, so that one plan's problem is only its own."""
     try:
-        with ctx.db.transaction() as session:
-            if key is not None:
-                existing = _by_key(session, key)
-                if existing is not None:
-                    return _replayed(ctx, existing, req_hash)
-            reference = _next_reference(session, year)
-            # Core inserts: the hot path of every door, three rows in one transaction.
-            report_id = session.execute(
-                insert(m.Report.__table__).returning(m.Report.__table__.c.id),
-                {
-                    "reference": reference,
-                    "kind": valid.kind.value,
-                    "category_id": valid.category,
-                    "subcategory_id": valid.subcategory,
-                    "description": valid.description,
-                    "reporter_party": valid.reporter_party.value if valid.reporter_party
-                    else None,
-                    "concerned_party": valid.concerned_party.value if valid.concerned_party
-                    else None,
-                    "direction": domain.direction(valid.reporter_party, valid.concerned_party),
-                    "place_id": valid.place,
-                    "place_text": valid.place_text,
-                    "occurred_on": valid.occurred_on,
-                    "reported_at": now,
-                    "reported_on": ctx.local_date(now),
-                    "updated_at": now,
-                    "reported_severity": valid.severity.value,
-                    "status": Status.RECEIVED.value,
-                    "status_changed_at": now,
-                    "reporter_id": reporter_id,
-                    "channel": channel,
-                    "locale": normalize_locale(draft.locale or ctx.settings.locale),
-                    "source_link": valid.source_link,
-                    "idempotency_key": key,
-                    "request_hash": req_hash,
-                    "status_token_hash": hash_token(status_token_for(ctx, reference)),
-                    "notify_email": valid.email,
-                },
-            ).scalar_one()
-            session.execute(
-                insert(m.AuditEvent.__table__),
-                {"at": now, "actor_id": actor.identity, "actor_role": actor.role.value,
-                 "action": "submitted", "report_id": report_id,
-                 "details": {"kind": valid.kind.value, "severity": valid.severity.value,
-                             "channel": channel}},
-            )
-            promised = promised_by(ctx, valid.kind, now)
-            receipt = reporter_notice_rows(
-                report_id=report_id, reference=reference, channel=channel,
-                reporter_id=reporter_id, notify_email=valid.email, event="receipt",
-                payload={"formal_guidance": formal, "feedback_by": promised.isoformat()}
-                if promised else {"formal_guidance": formal, "kind": valid.kind.value},
-                now=now)
-            session.execute(
-                insert(m.OutboxMessage.__table__),
-                [
-                    *receipt,
-                    # the working group's channel(s): coded fields only, never the text
-                    {"report_id": report_id, "channel": GROUP_CHANNEL,
-                     "recipient": GROUP_CHANNEL, "event": "new_report", "created_at": now,
-                     "next_attempt_at": now, "attempts": 0,
-                     "payload": {"reference": reference, "kind": valid.kind.value,
-                                 "category": valid.category,
-                                 "severity": valid.severity.value, "place": valid.place,
-                                 "serious": formal}},
-                ],
-            )
-        ctx.outbox_signal.fire()  # committed: the receipt may go out now
-        return Receipt(
-            reference=reference,
-            status=Status.RECEIVED,
-            feedback_by=promised,
-            formal_guidance=formal,
-            status_token=status_token_for(ctx, reference),
-            created=True,
-            email_notices=valid.email is not None,
-            kind=valid.kind.value,
-        )
-    except IntegrityError:
-        # A concurrent submit with the same idempotency key won the race: return its receipt.
-        if key is not None:
-            with ctx.db.reading() as session:
-                existing = _by_key(session, key)
-            if existing is not None:
-                return _replayed(ctx, existing, req_hash)
-        raise
+        return _write_together(plans)
+    except Exception as exc:
+        if len(plans) > 1:
+            return [r for p in plans for r in _write_plans([p])]
+        return [_after_failure(plans[0], exc)]
+
+
+def _after_failure(plan: _Plan, exc: Exception) -> _Written | BaseException:
+    """A lone plan failed: if its idempotency key was taken by a concurrent submit (the
+    unique index said so), that submit's report answers it; else the error stands."""
+    if isinstance(exc, IntegrityError) and plan.key is not None:
+        with plan.ctx.db.reading() as session:
+            existing = _by_key(session, plan.key)
+        if existing is not None:
+            return _Written(existing.reference, existing)
+    return exc
+
+
+def _write_together(plans: Sequence[_Plan]) -> list[_Written | BaseException]:
+    """One transaction: the plans whose key names a stored report are answered by it, the
+    rest are inserted (reports, their audit events and outbox rows: three statements).
+    A key given twice in the batch is written once; the later plans are answered by it
+    after the commit."""
+    db = plans[0].ctx.db
+    results: list[_Written | BaseException | None] = [None] * len(plans)
+    later: list[int] = []
+    with db.transaction() as session:
+        keys = {p.key for p in plans if p.key is not None}
+        stored = ({r.idempotency_key: r for r in session.scalars(
+            select(m.Report).where(m.Report.idempotency_key.in_(keys)))} if keys else {})
+        fresh: list[int] = []
+        fresh_keys: set[str] = set()
+        for i, plan in enumerate(plans):
+            if plan.key in stored:
+                found = stored[plan.key]
+                results[i] = _Written(found.reference, found)
+            elif plan.key is not None and plan.key in fresh_keys:
+                later.append(i)
+            else:
+                fresh.append(i)
+                if plan.key is not None:
+                    fresh_keys.add(plan.key)
+        if fresh:
+            _insert(session, [plans[i] for i in fresh], results, fresh)
+    for i in later:
+        results[i] = _write_plans([plans[i]])[0]
+    return [r for r in results if r is not None]
+
+
+def _insert(session: Session, plans: list[_Plan], results: list[Any],
+            at: list[int]) -> None:
+    """Insert the plans' reports, audit events and outbox rows (Core, three statements)."""
+    references = [""] * len(plans)
+    for year in sorted({p.year for p in plans}):
+        positions = [i for i, p in enumerate(plans) if p.year == year]
+        numbers = _next_numbers(session, year, len(positions))
+        for i, number in zip(positions, numbers, strict=True):
+            references[i] = f"MELD-{year}-{number:04d}"
+    table = m.Report.__table__
+    ids = session.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [_report_row(p, ref) for p, ref in zip(plans, references, strict=True)],
+    ).scalars().all()
+    session.execute(insert(m.AuditEvent.__table__), [
+        {"at": p.now, "actor_id": p.actor.identity, "actor_role": p.actor.role.value,
+         "action": "submitted", "report_id": report_id,
+         "details": {"kind": p.valid.kind.value, "severity": p.valid.severity.value,
+                     "channel": p.channel}}
+        for p, report_id in zip(plans, ids, strict=True)])
+    session.execute(insert(m.OutboxMessage.__table__), [
+        row for p, report_id, ref in zip(plans, ids, references, strict=True)
+        for row in _outbox_rows(p, report_id, ref)])
+    for i, ref in zip(at, references, strict=True):
+        results[i] = _Written(ref)
+
+
+def _report_row(p: _Plan, reference: str) -> dict[str, Any]:
+    valid = p.valid
+    return {
+        "reference": reference,
+        "kind": valid.kind.value,
+        "category_id": valid.category,
+        "subcategory_id": valid.subcategory,
+        "description": valid.description,
+        "reporter_party": valid.reporter_party.value if valid.reporter_party else None,
+        "concerned_party": valid.concerned_party.value if valid.concerned_party else None,
+        "direction": domain.direction(valid.reporter_party, valid.concerned_party),
+        "place_id": valid.place,
+        "place_text": valid.place_text,
+        "occurred_on": valid.occurred_on,
+        "reported_at": p.now,
+        "reported_on": p.ctx.local_date(p.now),
+        "updated_at": p.now,
+        "reported_severity": valid.severity.value,
+        "status": Status.RECEIVED.value,
+        "status_changed_at": p.now,
+        "reporter_id": p.reporter_id,
+        "channel": p.channel,
+        "locale": p.locale,
+        "source_link": valid.source_link,
+        "idempotency_key": p.key,
+        "request_hash": p.request_hash,
+        "status_token_hash": hash_token(status_token_for(p.ctx, reference)),
+        "notify_email": valid.email,
+    }
+
+
+def _outbox_rows(p: _Plan, report_id: int, reference: str) -> list[dict[str, Any]]:
+    """The receipt to the reporter, and the new-report card to the group (coded fields
+    only, never the text)."""
+    valid = p.valid
+    receipt = reporter_notice_rows(
+        report_id=report_id, reference=reference, channel=p.channel,
+        reporter_id=p.reporter_id, notify_email=valid.email, event="receipt",
+        payload={"formal_guidance": p.formal, "feedback_by": p.promised.isoformat()}
+        if p.promised else {"formal_guidance": p.formal, "kind": valid.kind.value},
+        now=p.now)
+    return [*receipt, {
+        "report_id": report_id, "channel": GROUP_CHANNEL, "recipient": GROUP_CHANNEL,
+        "event": "new_report", "created_at": p.now, "next_attempt_at": p.now, "attempts": 0,
+        "payload": {"reference": reference, "kind": valid.kind.value,
+                    "category": valid.category, "severity": valid.severity.value,
+                    "place": valid.place, "serious": p.formal}}]
 
 
 def _by_key(session: Session, key: str) -> m.Report | None:
