@@ -1,4 +1,6 @@
-"""`python -m bench`: Meld's durable submits/s over HTTP against the raw driver, and the Slack
+"""`python -m bench`: Meld's durable submits/s over HTTP against the stack floor (bench.floor:
+a bare FastAPI app doing one INSERT of the same row, measured in alternating rounds with
+Meld, per backend and number of server processes) and the raw driver, and the Slack
 door's ack latency against Bolt's bare dispatch, and the Teams door's form submission
 against a bare JWT-validating endpoint, per backend; the identifier guard against a plain
 regex scan; the tertial report and digest against the raw GROUP BY (bench/reports_bench);
@@ -28,16 +30,20 @@ from bench.databases import (
     select_backends,
     sqlite_databases,
 )
-from bench.load import BenchFailed, Client, run_load
+from bench.floor import running_floor
+from bench.load import BenchFailed, Client, LoadResult, merged, run_load
 from bench.report import (
     BackendResult,
+    ServerSide,
     SlackResult,
+    load_json,
+    print_floor_summary,
     print_slack_table,
     print_table,
     print_targets,
     write_json,
 )
-from bench.server import REPO, cpu_seconds, memory_mb, running_server
+from bench.server import REPO, Server, cpu_seconds, memory_mb, running_server, settle
 from bench.slack import bench_slack
 from bench.submit import http_client, probe
 from bench.teams import TeamsResult, bench_teams
@@ -47,8 +53,15 @@ WORK_DIR = REPO / "var" / "bench"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("--seconds", type=float, default=10.0,
-                   help="length of each load phase (default: 10)")
+    p.add_argument("--seconds", type=float, default=5.0,
+                   help="length of each submit load round, and of the raw driver's load "
+                   "(default: 5)")
+    p.add_argument("--rounds", type=int, default=4,
+                   help="submit load rounds, alternating Meld and the floor, Meld first; "
+                   "each side's rounds are summed (default: 4)")
+    p.add_argument("--workers", type=_worker_counts, default=[1],
+                   help="server processes of Meld (MELD_WORKERS) and of the floor; a list "
+                   "such as 1,2 measures each (default: 1)")
     # A bound, not the usual stop: with 3000 the raw SQLite phase lasts ~1.5 s, and one
     # writer starved by SQLite's busy handler for a second or two then halves its figure.
     p.add_argument("--requests", type=int, default=50_000,
@@ -80,30 +93,84 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="length of each Slack load (4 per backend; default: 5)")
     p.add_argument("--out", type=Path, default=WORK_DIR / "submit.json")
     p.add_argument("--slack-out", type=Path, default=WORK_DIR / "slack.json")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.rounds < 2 or args.rounds % 2:
+        p.error("--rounds must be even and at least 2")
+    return args
+
+
+def _worker_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("server processes must be at least 1")
+    return counts
 
 
 def _say(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
-def bench_backend(
-    backend: str, dbs: AbstractContextManager[list[BenchDatabase]], args: argparse.Namespace
-) -> BackendResult:
+class _Rounds:
+    """One server's share of the alternating rounds: its loads and its CPU."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.loads: list[LoadResult] = []
+        self.cpu_s = 0.0
+        self.cpu_load_s = 0.0
+        self.rss_before_mb = memory_mb(server.pid)["VmRSS"]
+
+    def run(self, client: Client, load: dict[str, Any]) -> None:
+        pid = self.server.pid
+        settle(pid)
+        start: list[float] = []
+        result = run_load(client, **load, on_start=lambda: start.append(cpu_seconds(pid)))
+        during = cpu_seconds(pid) - start[0]
+        settle(pid)  # what the load left behind (the outbox's receipts) counts too
+        self.loads.append(result)
+        self.cpu_load_s += during
+        self.cpu_s += cpu_seconds(pid) - start[0]
+
+    def side(self) -> ServerSide:
+        after = memory_mb(self.server.pid)
+        return ServerSide(load=merged(self.loads), cpu_s=self.cpu_s,
+                          cpu_load_s=self.cpu_load_s, rss_before_mb=self.rss_before_mb,
+                          rss_idle_mb=after["VmRSS"], rss_peak_mb=after["VmHWM"])
+
+
+def bench_floor(backend: str, workers: int, dbs: AbstractContextManager[list[BenchDatabase]],
+                args: argparse.Namespace) -> tuple[ServerSide, ServerSide]:
+    """Meld and the floor, each on a fresh database and with `workers` processes, both up;
+    loaded in turn (Meld, floor, Meld, ...), each round after the other server went idle."""
     load = {"clients": args.clients, "seconds": args.seconds, "max_ops": args.requests}
-    with dbs as (app_db, raw_db):
-        _say(f"{backend}: starting the server")
-        with running_server(app_db.url, WORK_DIR / f"server-{backend}.log") as server:
-            rss_before = memory_mb(server.pid)["VmRSS"]
-            probe(server.base_url)
-            _say(f"{backend}: Meld over HTTP, {args.clients} clients, "
-                 f"{args.seconds:g} s or {args.requests} requests")
-            cpu_before = cpu_seconds(server.pid)
-            meld = run_load(http_client(server.base_url), **load)
-            server_cpu_s = cpu_seconds(server.pid) - cpu_before
-            _say(f"{backend}: idle {args.idle_seconds:g} s")
+    tag = f"{backend}-w{workers}"
+    with dbs as (meld_db, floor_db):
+        _say(f"{tag}: starting Meld and the floor, {workers} process(es) each")
+        with running_server(meld_db.url, WORK_DIR / f"server-{tag}.log",
+                            workers=workers) as meld_server, \
+                running_floor(floor_db.url, WORK_DIR / f"floor-{tag}.log",
+                              workers=workers) as floor_server:
+            sides = {}
+            for name, server in (("Meld", meld_server), ("floor", floor_server)):
+                probe(server.base_url)
+                settle(server.pid)  # every worker process has started
+                sides[name] = _Rounds(server)
+            for i in range(args.rounds):
+                name = ("Meld", "floor")[i % 2]
+                _say(f"{tag}: round {i + 1}/{args.rounds}: {name}, {args.clients} clients, "
+                     f"{args.seconds:g} s or {args.requests} requests")
+                sides[name].run(http_client(sides[name].server.base_url), load)
+            _say(f"{tag}: idle {args.idle_seconds:g} s")
             time.sleep(args.idle_seconds)
-            after = memory_mb(server.pid)
+            return sides["Meld"].side(), sides["floor"].side()
+
+
+def bench_raw(backend: str, dbs: AbstractContextManager[list[BenchDatabase]],
+              args: argparse.Namespace) -> LoadResult:
+    with dbs as (raw_db,):
         raw_client: Client
         if backend == "sqlite":
             assert raw_db.path is not None
@@ -112,10 +179,8 @@ def bench_backend(
             assert raw_db.conninfo is not None
             raw_client = postgres_client(raw_db.conninfo)
         _say(f"{backend}: raw driver baseline")
-        raw = run_load(raw_client, **load)
-    return BackendResult(backend=backend, meld=meld, raw=raw, rss_before_mb=rss_before,
-                         rss_idle_mb=after["VmRSS"], rss_peak_mb=after["VmHWM"],
-                         server_cpu_s=server_cpu_s)
+        return run_load(raw_client, clients=args.clients, seconds=args.seconds,
+                        max_ops=args.requests)
 
 
 def _document(settings: dict[str, Any], **rest: Any) -> dict[str, Any]:
@@ -139,12 +204,18 @@ def main(argv: list[str] | None = None) -> int:
         return postgres_databases(server_url, count)
 
     results: list[BackendResult] = []
+    raws: dict[str, LoadResult] = {}
     failures: dict[str, str] = {}
     if args.only in ("all", "submit"):
         for backend in backends:
             try:
-                results.append(bench_backend(backend, databases(backend, 2), args))
-            except (BenchFailed, psycopg.Error) as exc:
+                raws[backend] = bench_raw(backend, databases(backend, 1), args)
+                for workers in args.workers:
+                    meld, floor = bench_floor(backend, workers, databases(backend, 2), args)
+                    results.append(BackendResult(
+                        backend=backend, workers=workers, rounds=args.rounds, meld=meld,
+                        floor=floor, raw=raws[backend]))
+            except (BenchFailed, psycopg.Error, SQLAlchemyError) as exc:
                 failures[backend] = f"{type(exc).__name__}: {exc}"
                 _say(f"{backend}: {exc}")
 
@@ -175,16 +246,22 @@ def main(argv: list[str] | None = None) -> int:
 
     for result in results:
         print_table(result)
+    if results:
+        print_floor_summary(results)
     for slack_result in slack_results:
         print_slack_table(slack_result)
     if args.only in ("all", "submit"):
         targets = [t for r in results for t in r.targets()]
         print_targets(targets, {**skipped, **{b: "failed (see above)" for b in failures}})
+        by_backend: dict[str, Any] = {
+            b: {"raw": load_json(raw), "workers": {}} for b, raw in raws.items()}
+        for r in results:
+            by_backend[r.backend]["workers"][str(r.workers)] = r.as_json()
         write_json(args.out, _document(
-            {"clients": args.clients, "seconds": args.seconds,
-                   "max_requests": args.requests, "idle_seconds": args.idle_seconds},
-            backends={r.backend: r.as_json() for r in results}, targets=targets,
-            skipped=skipped, failures=failures))
+            {"clients": args.clients, "seconds": args.seconds, "rounds": args.rounds,
+             "workers": args.workers, "max_requests": args.requests,
+             "idle_seconds": args.idle_seconds},
+            backends=by_backend, targets=targets, skipped=skipped, failures=failures))
         print(f"\nFigures written to {args.out}")
     if args.only in ("all", "slack"):
         slack_targets = [t for r in slack_results for t in r.targets()]

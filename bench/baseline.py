@@ -3,7 +3,8 @@
 SQLite: stdlib sqlite3 with WAL, synchronous=FULL and a busy timeout, BEGIN IMMEDIATE ...
 COMMIT, as the app's engine does. PostgreSQL: psycopg 3 at the server's default
 synchronous_commit. Only the reports row is written: the app also bumps the reference
-counter and writes an audit and an outbox row in the same transaction.
+counter and writes an audit and an outbox row in the same transaction. `report_row` is the
+row, for the floor's app (bench.floor) too.
 """
 
 from __future__ import annotations
@@ -21,24 +22,26 @@ import psycopg
 from psycopg import sql
 
 from bench.load import OK, Client, Operation
-from bench.submit import report_body
+from bench.submit import report_body, today_oslo
 
 COLUMNS = (
     "reference", "kind", "category_id", "subcategory_id", "description", "reporter_party",
-    "concerned_party", "direction", "place_id", "occurred_on", "reported_at",
-    "reported_severity", "status", "reporter_id", "channel", "locale", "request_hash",
-    "status_token_hash", "updated_at",
+    "concerned_party", "direction", "place_id", "occurred_on", "reported_at", "reported_on",
+    "reported_severity", "status", "status_changed_at", "reporter_id", "channel", "locale",
+    "request_hash", "status_token_hash", "updated_at",
 )
+DATETIMES = ("reported_at", "status_changed_at", "updated_at")
 
 
-def _references() -> Iterator[str]:
-    """Unique references without a shared counter: a random prefix per client, then a count."""
+def references() -> Iterator[str]:
+    """Unique references without a shared counter: a random prefix per client (or process),
+    then a count."""
     prefix = secrets.token_hex(3)
     return (f"R{prefix}-{n:09d}" for n in count())
 
 
-def _row(body: dict[str, Any], reference: str) -> dict[str, Any]:
-    """The row a web submit of `body` stores."""
+def report_row(body: dict[str, Any], reference: str) -> dict[str, Any]:
+    """The row a web submit of `body` stores (the columns Meld writes, in COLUMNS)."""
     now = datetime.now(UTC)
     return {
         "reference": reference,
@@ -52,8 +55,10 @@ def _row(body: dict[str, Any], reference: str) -> dict[str, Any]:
         "place_id": body["place"],
         "occurred_on": body["occurred_on"],
         "reported_at": now,
+        "reported_on": today_oslo(),
         "reported_severity": body["severity"],
         "status": "received",
+        "status_changed_at": now,
         "reporter_id": f"web:{secrets.token_hex(12)}",
         "channel": "web",
         "locale": "nb",
@@ -76,13 +81,14 @@ def sqlite_client(path: Path) -> Client:
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=10000")
-            body, refs = report_body(), _references()
+            body, refs = report_body(), references()
 
             def insert() -> str:
-                row = _row(body, next(refs))
+                row = report_row(body, next(refs))
                 # SQLAlchemy stores SQLite datetimes as text, UTC, without the offset
-                for key in ("reported_at", "updated_at"):
+                for key in DATETIMES:
                     row[key] = row[key].replace(tzinfo=None).isoformat(" ")
+                row["reported_on"] = row["reported_on"].isoformat()
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                     conn.execute(insert_sql, row)
@@ -107,11 +113,11 @@ def postgres_client(conninfo: str) -> Client:
     @contextmanager
     def open_client() -> Iterator[Operation]:
         with psycopg.connect(conninfo, connect_timeout=5) as conn:
-            body, refs = report_body(), _references()
+            body, refs = report_body(), references()
 
             def insert() -> str:
                 try:
-                    conn.execute(query, _row(body, next(refs)))
+                    conn.execute(query, report_row(body, next(refs)))
                     conn.commit()
                 except psycopg.Error:
                     conn.rollback()

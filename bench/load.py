@@ -69,14 +69,27 @@ class _Budget:
             return True
 
 
+def merged(results: list[LoadResult]) -> LoadResult:
+    """Several loads of the same clients as one: counts, times and latencies summed."""
+    out = LoadResult(clients=results[0].clients, elapsed_s=0.0, ok=0)
+    for r in results:
+        out.elapsed_s += r.elapsed_s
+        out.ok += r.ok
+        out.errors.update(r.errors)
+        out.latencies_ms.extend(r.latencies_ms)
+    return out
+
+
 def run_load(
-    client: Client, *, clients: int, seconds: float, max_ops: int, warmup: int = 3
+    client: Client, *, clients: int, seconds: float, max_ops: int, warmup: int = 3,
+    on_start: Callable[[], None] | None = None,
 ) -> LoadResult:
     """Run `clients` threads; each first does `warmup` uncounted operations, then all start
-    together and loop until `seconds` have passed or `max_ops` operations were handed out."""
+    together and loop until `seconds` have passed or `max_ops` operations were handed out.
+    `on_start` runs once every client is warm, before any is let go (a CPU reading)."""
     budget = _Budget(max_ops, seconds)
     # the main thread joins the barrier too, so the clock starts when every client is ready
-    ready = threading.Barrier(clients + 1)
+    ready = threading.Barrier(clients + 1, action=on_start)
     lock = threading.Lock()
     result = LoadResult(clients=clients, elapsed_s=0.0, ok=0)
     failures: list[Exception] = []

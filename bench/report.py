@@ -1,4 +1,8 @@
-"""Figures per backend: the table, the targets block and var/bench/submit.json."""
+"""Figures per backend: the table, the targets block and var/bench/submit.json.
+
+The submit phase compares Meld with the stack floor (bench.floor: the least a FastAPI
+service does for the same submit) per backend and number of server processes, and with the
+raw driver (bench.baseline) per backend."""
 
 from __future__ import annotations
 
@@ -11,58 +15,111 @@ from bench.load import LoadResult
 
 RATIO_TARGET = 0.5  # Meld submits/s at least half of the raw driver's
 P99_TARGET_MS = 50.0  # at 20 concurrent clients
+FLOOR_THROUGHPUT_TARGET = 0.8  # Meld submits/s at least 0.8 of the floor's
+FLOOR_CPU_TARGET = 1.25  # Meld's server CPU per submit at most 1.25 times the floor's
+FLOOR_P99_TARGET = 1.0  # Meld's p99 no longer than the floor's
 
 LABELS = {"sqlite": ("SQLite", "raw sqlite3"), "postgresql": ("PostgreSQL", "raw psycopg")}
 
 
 @dataclass
-class BackendResult:
-    backend: str
-    meld: LoadResult
-    raw: LoadResult
+class ServerSide:
+    """One server (Meld or the floor) over its rounds: the loads summed, its process tree's
+    CPU and memory."""
+
+    load: LoadResult
+    cpu_s: float  # CPU during the loads and until the server was idle again after each
+    cpu_load_s: float  # CPU during the loads only
     rss_before_mb: float
     rss_idle_mb: float
     rss_peak_mb: float
-    server_cpu_s: float  # the server process's CPU time during the Meld load
 
     @property
     def cpu_ms_per_submit(self) -> float | None:
-        return self.server_cpu_s / self.meld.ok * 1000 if self.meld.ok else None
+        return self.cpu_s / self.load.ok * 1000 if self.load.ok else None
+
+    @property
+    def cpu_load_ms_per_submit(self) -> float | None:
+        return self.cpu_load_s / self.load.ok * 1000 if self.load.ok else None
 
     @property
     def cpu_percent(self) -> float:
-        return self.server_cpu_s / self.meld.elapsed_s * 100 if self.meld.elapsed_s else 0.0
+        """Of one core, during the loads."""
+        return self.cpu_load_s / self.load.elapsed_s * 100 if self.load.elapsed_s else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **load_json(self.load),
+            "server_cpu": {"ms_per_submit": _round(self.cpu_ms_per_submit, 3),
+                           "ms_per_submit_during_load": _round(self.cpu_load_ms_per_submit, 3),
+                           "percent_of_one_core": round(self.cpu_percent, 1)},
+            "server_rss_mb": {"before_load": round(self.rss_before_mb, 1),
+                              "idle_after_load": round(self.rss_idle_mb, 1),
+                              "peak": round(self.rss_peak_mb, 1)},
+        }
+
+
+@dataclass
+class BackendResult:
+    backend: str
+    workers: int  # server processes, of Meld and of the floor
+    rounds: int  # load rounds per server, alternating Meld and the floor
+    meld: ServerSide
+    floor: ServerSide
+    raw: LoadResult  # per backend, not per number of processes: the same for each
 
     @property
     def ratio(self) -> float | None:
-        return self.meld.throughput / self.raw.throughput if self.raw.throughput else None
+        """Meld/raw throughput."""
+        return ratio(self.meld.load.throughput, self.raw.throughput)
+
+    @property
+    def floor_ratios(self) -> dict[str, float | None]:
+        """Meld/floor: throughput, server CPU per submit, p50 and p99 latency."""
+        m, f = self.meld, self.floor
+        return {
+            "per_second": ratio(m.load.throughput, f.load.throughput),
+            "cpu_per_submit": ratio(m.cpu_ms_per_submit, f.cpu_ms_per_submit),
+            "p50": ratio(m.load.percentile_ms(50), f.load.percentile_ms(50)),
+            "p99": ratio(m.load.percentile_ms(99), f.load.percentile_ms(99)),
+        }
 
     @property
     def errors_dominate(self) -> bool:
-        return any(r.error_count > r.ok for r in (self.meld, self.raw))
+        return any(r.error_count > r.ok for r in (self.meld.load, self.floor.load, self.raw))
 
     def targets(self) -> list[dict[str, Any]]:
-        p99 = self.meld.percentile_ms(99)
+        p99 = self.meld.load.percentile_ms(99)
+        fr = self.floor_ratios
+        procs = f"{self.workers} process{'' if self.workers == 1 else 'es'}"
+        base = {"backend": self.backend, "workers": self.workers}
         return [
-            {"backend": self.backend, "target": f"Meld/raw throughput >= {RATIO_TARGET}",
+            {**base, "target": f"Meld/floor throughput >= {FLOOR_THROUGHPUT_TARGET} ({procs})",
+             "value": fr["per_second"],
+             "met": fr["per_second"] is not None
+             and fr["per_second"] >= FLOOR_THROUGHPUT_TARGET},
+            {**base, "target": f"Meld/floor CPU per submit <= {FLOOR_CPU_TARGET} ({procs})",
+             "value": fr["cpu_per_submit"],
+             "met": fr["cpu_per_submit"] is not None
+             and fr["cpu_per_submit"] <= FLOOR_CPU_TARGET},
+            {**base, "target": f"Meld/floor p99 <= {FLOOR_P99_TARGET:g} ({procs})",
+             "value": fr["p99"], "met": fr["p99"] is not None and fr["p99"] <= FLOOR_P99_TARGET},
+            {**base, "target": f"Meld/raw throughput >= {RATIO_TARGET} ({procs})",
              "value": _round(self.ratio, 3),
              "met": self.ratio is not None and self.ratio >= RATIO_TARGET},
-            {"backend": self.backend,
-             "target": f"p99 submit latency < {P99_TARGET_MS:.0f} ms "
-                       f"({self.meld.clients} clients)",
+            {**base, "target": f"p99 submit latency < {P99_TARGET_MS:.0f} ms "
+                               f"({self.meld.load.clients} clients, {procs})",
              "value": _round(p99, 1), "met": p99 is not None and p99 < P99_TARGET_MS},
         ]
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "meld": _load_json(self.meld),
-            "raw": _load_json(self.raw),
+            "workers": self.workers,
+            "rounds": self.rounds,
+            "meld": self.meld.as_json(),
+            "floor": self.floor.as_json(),
+            "ratio_meld_over_floor": self.floor_ratios,
             "ratio_meld_over_raw": _round(self.ratio, 3),
-            "server_rss_mb": {"before_load": round(self.rss_before_mb, 1),
-                              "idle_after_load": round(self.rss_idle_mb, 1),
-                              "peak": round(self.rss_peak_mb, 1)},
-            "server_cpu": {"ms_per_submit": _round(self.cpu_ms_per_submit, 2),
-                           "percent_of_one_core": round(self.cpu_percent, 1)},
         }
 
 
@@ -70,7 +127,7 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _load_json(r: LoadResult) -> dict[str, Any]:
+def load_json(r: LoadResult) -> dict[str, Any]:
     return {
         "clients": r.clients, "ok": r.ok, "errors": dict(r.errors),
         "elapsed_s": round(r.elapsed_s, 3), "per_second": round(r.throughput, 1),
@@ -86,30 +143,66 @@ def fmt(value: float | None, spec: str = ".1f") -> str:
 
 def print_table(result: BackendResult) -> None:
     title, raw_label = LABELS[result.backend]
-    m, r = result.meld, result.raw
-    rows: list[tuple[str, str, str]] = [
-        ("durable submits/s", fmt(m.throughput), fmt(r.throughput)),
-        ("ok (201 / committed)", str(m.ok), str(r.ok)),
-        ("errors", str(m.error_count), str(r.error_count)),
-        ("elapsed s", fmt(m.elapsed_s, ".2f"), fmt(r.elapsed_s, ".2f")),
-        ("latency p50 ms", fmt(m.percentile_ms(50), ".2f"), fmt(r.percentile_ms(50), ".2f")),
-        ("latency p99 ms", fmt(m.percentile_ms(99), ".2f"), fmt(r.percentile_ms(99), ".2f")),
-        ("latency max ms", fmt(max(m.latencies_ms, default=None), ".2f"),
-         fmt(max(r.latencies_ms, default=None), ".2f")),
+    m, f, r = result.meld, result.floor, result.raw
+    ml, fl = m.load, f.load
+    fr = result.floor_ratios
+    procs = f"{result.workers} server process{'' if result.workers == 1 else 'es'}"
+    rows: list[tuple[str, str, str, str, str]] = [
+        ("durable submits/s", fmt(ml.throughput), fmt(fl.throughput), fmt(r.throughput),
+         fmt(fr["per_second"], ".2f")),
+        ("ok (201 / committed)", str(ml.ok), str(fl.ok), str(r.ok), ""),
+        ("errors", str(ml.error_count), str(fl.error_count), str(r.error_count), ""),
+        ("elapsed s", fmt(ml.elapsed_s, ".2f"), fmt(fl.elapsed_s, ".2f"),
+         fmt(r.elapsed_s, ".2f"), ""),
+        ("latency p50 ms", fmt(ml.percentile_ms(50), ".2f"), fmt(fl.percentile_ms(50), ".2f"),
+         fmt(r.percentile_ms(50), ".2f"), fmt(fr["p50"], ".2f")),
+        ("latency p99 ms", fmt(ml.percentile_ms(99), ".2f"), fmt(fl.percentile_ms(99), ".2f"),
+         fmt(r.percentile_ms(99), ".2f"), fmt(fr["p99"], ".2f")),
+        ("latency max ms", fmt(max(ml.latencies_ms, default=None), ".2f"),
+         fmt(max(fl.latencies_ms, default=None), ".2f"),
+         fmt(max(r.latencies_ms, default=None), ".2f"), ""),
+        ("server CPU ms/submit", fmt(m.cpu_ms_per_submit, ".3f"),
+         fmt(f.cpu_ms_per_submit, ".3f"), "", fmt(fr["cpu_per_submit"], ".2f")),
+        ("  of it during the load", fmt(m.cpu_load_ms_per_submit, ".3f"),
+         fmt(f.cpu_load_ms_per_submit, ".3f"), "",
+         fmt(ratio(m.cpu_load_ms_per_submit, f.cpu_load_ms_per_submit), ".2f")),
+        ("server CPU % of one core", fmt(m.cpu_percent, ".0f"), fmt(f.cpu_percent, ".0f"),
+         "", ""),
+        ("server RSS MB idle", fmt(m.rss_idle_mb), fmt(f.rss_idle_mb), "", ""),
+        ("server RSS MB peak", fmt(m.rss_peak_mb), fmt(f.rss_peak_mb), "", ""),
     ]
-    print(f"\n{title}: {m.clients} concurrent clients")
-    print(f"  {'':<24}{'Meld (HTTP)':>14}{raw_label:>16}")
-    for name, a, b in rows:
-        print(f"  {name:<24}{a:>14}{b:>16}")
-    print(f"  {'Meld / raw':<24}{fmt(result.ratio, '.3f'):>14}")
-    print(f"  {'server CPU':<24}{fmt(result.cpu_ms_per_submit, '.2f')} ms per submit, "
-          f"{result.cpu_percent:.0f}% of one core")
-    print(f"  {'server RSS MB':<24}before load {result.rss_before_mb:.1f}, "
-          f"idle after load {result.rss_idle_mb:.1f}, peak {result.rss_peak_mb:.1f}")
-    for label, load in (("Meld", m), (raw_label, r)):
+    per_side = result.rounds // 2
+    print(f"\n{title}: {ml.clients} concurrent clients, {procs}; Meld and the floor in "
+          f"{result.rounds} alternating rounds ({per_side} each, summed)")
+    print(f"  {'':<26}{'Meld (HTTP)':>13}{'floor (HTTP)':>14}{raw_label:>13}{'Meld/floor':>12}")
+    for name, a, b, c, d in rows:
+        print(f"  {name:<26}{a:>13}{b:>14}{c:>13}{d:>12}")
+    print(f"  {'Meld / raw throughput':<26}{fmt(result.ratio, '.3f'):>13}")
+    for label, load in (("Meld", ml), ("floor", fl), (raw_label, r)):
         if load.errors:
             detail = ", ".join(f"{k} x{v}" for k, v in load.errors.most_common())
             print(f"  {label} errors: {detail}")
+
+
+def print_floor_summary(results: list[BackendResult]) -> None:
+    """Meld against the floor, one line per backend and number of server processes."""
+    print("\nMeld vs floor (server CPU: the process tree's, per submit)")
+    print(f"  {'':<11}{'procs':>5}{'submits/s':>17}{'p50 ms':>15}{'p99 ms':>15}"
+          f"{'CPU ms/submit':>15}{'ratios Meld/floor':>24}")
+    print(f"  {'':<16}{'Meld':>8}{'floor':>9}{'Meld':>7}{'floor':>8}{'Meld':>7}{'floor':>8}"
+          f"{'Meld':>7}{'floor':>8}{'thru':>8}{'CPU':>8}{'p99':>8}")
+    for res in results:
+        m, f = res.meld, res.floor
+        fr = res.floor_ratios
+        print(f"  {LABELS[res.backend][0]:<11}{res.workers:>5}"
+              f"{fmt(m.load.throughput, '.0f'):>8}{fmt(f.load.throughput, '.0f'):>9}"
+              f"{fmt(m.load.percentile_ms(50), '.1f'):>7}"
+              f"{fmt(f.load.percentile_ms(50), '.1f'):>8}"
+              f"{fmt(m.load.percentile_ms(99), '.1f'):>7}"
+              f"{fmt(f.load.percentile_ms(99), '.1f'):>8}"
+              f"{fmt(m.cpu_ms_per_submit, '.2f'):>7}{fmt(f.cpu_ms_per_submit, '.2f'):>8}"
+              f"{fmt(fr['per_second'], '.2f'):>8}{fmt(fr['cpu_per_submit'], '.2f'):>8}"
+              f"{fmt(fr['p99'], '.2f'):>8}")
 
 
 def print_targets(targets: list[dict[str, Any]], skipped: dict[str, str],
@@ -202,10 +295,10 @@ class SlackResult:
         for kind, _ in SLACK_KINDS:
             meld, bolt = self.loads(kind)
             out[kind] = {
-                "meld": {**_load_json(meld), "over_slack_limit": _over(meld),
+                "meld": {**load_json(meld), "over_slack_limit": _over(meld),
                          "server_cpu_ms_per_request":
                              _round(self.cpu_ms_per_request("meld", kind), 2)},
-                "bare_bolt": {**_load_json(bolt), "over_slack_limit": _over(bolt),
+                "bare_bolt": {**load_json(bolt), "over_slack_limit": _over(bolt),
                               "server_cpu_ms_per_request":
                                   _round(self.cpu_ms_per_request("bolt", kind), 2)},
                 "ratio_meld_over_bolt": {

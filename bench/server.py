@@ -38,11 +38,24 @@ def free_port() -> int:
 
 
 def process_tree(pid: int) -> list[int]:
-    """The process and its descendants (MELD_WORKERS > 1 runs worker processes)."""
-    found = [pid]
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        for child in task.read_text().split():
-            found += process_tree(int(child))
+    """The process and its descendants (MELD_WORKERS > 1 runs worker processes), from the
+    parent pid in every /proc/<pid>/stat (/proc/<pid>/task/*/children needs a kernel built
+    with CONFIG_PROC_CHILDREN, which not every machine has)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # exited meanwhile
+            continue
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])  # after "pid (comm) state"
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        member = todo.pop()
+        found.append(member)
+        todo += children.get(member, [])
     return found
 
 
@@ -50,7 +63,11 @@ def memory_mb(pid: int) -> dict[str, float]:
     """VmRSS (resident now) and VmHWM (peak resident) of a process tree, in MB (summed)."""
     out: dict[str, float] = {"VmRSS": 0.0, "VmHWM": 0.0}
     for member in process_tree(pid):
-        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:  # exited meanwhile
+            continue
+        for line in status.splitlines():
             key, _, value = line.partition(":")
             if key in out:
                 out[key] += int(value.split()[0]) / 1024  # kB -> MB
@@ -58,14 +75,33 @@ def memory_mb(pid: int) -> dict[str, float]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time the process tree has used so far."""
+    """User plus system CPU time the process tree has used so far (a member that has exited
+    counts no more)."""
     total = 0.0
     for member in process_tree(pid):
-        stat = Path(f"/proc/{member}/stat").read_text()
+        try:
+            stat = Path(f"/proc/{member}/stat").read_text()
+        except OSError:
+            continue
         fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
         utime, stime = int(fields[11]), int(fields[12])
         total += (utime + stime) / os.sysconf("SC_CLK_TCK")
     return total
+
+
+def settle(pid: int, *, window_s: float = 0.5, idle_percent: float = 5.0,
+           timeout_s: float = 30.0) -> None:
+    """Wait until the process tree is idle: less than `idle_percent` of one core over a
+    window. After start-up (every worker process has built its app) and after a load (the
+    work a load left behind, such as outbox deliveries, is done)."""
+    deadline = time.monotonic() + timeout_s
+    before = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(window_s)
+        now = cpu_seconds(pid)
+        if (now - before) / window_s * 100 < idle_percent:
+            return
+        before = now
 
 
 def _tail(path: Path, lines: int = 20) -> str:
@@ -77,8 +113,10 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 @contextmanager
 def running_server(database_url: str, log_path: Path, timeout_s: float = 60.0,
-                   extra_env: dict[str, str] | None = None) -> Iterator[Server]:
-    """Start `serve` (it migrates first), wait for GET /readyz 200, stop it on exit."""
+                   extra_env: dict[str, str] | None = None,
+                   workers: int | None = None) -> Iterator[Server]:
+    """Start `serve` (it migrates first), wait for GET /readyz 200, stop it on exit.
+    `workers`: server processes (MELD_WORKERS; None: as the environment says)."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
@@ -91,6 +129,7 @@ def running_server(database_url: str, log_path: Path, timeout_s: float = 60.0,
         "MELD_LOG_LEVEL": "WARNING",
         "MELD_RATE_LIMIT_ENABLED": "false",  # the load generator is one client on loopback
         "MELD_ENV_FILE": "",  # never a developer's .env in the repository
+        **({"MELD_WORKERS": str(workers)} if workers is not None else {}),
         **(extra_env or {}),
     }
     with running_process([sys.executable, "-m", "intake.cli.main", "serve"], env, base_url,
