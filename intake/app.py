@@ -383,7 +383,7 @@ def create_app(
     app.state.teams = teams
     app.state.translator = Translator(settings.locale, settings.timezone)
     _install_error_handlers(app)
-    ratelimit.install(app, settings)
+    ratelimit.install(app, settings, context.db, context.secret_key)
     app.include_router(stats_api.router)  # before api.router: /reports/{reference} would match
     app.include_router(api.router)
     app.include_router(api.health)

@@ -464,4 +464,9 @@ class TeamsConversation(Base):
 
 # The tables of later features live in their own modules; importing them here registers
 # them on Base.metadata wherever the models are loaded (migrations, tests, the app).
-from storage import models_analysis, models_clusters, models_newsletter  # noqa: E402,F401
+from storage import (  # noqa: E402,F401
+    models_analysis,
+    models_clusters,
+    models_limits,
+    models_newsletter,
+)

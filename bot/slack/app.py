@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +21,7 @@ from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.chat.received import ReceivedEvents
 from bot.slack import payloads, suggestions
 from bot.slack.group import SlackGroupNotifier
 from bot.slack.listeners import SlackDoor, register
@@ -38,28 +37,7 @@ log = logging.getLogger("meld.slack")
 
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 _SIGNATURE = re.compile(r"^v0=[0-9a-f]{64}$")
-EVENT_MEMORY = 10_000
-EVENT_TTL = 3600.0  # Slack retries for up to ~5 minutes
 ENVELOPE_TYPES = ("slash_commands", "interactive", "events_api")
-
-
-class SeenEvents:
-    """Event ids already received, so a retried delivery is acknowledged, not re-run."""
-
-    def __init__(self, size: int = EVENT_MEMORY, ttl: float = EVENT_TTL) -> None:
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._size = size
-        self._ttl = ttl
-
-    def first_time(self, event_id: str) -> bool:
-        now = time.monotonic()
-        while self._seen and (len(self._seen) >= self._size
-                              or next(iter(self._seen.values())) < now - self._ttl):
-            self._seen.popitem(last=False)
-        if event_id in self._seen:
-            return False
-        self._seen[event_id] = now
-        return True
 
 
 @dataclass
@@ -91,13 +69,15 @@ def build_slack(settings: Settings, ctx: services.Context) -> Slack | None:
         request_verification_enabled=False,
         ssl_check_enabled=False,
     )
-    seen = SeenEvents()
+    # a retry (X-Slack-Retry-Num) may reach another process or replica than the first
+    # delivery: the claim is in the database, so every process knows the event
+    seen = ReceivedEvents(ctx, "slack")
 
     @app.middleware
     async def deduplicate_retries(req: AsyncBoltRequest, resp: BoltResponse,
                                   next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
         event_id = req.body.get("event_id") if isinstance(req.body, dict) else None
-        if event_id and not seen.first_time(str(event_id)):
+        if event_id and not await seen.first_time(str(event_id)):
             retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
             log.info("slack event %s retry %s already received: acknowledged", event_id, retry)
             return BoltResponse(status=200, body="")

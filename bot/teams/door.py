@@ -14,8 +14,6 @@ import asyncio
 import html
 import logging
 import re
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.chat import commands
+from bot.chat.received import ReceivedEvents
 from bot.teams import cards, rating, similar_card, suggestions
 from bot.teams.auth import AuthError, check_tenant
 from bot.teams.connector import Connector, ConnectorError
@@ -41,31 +40,10 @@ DB_DOWN = (OperationalError, PoolTimeout)
 OPEN_WORDS = frozenset({"meld", "ny", "ny melding", "new", "report", "start", ""})
 MESSAGE_ACTION = "meld_message"
 INVOKE_ERROR_TYPE = "application/vnd.microsoft.error"
-SEEN_SIZE = 10_000
-SEEN_TTL = 3600.0
 
 _MENTION = re.compile(r"<at>(.*?)</at>", re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 _BREAK = re.compile(r"<br\s*/?>|</p>|</div>", re.IGNORECASE)
-
-
-class SeenIds:
-    """Activity ids already handled, so a retried message does not run a command twice."""
-
-    def __init__(self, size: int = SEEN_SIZE, ttl: float = SEEN_TTL) -> None:
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._size = size
-        self._ttl = ttl
-
-    def first_time(self, key: str) -> bool:
-        now = time.monotonic()
-        while self._seen and (len(self._seen) >= self._size
-                              or next(iter(self._seen.values())) < now - self._ttl):
-            self._seen.popitem(last=False)
-        if key in self._seen:
-            return False
-        self._seen[key] = now
-        return True
 
 
 def html_to_text(content: str) -> str:
@@ -115,8 +93,12 @@ class TeamsDoor:
     settings: Settings
     connector: Connector
     store: ConversationStore
-    seen: SeenIds = field(default_factory=SeenIds)
+    seen: ReceivedEvents = field(init=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        # a repeated activity may reach another process or replica: claimed in the database
+        self.seen = ReceivedEvents(self.ctx, "teams")
 
     @property
     def tr(self) -> Translator:
@@ -242,7 +224,8 @@ class TeamsDoor:
     # ------------------------------------------------------------ messages
 
     async def _message(self, activity: Activity, aad: str) -> None:
-        if activity.id and not self.seen.first_time(f"{activity.conversation.id}|{activity.id}"):
+        if activity.id and not await self.seen.first_time(
+                f"{activity.conversation.id}|{activity.id}"):
             log.info("teams: message %s already handled (retry)", activity.id)
             return
         personal = activity.conversation.conversation_type == "personal"

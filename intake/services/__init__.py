@@ -120,6 +120,7 @@ from intake.services.reading import (
     list_my_reports,
     list_reports,
 )
+from intake.services.received import first_delivery
 from intake.services.search import search_reports
 from intake.services.similarity import SimilarReport, card_match, similar_reports
 from intake.services.submitting import receipt_for, submit_report, validate_draft
@@ -214,6 +215,7 @@ __all__ = [
     "email_notices",
     "export_rows",
     "find_by_status_token",
+    "first_delivery",
     "followed_report",
     "get_analysis",
     "get_report",

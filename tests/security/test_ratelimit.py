@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from intake.app import create_app
-from intake.http.ratelimit import RateLimited, SlidingWindow, SubmitLimits
+from intake.http.ratelimit import (
+    RateLimited,
+    SharedLimits,
+    SlidingWindow,
+    SubmitLimits,
+    _key,
+)
+from storage.db import Database, open_database
+from storage.models_limits import RateLimitHit
 from tests.doors.conftest import (
     Door,
     LiveServer,
@@ -91,6 +101,79 @@ def test_disabled_limits_count_nothing() -> None:
     assert len(limits.per_ip) == 0
 
 
+# --- the shared windows (in the database: every process counts against one limit) ----
+
+
+def test_shared_limits_refuse_without_counting_and_take_the_longer_wait(
+        database: Database) -> None:
+    clock = Ticks()
+    limits = SharedLimits(database, per_reporter=(2, 60), per_ip=(3, 30), secret=b"s" * 16,
+                          clock=clock)
+    limits.hit(ip="10.0.0.1", reporter="r1")
+    clock.advance(1)
+    limits.hit(ip="10.0.0.1", reporter="r1")
+    with pytest.raises(RateLimited) as refused:
+        limits.hit(ip="10.0.0.1", reporter="r1")
+    assert (refused.value.retry_after, refused.value.scope) == (59, "reporter")
+    limits.hit(ip="10.0.0.1", reporter="r2")  # the refused one was not counted for the IP
+    with pytest.raises(RateLimited) as refused:
+        limits.hit(ip="10.0.0.1", reporter="r3")
+    assert (refused.value.retry_after, refused.value.scope) == (29, "ip")
+    limits.hit(ip="10.0.0.2", reporter=None)  # another address, no session
+    clock.advance(29)  # the first IP hit (at 1000) leaves the 30 s window at 1030
+    limits.hit(ip="10.0.0.1", reporter="r3")
+
+
+def test_shared_limits_keep_keyed_hashes_only_and_prune(database: Database) -> None:
+    clock = Ticks()
+    limits = SharedLimits(database, per_reporter=(5, 60), per_ip=(5, 60), secret=b"k" * 16,
+                          clock=clock, prune_every=30)
+    limits.hit(ip="192.0.2.77", reporter="session-value-77")
+    with database.reading() as session:
+        keys = session.scalars(select(RateLimitHit.key)).all()
+    assert len(keys) == 2
+    assert not any("192.0.2.77" in k or "session" in k for k in keys)
+    # the same address under another secret key is another hash
+    assert set(keys).isdisjoint({_key("ip", "192.0.2.77"), _key("ip", "192.0.2.77", b"x")})
+    clock.advance(61)
+    limits.hit(ip="192.0.2.78", reporter=None)  # prunes what left every window
+    with database.reading() as session:
+        assert session.scalar(select(func.count()).select_from(RateLimitHit)) == 1
+
+
+def test_shared_limits_hold_across_processes_hitting_at_once(settings) -> None:
+    """Two Database objects (two engines, two pools: what two processes have) and eight
+    threads on one key: exactly the limit gets through, however the checks interleave."""
+    dbs = [open_database(settings.database_url) for _ in range(2)]
+    limits = [SharedLimits(db, per_reporter=(7, 60), per_ip=(1000, 60), secret=b"s" * 16)
+              for db in dbs]
+    passed: list[int] = []
+    refused: list[int] = []
+    lock = threading.Lock()
+
+    def client(n: int) -> None:
+        for _ in range(5):
+            try:
+                limits[n % 2].hit(ip=f"10.0.0.{n}", reporter="same-browser")
+            except RateLimited:
+                with lock:
+                    refused.append(n)
+            else:
+                with lock:
+                    passed.append(n)
+
+    try:
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    finally:
+        for db in dbs:
+            db.dispose()
+    assert (len(passed), len(refused)) == (7, 33)
+
+
 # --- over HTTP ----------------------------------------------------------------------
 
 
@@ -106,7 +189,9 @@ def limited(db_url: str, ticks: Ticks) -> Iterator[Door]:
         "rate_limit_per_reporter": 2, "rate_limit_per_ip": 4, "rate_limit_window_seconds": 60.0,
     })
     app = create_app(settings)
-    app.state.rate_limits = SubmitLimits.from_settings(settings, clock=ticks)
+    ctx = app.state.ctx  # the limits the app runs with: in the database, on the test's clock
+    app.state.rate_limits = SharedLimits.from_settings(settings, ctx.db, ctx.secret_key,
+                                                       clock=ticks)
     server = LiveServer(app)
     server.start()
     d = Door(app=app, server=server)

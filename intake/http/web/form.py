@@ -192,7 +192,7 @@ async def submit(request: Request) -> Response:
     ctx = ctx_of(request)
     tr = translator(request)
     try:
-        ratelimit.check_submit(request)
+        await ratelimit.check_submit(request)
     except ratelimit.RateLimited as exc:
         response = _form(request, values=values, errors=[], status_code=429,
                          message=ratelimit.message(exc, tr, form=True))
