@@ -37,9 +37,8 @@ from intake.http.web.board_common import (
 )
 from intake.http.web.pages import ctx_of, in_thread, render_http_error, translator
 from intake.http.web.report_link import REPORT_CSP
-from intake.i18n import N_
+from intake.i18n import N_, Translator
 from intake.reporting.newsletter import DEFAULT_TITLE, NewsletterView
-from intake.reporting.newsletter_pdf import render_pdf
 from intake.reporting.newsletter_render import item_lines, render_html
 from intake.texts import domain_error_text
 from intake.texts_newsletter import (
@@ -62,13 +61,21 @@ DONE = {"edited": N_("The newsletter was saved."),
 # ---------------------------------------------------------------- the public page
 
 
+def _pdf(view: NewsletterView, tr: Translator) -> bytes:
+    """The PDF, with fpdf2 imported only when one is asked for (it adds some 30 MB to a
+    process that never makes one)."""
+    from intake.reporting.newsletter_pdf import render_pdf
+
+    return render_pdf(view, tr)
+
+
 @router.get("/nyhetsbrev/{slug}.pdf")
 async def public_pdf(request: Request, slug: str) -> Response:
     view = await in_thread(services.public_newsletter, ctx=ctx_of(request), slug=slug)
     if view is None:
         return render_http_error(request, 404)
     tr = translator(request)
-    data = await in_thread(render_pdf, view=view, tr=tr)
+    data = await in_thread(_pdf, view=view, tr=tr)
     return Response(data, media_type="application/pdf", headers={
         **PUBLIC_HEADERS,
         "Content-Disposition": f'inline; filename="nyhetsbrev-{view.tertial}.pdf"'})
@@ -159,7 +166,7 @@ async def preview(request: Request) -> Response:
     except ValidationFailed:
         return render_http_error(request, 404)
     if request.query_params.get("format") == "pdf":
-        data = await in_thread(render_pdf, view=view, tr=tr)
+        data = await in_thread(_pdf, view=view, tr=tr)
         return Response(data, media_type="application/pdf", headers={
             "Cache-Control": "no-store", "Content-Security-Policy": REPORT_CSP,
             "Content-Disposition": f'inline; filename="nyhetsbrev-{view.tertial}.pdf"'})
