@@ -75,10 +75,9 @@ def test_window_forgets_idle_keys_and_caps_memory() -> None:
     assert len(w) == 1  # every key idle for a whole window is gone
 
 
-def test_limits_refuse_without_counting_and_take_the_longer_wait() -> None:
-    clock = Ticks()
-    limits = SubmitLimits(per_reporter=SlidingWindow(2, 60, clock),
-                          per_ip=SlidingWindow(3, 30, clock))
+def refuse_without_counting(limits: SubmitLimits | SharedLimits, clock: Ticks) -> None:
+    """Per reporter 2 in 60 s, per IP 3 in 30 s: a refusal counts nothing, and the longer
+    of two waits is the one given (the same rule in memory and in the database)."""
     limits.hit(ip="10.0.0.1", reporter="r1")
     clock.advance(1)
     limits.hit(ip="10.0.0.1", reporter="r1")
@@ -90,6 +89,13 @@ def test_limits_refuse_without_counting_and_take_the_longer_wait() -> None:
         limits.hit(ip="10.0.0.1", reporter="r3")
     assert (refused.value.retry_after, refused.value.scope) == (29, "ip")
     limits.hit(ip="10.0.0.2", reporter=None)  # another address, no session
+
+
+def test_limits_refuse_without_counting_and_take_the_longer_wait() -> None:
+    clock = Ticks()
+    limits = SubmitLimits(per_reporter=SlidingWindow(2, 60, clock),
+                          per_ip=SlidingWindow(3, 30, clock))
+    refuse_without_counting(limits, clock)
 
 
 def test_disabled_limits_count_nothing() -> None:
@@ -109,17 +115,7 @@ def test_shared_limits_refuse_without_counting_and_take_the_longer_wait(
     clock = Ticks()
     limits = SharedLimits(database, per_reporter=(2, 60), per_ip=(3, 30), secret=b"s" * 16,
                           clock=clock)
-    limits.hit(ip="10.0.0.1", reporter="r1")
-    clock.advance(1)
-    limits.hit(ip="10.0.0.1", reporter="r1")
-    with pytest.raises(RateLimited) as refused:
-        limits.hit(ip="10.0.0.1", reporter="r1")
-    assert (refused.value.retry_after, refused.value.scope) == (59, "reporter")
-    limits.hit(ip="10.0.0.1", reporter="r2")  # the refused one was not counted for the IP
-    with pytest.raises(RateLimited) as refused:
-        limits.hit(ip="10.0.0.1", reporter="r3")
-    assert (refused.value.retry_after, refused.value.scope) == (29, "ip")
-    limits.hit(ip="10.0.0.2", reporter=None)  # another address, no session
+    refuse_without_counting(limits, clock)
     clock.advance(29)  # the first IP hit (at 1000) leaves the 30 s window at 1030
     limits.hit(ip="10.0.0.1", reporter="r3")
 
