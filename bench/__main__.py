@@ -6,7 +6,9 @@ against a bare JWT-validating endpoint, per backend; the identifier guard agains
 regex scan; the tertial report and digest against the raw GROUP BY (bench/reports_bench);
 the receipt latency per channel, from the ack to the fake platform (bench/receipts); the
 group's board list against its raw queries (bench/board); full-text search and similar
-reports against the raw full-text queries (bench/similar)."""
+reports against the raw full-text queries (bench/similar); the category suggestions' top-1
+and top-3 accuracy on the labelled set, their training from the database and time per
+suggestion against a plain lookup of the text's stems (bench/suggest)."""
 
 from __future__ import annotations
 
@@ -73,15 +75,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--report-rows", type=int, default=1_000_000,
                    help="synthetic reports for the tertial report and digest bench")
     p.add_argument("--only", choices=["all", "submit", "slack", "reports", "teams", "privacy",
-                                      "receipts", "mailbox", "board", "similar"],
+                                      "receipts", "mailbox", "board", "similar", "suggest"],
                    default="all",
                    help="which phases: durable submits, Slack acks, reports, Teams, the "
                    "identifier guard, receipt latency per channel, the board's list, "
-                   "search and similar (default: all)")
+                   "search and similar, the category suggestions (default: all)")
     p.add_argument("--board-rows", type=int, default=100_000,
                    help="synthetic reports for the board list bench (default: 100000)")
     p.add_argument("--similar-rows", type=int, default=100_000,
                    help="synthetic reports for the search and similar bench (default: 100000)")
+    p.add_argument("--suggest-rows", type=int, default=100_000,
+                   help="synthetic reports for the category suggestion bench (default: 100000)")
     p.add_argument("--mailbox-messages", type=int, default=10_000,
                    help="messages in the mailbox import bench's mbox (default: 10000)")
     p.add_argument("--receipts", type=int, default=50,
@@ -335,8 +339,17 @@ def main(argv: list[str] | None = None) -> int:
         similar_code = similar.main(["--rows", str(args.similar_rows),
                                      "--backend", args.backend])
 
+    suggest_code = 0
+    if args.only in ("all", "suggest"):
+        from bench import suggest
+
+        _say(f"suggest: accuracy on the labelled set, then {args.suggest_rows} synthetic "
+             "reports: training from the database and time per suggestion")
+        suggest_code = suggest.main(["--rows", str(args.suggest_rows),
+                                     "--backend", args.backend])
+
     if (failures or slack_failures or teams_failures or reports_code or board_code
-            or similar_code or receipts_code == 2):
+            or similar_code or suggest_code or receipts_code == 2):
         return 2
     dominated = ([r.backend for r in results if r.errors_dominate]
                  + [f"{r.backend} (Slack)" for r in slack_results if r.errors_dominate]

@@ -33,6 +33,21 @@ class Severity(StrEnum):
 SERIOUS_SEVERITIES = frozenset({Severity.SIGNIFICANT, Severity.SEVERE})
 
 
+# The category a report is filed under when it has none (categories.toml: `system = true`,
+# never offered on a form): mail to the mailbox, and reports sent without a category that
+# Meld could not suggest one for. The group sets the real category when assessing.
+UNCATEGORIZED = "uncategorized"
+
+
+class CategorySource(StrEnum):
+    """Who chose a report's category (reports.category_source)."""
+
+    REPORTER = "reporter"
+    SUGGESTED = "suggested"  # the reporter gave none and Meld filed it under its suggestion
+    NONE = "none"  # neither: filed as UNCATEGORIZED
+    GROUP = "group"  # the group's assessment
+
+
 class Party(StrEnum):
     HOSPITAL = "hospital"
     MUNICIPALITY = "municipality"

@@ -28,6 +28,9 @@ class Item:
     nb: str
     en: str
     active: bool = True
+    # telling words and synonyms, as reporters write them (categories.toml `words`): what
+    # Meld's suggestions from a report's text start from (intake.domain.suggesting)
+    words: tuple[str, ...] = ()
 
     def label(self, locale: str) -> str:
         return self.en if locale.startswith("en") else self.nb
@@ -113,7 +116,15 @@ def _item_fields(source: str, raw: dict[str, Any], seen: set[str]) -> dict[str, 
     active = raw.get("active", True)
     if not isinstance(active, bool):
         raise TaxonomyError(f"{source}: {item_id!r} active must be true or false")
-    return {"id": item_id, "nb": nb.strip(), "en": str(en).strip(), "active": active}
+    return {"id": item_id, "nb": nb.strip(), "en": str(en).strip(), "active": active,
+            "words": _words(source, item_id, raw.get("words", []))}
+
+
+def _words(source: str, item_id: str, raw: Any) -> tuple[str, ...]:
+    """An item's `words`: a list of non-empty strings (kept trimmed, in order, once)."""
+    if not isinstance(raw, list) or not all(isinstance(w, str) and w.strip() for w in raw):
+        raise TaxonomyError(f"{source}: {item_id!r} words must be a list of non-empty texts")
+    return tuple(dict.fromkeys(w.strip() for w in raw))
 
 
 def load_taxonomy(directory: Path | None = None) -> Taxonomy:
