@@ -37,19 +37,19 @@ from bench.server import Server, free_port, running_process
 from intake.domain.model import Kind, Party, Severity
 
 URL_ENV = "MELD_FLOOR_DATABASE_URL"  # for the worker processes of --workers > 1
-TEXT = 20000  # Meld's cap at the door (intake.http.api.TEXT)
+TEXT = 20000  # Meld's cap at the door (intake.http.report_in.TEXT)
 
 
 class ReportIn(BaseModel):
     """The fields bench.submit.report_body sends, with Meld's types and limits."""
 
     model_config = ConfigDict(extra="forbid")
-    kind: Kind
-    category: str = Field(max_length=64)
-    subcategory: str | None = Field(None, max_length=64)
+    kind: Kind = Kind.DEVIATION
+    category: str | None = Field(None, max_length=64)
+    subcategory: str | None = Field(None, max_length=130)
     description: str = Field(max_length=TEXT)
-    occurred_on: date
-    severity: Severity
+    occurred_on: date | None = None
+    severity: Severity | None = None
     no_patient_identifiers: Literal[True]
     reporter_party: Party | None = None
     concerned_party: Party | None = None

@@ -334,6 +334,11 @@ def create_app(
             from intake.reporting.cluster_schedule import cluster_scheduler
 
             cluster_task = asyncio.create_task(cluster_scheduler(context, settings, stop))
+        suggest_task = None
+        if settings.run_suggest_refresh:
+            from intake.reporting.suggest_schedule import suggest_scheduler
+
+            suggest_task = asyncio.create_task(suggest_scheduler(context, settings, stop))
         mailbox_task = None
         if settings.mailbox_import == "graph" and settings.run_mailbox_sync:
             from intake.mailbox.sync import mailbox_scheduler
@@ -362,6 +367,8 @@ def create_app(
                 await promise_task
             if cluster_task is not None:
                 await cluster_task
+            if suggest_task is not None:
+                await suggest_task
             if mailbox_task is not None:
                 await mailbox_task
             if teams is not None:

@@ -34,6 +34,22 @@ class LearningSettings(BaseSettings):
         "`meld clusters check` from cron)",
     )
 
+    # suggestions (intake.services.suggesting): a report sent without a category
+    suggest_min_score: float = Field(
+        0.5, ge=0, le=1, description="A report sent without a category is filed under "
+        "Meld's suggestion from its text when the suggestion's probability is at least "
+        "this (the reporter sees it in the receipt and may change it); else under "
+        "\"Ikke kategorisert\" for the group (1: never file under a suggestion)",
+    )
+    suggest_refresh_hour: int = Field(
+        3, ge=0, le=23, description="The hour (MELD_TIMEZONE) at which `meld serve` trains "
+        "the suggestions anew from the group's assessed reports, every night",
+    )
+    run_suggest_refresh: bool = Field(
+        True, description="Train the suggestions nightly from `meld serve` (else run "
+        "`meld suggest train` from cron)",
+    )
+
     # newsletter (the tertial newsletter of learning points: docs/newsletter.md)
     newsletter_slack_channel: str | None = Field(
         None, description="Slack channel id the published newsletter's summary and link are "

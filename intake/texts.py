@@ -174,6 +174,10 @@ ERROR_TEXTS = {
     ),
     "report_not_found": N_("No report with reference {reference}."),
     "not_your_report": N_("You can only see your own reports."),
+    "category_assessed": N_(
+        "Forbedringsgruppen has already set the category of this report, so it can no "
+        "longer be changed here. Write to the group if you think it is wrong."
+    ),
     "group_only": N_("Only Forbedringsgruppen can do this."),
     "admin_only": N_("Only an administrator can do this."),
     "idempotency_key_reused": N_(

@@ -20,7 +20,8 @@ GOOD_NEXT_STEPS = N_(
     "can learn from it. You need not wait for an answer, but we may write to you here."
 )
 # the chat forms' severity question, which the service asks of every other kind
-SEVERITY_HINT = N_("Required, except for good collaboration.")
+SEVERITY_HINT = N_("Optional. Left empty, it is recorded as unknown; good collaboration "
+                   "is asked no harm.")
 # the group's card of a new report: what it is, at a glance
 GOOD_CARD_NOTE = N_("Good collaboration: something that worked. Not a deviation; counted "
                     "apart.")

@@ -131,6 +131,15 @@ class Report(Base):
     withheld: Mapped[str | None] = mapped_column(String(40))
     # the group's summary, the only words other reporters see (intake.services.public)
     public_title: Mapped[str | None] = mapped_column(String(200))
+    # Who chose the category (migration 0020): "reporter"; "suggested" (the reporter gave
+    # none and took Meld's suggestion, shown in the receipt to change); "none" (neither:
+    # category_id is "uncategorized" for the group to set); "group" (assessed). The
+    # reporter's own choice, and Meld's suggestion, are kept apart from the group's.
+    category_source: Mapped[str] = mapped_column(String(10), server_default="reporter")
+    reported_category_id: Mapped[str | None] = mapped_column(String(64))
+    reported_subcategory_id: Mapped[str | None] = mapped_column(String(64))
+    suggested_category_id: Mapped[str | None] = mapped_column(String(64))
+    suggested_subcategory_id: Mapped[str | None] = mapped_column(String(64))
     # kept by triggers on plus_ones (migration 0003); never written by the application
     plus_one_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

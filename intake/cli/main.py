@@ -161,11 +161,12 @@ def build_parser(tr: Translator | None = None,
     from intake.cli import newsletter as cli_newsletter
     from intake.cli import promises as cli_promises
     from intake.cli import report as cli_report
+    from intake.cli import suggest as cli_suggest
     from intake.cli import teams_package as cli_teams_package
 
     for module in (cli_report, cli_digest, cli_demo, cli_lifecycle, cli_audit,
                    cli_teams_package, cli_doctor, cli_promises, cli_mailbox, cli_board,
-                   cli_clusters, cli_newsletter):
+                   cli_clusters, cli_newsletter, cli_suggest):
         module.add_parser(sub, tr)
     return p
 

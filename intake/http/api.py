@@ -8,75 +8,18 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool as call
 
 from intake import services
-from intake.domain.model import Actor, Kind, Party, RedirectTarget, Role, Severity
+from intake.domain.model import Actor, RedirectTarget, Role, Severity
 from intake.http.deps import Ctx, Group, Tr
 from intake.http.ratelimit import api_submit_limit
+from intake.http.report_in import TEXT, ReceiptOut, ReportIn, receipt_out
 from intake.i18n import Translator
 from intake.services.search import MAX_QUERY, check_query
-from intake.texts import receipt_lines, similar_reasons_text
-
-TEXT = 20000  # hard cap at the door; the service applies the configured limit
-
-
-class ReportIn(BaseModel):
-    """A new report. Texts must hold no patient identifiers."""
-
-    model_config = ConfigDict(extra="forbid")
-    kind: Kind
-    category: str = Field(max_length=64, examples=["discharge_summary"])
-    subcategory: str | None = Field(None, max_length=64, examples=["missing"])
-    description: str = Field(max_length=TEXT)
-    occurred_on: date
-    severity: Severity | None = Field(
-        None, validate_default=True,
-        description="Required, except for good_collaboration: no harm is asked of good "
-        "collaboration, and it is stored as none")
-    no_patient_identifiers: bool = Field(
-        description="The reporter confirms the text identifies no patient; must be true"
-    )
-    confirm_warnings: bool = Field(
-        False, description="Send despite warnings (phone, e-mail or name-like text)"
-    )
-    reporter_party: Party | None = None
-    concerned_party: Party | None = None
-    place: str | None = Field(None, max_length=64, examples=["trondheim"])
-    place_text: str | None = Field(None, max_length=TEXT)
-    locale: str | None = Field(None, max_length=10, examples=["nb"])
-    email: str | None = Field(
-        None, max_length=254, examples=["lege@eksempel.no"],
-        description="Optional: every later notice (status, answers, questions, the closing) "
-        "also by e-mail, never with the report's text. Refused (email_notices_off) when this "
-        "Meld sends no e-mail.",
-    )
-
-    @field_validator("severity")
-    @classmethod
-    def _severity_asked(cls, value: Severity | None, info: ValidationInfo) -> Severity | None:
-        """Missing is refused with the other missing fields, unless the report is of good
-        collaboration (the service stores none)."""
-        if value is None and info.data.get("kind") != Kind.GOOD_COLLABORATION:
-            raise PydanticCustomError("missing", "Field required")
-        return value
-
-
-class ReceiptOut(BaseModel):
-    reference: str
-    status: str
-    status_url: str
-    feedback_by: date | None = Field(
-        description="Feedback is promised by this date; null for good_collaboration (a "
-        "thank-you receipt: nothing waits for an answer)")
-    formal_guidance: bool
-    notices: list[str] = Field(
-        description="Where later notices come: status_page (always), email (when an address "
-        "was given)")
-    messages: list[str]
+from intake.texts import similar_reasons_text
 
 
 def _model_of(view: type, name: str, *, exclude: frozenset[str] = frozenset(),
@@ -247,15 +190,7 @@ async def submit(
     response.headers["Location"] = url
     if not receipt.created:
         response.headers["Idempotency-Replayed"] = "true"
-    return ReceiptOut(
-        reference=receipt.reference,
-        status=receipt.status.value,
-        status_url=url,
-        feedback_by=receipt.feedback_by,
-        formal_guidance=receipt.formal_guidance,
-        notices=["status_page", *(["email"] if receipt.email_notices else [])],
-        messages=receipt_lines(receipt, Translator(draft.locale, ctx.settings.timezone)),
-    )
+    return receipt_out(ctx, receipt, url, Translator(draft.locale, ctx.settings.timezone))
 
 
 @router.get("/reports", response_model=ReportPage, tags=["working group"])
@@ -270,8 +205,8 @@ async def list_reports(
     unread: Annotated[bool, Query(description="only reports with an unread message from "
                                               "the reporter")] = False,
     after: Annotated[
-        int | None, Query(ge=0, le=services.MAX_ROW_ID,
-                          description="next_cursor of the previous page")
+        int | None, Query(ge=0, le=services.MAX_LIST_CURSOR,
+                          description="next_cursor of the previous page (opaque)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     q: Annotated[str | None, Query(

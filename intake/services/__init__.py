@@ -63,6 +63,7 @@ from intake.services.common import (
 )
 from intake.services.context import Context, build_context
 from intake.services.dialog import reply, reporter_answer, request_info
+from intake.services.filing import FormDefaults, change_category, defaults_of, form_defaults
 from intake.services.mail_intake import MailOutcome, take_mail
 from intake.services.measures import (
     MEASURE_DUE_EVENT,
@@ -109,6 +110,7 @@ from intake.services.rating import (
 )
 from intake.services.reading import (
     EXPORT_COLUMNS,
+    MAX_LIST_CURSOR,
     MAX_ROW_ID,
     count_reports,
     delivered_notices,
@@ -124,6 +126,11 @@ from intake.services.received import first_delivery
 from intake.services.search import search_reports
 from intake.services.similarity import SimilarReport, card_match, similar_reports
 from intake.services.submitting import receipt_for, submit_report, validate_draft
+from intake.services.suggesting import (
+    category_model,
+    refresh_category_model,
+    suggest_category,
+)
 from intake.services.support import plus_one
 from intake.services.timeline import TimelineEntry, report_timeline
 from intake.services.triage import (
@@ -155,6 +162,7 @@ __all__ = [
     "FORM_NO_IDS",
     "GROUP_CHANNEL",
     "LOGIN_LINK_MINUTES",
+    "MAX_LIST_CURSOR",
     "MAX_RATING_COMMENT",
     "MAX_ROW_ID",
     "MAX_SHORT_TEXT",
@@ -171,6 +179,7 @@ __all__ = [
     "ClusterAlertView",
     "Context",
     "EmailNotices",
+    "FormDefaults",
     "MailOutcome",
     "MeasureStatus",
     "MeasureView",
@@ -200,6 +209,8 @@ __all__ = [
     "authenticate_token",
     "build_context",
     "card_match",
+    "category_model",
+    "change_category",
     "check_clusters",
     "check_free_text",
     "check_subcategory",
@@ -208,6 +219,7 @@ __all__ = [
     "create_login_link",
     "create_measure",
     "create_token",
+    "defaults_of",
     "delivered_notices",
     "deny",
     "draft_newsletter",
@@ -217,6 +229,7 @@ __all__ = [
     "find_by_status_token",
     "first_delivery",
     "followed_report",
+    "form_defaults",
     "get_analysis",
     "get_report",
     "last_group_activity",
@@ -246,6 +259,7 @@ __all__ = [
     "receipt_for",
     "redeem_login_link",
     "redirect",
+    "refresh_category_model",
     "refuse_sign_in",
     "remove_cause",
     "remove_event",
@@ -269,6 +283,7 @@ __all__ = [
     "status_token_for",
     "stop_email_notices",
     "submit_report",
+    "suggest_category",
     "suggestions",
     "take_mail",
     "update_analysis",

@@ -264,6 +264,9 @@ def make_receipt(ctx: Context, report: m.Report, created: bool) -> Receipt:
         created=created,
         email_notices=report.notify_email is not None,
         kind=report.kind,
+        category=report.category_id,
+        subcategory=report.subcategory_id,
+        category_source=report.category_source,
     )
 
 
@@ -402,6 +405,9 @@ def report_view(session: Session, report: m.Report, *, for_group: bool) -> Repor
         notify_email=report.notify_email if for_group else None,
         withheld=report.withheld if for_group else None,
         public_title=report.public_title,
+        category_source=report.category_source,
+        suggested_category=report.suggested_category_id if for_group else None,
+        suggested_subcategory=report.suggested_subcategory_id if for_group else None,
     )
 
 
@@ -422,6 +428,9 @@ def summary_view(r: m.Report | Row[Any], *, for_group: bool = True,
         reporter_unread_since=r.reporter_unread_since if for_group else None,
         feedback_overdue=overdue and for_group,
         withheld=r.withheld if for_group else None,
+        category_source=r.category_source,
+        suggested_category=r.suggested_category_id if for_group else None,
+        suggested_subcategory=r.suggested_subcategory_id if for_group else None,
     )
 
 

@@ -26,7 +26,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from intake.domain.model import Actor, Kind, Role, Severity, Status
+from intake.domain.model import (
+    UNCATEGORIZED,
+    Actor,
+    CategorySource,
+    Kind,
+    Role,
+    Severity,
+    Status,
+)
 from intake.i18n import N_, Translator
 from intake.mailbox.parse import IncomingMail
 from intake.services.common import (
@@ -44,11 +52,12 @@ from intake.services.common import (
 )
 from intake.services.context import Context
 from intake.services.submitting import _ensure_reference_sequence, _next_reference
+from intake.services.suggesting import suggest_category
 from storage import models as m
 
 MAIL_OUTCOMES = ("imported", "withheld", "reply", "duplicate", "auto", "refused")
 MAIL_SOURCES = ("graph", "import")
-MAIL_CATEGORY = "uncategorized"  # categories.toml: `system = true`, never on a form
+MAIL_CATEGORY = UNCATEGORIZED  # categories.toml: `system = true`, never on a form
 WITHHELD_NATIONAL_ID = "national_id"
 
 WITHHELD_TEXT = N_("The text is withheld: possibly a national identity number. "
@@ -160,8 +169,14 @@ def _new_report(session: Session, ctx: Context, mail: IncomingMail, *,
     received = mail.received_at or now
     occurred_on = min(ctx.local_date(received), ctx.local_date(now))
     reference = _next_reference(session, ctx.local_date(now).year)
+    # a mail stays "uncategorized" for the group (its sender cannot change a category with
+    # one click); Meld's suggestion from the text goes with it for the group to take
+    guesses = [] if withheld else suggest_category(ctx, description, limit=1)
     report = m.Report(
         reference=reference, kind=Kind.INPUT.value, category_id=MAIL_CATEGORY,
+        category_source=CategorySource.NONE.value,
+        suggested_category_id=guesses[0].category if guesses else None,
+        suggested_subcategory_id=guesses[0].subcategory if guesses else None,
         description=description, occurred_on=occurred_on, reported_at=now,
         reported_on=ctx.local_date(now), updated_at=now,
         reported_severity=Severity.UNKNOWN.value, status=Status.RECEIVED.value,

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from intake.domain.model import (
+    UNCATEGORIZED,
     Actor,
     Channel,
     FieldError,
@@ -110,7 +111,11 @@ def list_reports(
     oldest_first: bool = False,
     with_counts: bool = False,
 ) -> Page:
-    """The group's queue, newest first (or oldest first), keyset-paginated on the id.
+    """The group's queue, newest first (or oldest first), keyset-paginated on the id; the
+    open reports still without a category ("uncategorized") come first, in the same order.
+
+    The cursor holds both parts of the key: the id, plus UNCATEGORIZED_CURSOR while the
+    pages are still in the uncategorized part. Each part is read along the id index.
 
     with_counts adds how many reports match the filters, by status (the board's counts),
     read in the same snapshot as the page. The read runs outside the write lock; its
@@ -120,18 +125,32 @@ def list_reports(
     filters = filters or ReportFilter()
     _check_filters(filters)
     limit = max(1, min(limit, 200))
+    first_part = True
     if after is not None:
-        after = max(0, min(after, MAX_ROW_ID))  # a larger cursor overflows the id column
-    stmt = filtered(ctx, select(*LIST_COLUMNS), filters)
-    stmt = stmt.order_by(m.Report.id.asc() if oldest_first else m.Report.id.desc())
-    stmt = stmt.limit(limit + 1)
-    if after is not None:
-        stmt = stmt.where(m.Report.id > after if oldest_first else m.Report.id < after)
+        after = max(0, min(after, MAX_LIST_CURSOR))
+        first_part = after >= UNCATEGORIZED_CURSOR
+        after = after - UNCATEGORIZED_CURSOR if first_part else after
+    base = filtered(ctx, select(*LIST_COLUMNS), filters)
+    base = base.order_by(m.Report.id.asc() if oldest_first else m.Report.id.desc())
+
+    def part(uncategorized: bool, after_id: int | None, count: int) -> Any:
+        stmt = base.where(NEEDS_CATEGORY if uncategorized else ~NEEDS_CATEGORY)
+        if after_id is not None:
+            stmt = stmt.where(m.Report.id > after_id if oldest_first
+                              else m.Report.id < after_id)
+        return stmt.limit(count)
+
     counts = None
     with ctx.db.reading() as session:
         if filters.text:
             prepare_search(session, ctx)
-        rows = session.execute(stmt).all()
+        rows: list[Any] = []
+        if first_part:
+            rows = list(session.execute(part(True, after, limit + 1)).all())
+        in_first = len(rows)
+        if len(rows) <= limit:
+            rows += session.execute(
+                part(False, None if first_part else after, limit + 1 - len(rows))).all()
         more = len(rows) > limit
         rows = rows[:limit]
         today = ctx.today()
@@ -140,8 +159,14 @@ def list_reports(
             counts = _counts(session, ctx, filters)
     with transaction(ctx) as session:
         record_audit(session, actor, "list", None, count=len(rows))
-    return Page(items=views, next_cursor=rows[-1].id if more and rows else None,
-                counts=counts)
+    cursor = None
+    if more and rows:
+        cursor = rows[-1].id + (UNCATEGORIZED_CURSOR if len(rows) <= in_first else 0)
+    return Page(items=views, next_cursor=cursor, counts=counts)
+
+
+# an open report that waits for the group to choose its category: first in the lists
+NEEDS_CATEGORY = (m.Report.category_id == UNCATEGORIZED) & (m.Report.status != Status.CLOSED)
 
 
 # what a list row shows and is_overdue needs: plain rows, not ORM objects, and never the
@@ -151,9 +176,13 @@ LIST_COLUMNS = tuple(getattr(m.Report, name) for name in (
     "reported_severity", "assessed_severity", "status", "reporter_party", "concerned_party",
     "direction", "place_id", "agreement_reference", "guideline_breached", "assignee",
     "redirect_target", "redirect_reference", "channel", "reporter_id", "locale",
-    "reporter_unread_since", "withheld", "first_feedback_at",
+    "reporter_unread_since", "withheld", "first_feedback_at", "category_source",
+    "suggested_category_id", "suggested_subcategory_id",
 ))
 MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns (int4 on PostgreSQL)
+# added to a list cursor whose page ended among the uncategorized reports (list_reports)
+UNCATEGORIZED_CURSOR = 2**31
+MAX_LIST_CURSOR = UNCATEGORIZED_CURSOR + MAX_ROW_ID
 
 
 def filtered(ctx: Context, stmt: Any, filters: ReportFilter) -> Any:

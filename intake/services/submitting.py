@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 from intake.domain import model as domain
 from intake.domain.contact import normalize_email
 from intake.domain.model import (
+    UNCATEGORIZED,
     Actor,
+    CategorySource,
     Conflict,
     FieldError,
     Kind,
@@ -51,6 +53,7 @@ from intake.services.common import (
     status_token_for,
 )
 from intake.services.context import Context
+from intake.services.suggesting import suggest_category
 from intake.services.views import Receipt, ReportDraft
 from storage import models as m
 from storage.db import Database
@@ -60,7 +63,7 @@ from storage.group_commit import GroupCommit
 @dataclass(slots=True)
 class _Valid:
     kind: Kind
-    category: str
+    category: str | None  # None: the reporter chose none (Meld suggests, or "uncategorized")
     subcategory: str | None
     description: str
     occurred_on: date
@@ -76,19 +79,28 @@ class _Valid:
 def validate_draft(ctx: Context, draft: ReportDraft) -> _Valid:
     """All submit rules in one place; raises ValidationFailed with every problem found."""
     errors: list[FieldError] = []
-    kind = choice(Kind, draft.kind, "kind", errors)
+    # Only the text and the no-identifiers confirmation are required. What is left out is
+    # filed as the group expects it: a deviation, of today, of unknown severity, with no
+    # category (Meld suggests one, or it waits for the group as "uncategorized").
+    kind = choice(Kind, draft.kind, "kind", errors, False) or Kind.DEVIATION
     # good collaboration asks no harm: whatever a form still holds, it is stored as none
     severity = (Severity.NONE if kind == Kind.GOOD_COLLABORATION
-                else choice(Severity, draft.severity, "severity", errors))
+                else choice(Severity, draft.severity, "severity", errors, False)
+                or Severity.UNKNOWN)
     reporter_party = choice(Party, draft.reporter_party, "reporter_party", errors, False)
     concerned_party = choice(Party, draft.concerned_party, "concerned_party", errors, False)
 
-    category = ctx.taxonomy.category(draft.category or "")
-    if not draft.category:
-        errors.append(FieldError("category", "required"))
-    elif category is None or not category.active or category.system:
-        errors.append(FieldError("category", "unknown_category"))
     subcategory = draft.subcategory or None
+    category_id = draft.category or None
+    if category_id is None and subcategory and "/" in subcategory:
+        # a door's combined "category/subcategory" choice names its category
+        category_id = subcategory.split("/", 1)[0] or None
+    category = ctx.taxonomy.category(category_id or "")
+    if category_id is not None and (category is None or not category.active
+                                    or category.system):
+        errors.append(FieldError("category", "unknown_category"))
+    elif category_id is None and subcategory:
+        errors.append(FieldError("subcategory", "unknown_subcategory"))
     if subcategory and category is not None:
         subcategory, problem = check_subcategory(
             ctx.taxonomy, category.id, subcategory,
@@ -123,7 +135,7 @@ def validate_draft(ctx: Context, draft: ReportDraft) -> _Valid:
             if email is None:
                 errors.append(FieldError("email", "invalid_email"))
 
-    occurred_on = parse_date(draft.occurred_on, errors, ctx)
+    occurred_on = parse_date(draft.occurred_on or ctx.today(), errors, ctx)
     if not draft.no_patient_identifiers:
         errors.append(FieldError("no_patient_identifiers", "must_confirm_no_identifiers"))
 
@@ -131,10 +143,10 @@ def validate_draft(ctx: Context, draft: ReportDraft) -> _Valid:
         errors = [e for e in errors if not e.warning]
     if errors:
         raise ValidationFailed(errors)
-    assert kind and severity and description and occurred_on and draft.category
+    assert description and occurred_on
     return _Valid(
         kind=kind,
-        category=draft.category,
+        category=category_id,
         subcategory=subcategory,
         description=description,
         occurred_on=occurred_on,
@@ -215,6 +227,42 @@ class _Plan:
     year: int
     locale: str
     promised: date | None
+    filed: _Filed
+
+
+@dataclass(frozen=True, slots=True)
+class _Filed:
+    """The category a report is filed under, who chose it, and Meld's suggestion."""
+
+    category: str
+    subcategory: str | None
+    source: str  # CategorySource
+    suggested: str | None = None
+    suggested_sub: str | None = None
+    # Meld's best categories for the text, best first (a receipt offers them to change to)
+    alternatives: tuple[str, ...] = ()
+
+    def receipt_payload(self) -> dict[str, Any]:
+        """What a receipt says of the category (coded fields only)."""
+        return {"category": self.category, "subcategory": self.subcategory,
+                "category_source": self.source, "alternatives": list(self.alternatives)}
+
+
+def _file(ctx: Context, valid: _Valid) -> _Filed:
+    """The reporter's choice wins. Without one, Meld's suggestion from the text when it is
+    likely enough (MELD_SUGGEST_MIN_SCORE), else "uncategorized" for the group to set. The
+    suggestion is kept either way (the group sees it; it measures the suggestions)."""
+    guesses = suggest_category(ctx, valid.description, limit=3)
+    top = guesses[0] if guesses else None
+    suggested = (top.category, top.subcategory) if top else (None, None)
+    alternatives = tuple(g.category for g in guesses)
+    if valid.category is not None:
+        return _Filed(valid.category, valid.subcategory, CategorySource.REPORTER, *suggested,
+                      alternatives)
+    if top is not None and top.score >= ctx.settings.suggest_min_score:
+        return _Filed(top.category, top.subcategory, CategorySource.SUGGESTED, *suggested,
+                      alternatives)
+    return _Filed(UNCATEGORIZED, None, CategorySource.NONE, *suggested, alternatives)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +294,7 @@ def submit_report(
                      else actor.identity),
         actor=actor, now=now, year=ctx.local_date(now).year,
         locale=normalize_locale(draft.locale or ctx.settings.locale),
-        promised=promised_by(ctx, valid.kind, now))
+        promised=promised_by(ctx, valid.kind, now), filed=_file(ctx, valid))
     _ensure_reference_sequence(ctx, plan.year)
     written = _write(plan)
     if written.existing is not None:
@@ -261,6 +309,9 @@ def submit_report(
         created=True,
         email_notices=valid.email is not None,
         kind=valid.kind.value,
+        category=plan.filed.category,
+        subcategory=plan.filed.subcategory,
+        category_source=plan.filed.source,
     )
 
 
@@ -380,8 +431,13 @@ def _report_row(p: _Plan, reference: str) -> dict[str, Any]:
     return {
         "reference": reference,
         "kind": valid.kind.value,
-        "category_id": valid.category,
-        "subcategory_id": valid.subcategory,
+        "category_id": p.filed.category,
+        "subcategory_id": p.filed.subcategory,
+        "category_source": p.filed.source,
+        "reported_category_id": valid.category,
+        "reported_subcategory_id": valid.subcategory,
+        "suggested_category_id": p.filed.suggested,
+        "suggested_subcategory_id": p.filed.suggested_sub,
         "description": valid.description,
         "reporter_party": valid.reporter_party.value if valid.reporter_party else None,
         "concerned_party": valid.concerned_party.value if valid.concerned_party else None,
@@ -413,14 +469,15 @@ def _outbox_rows(p: _Plan, report_id: int, reference: str) -> list[dict[str, Any
     receipt = reporter_notice_rows(
         report_id=report_id, reference=reference, channel=p.channel,
         reporter_id=p.reporter_id, notify_email=valid.email, event="receipt",
-        payload={"formal_guidance": p.formal, "feedback_by": p.promised.isoformat()}
-        if p.promised else {"formal_guidance": p.formal, "kind": valid.kind.value},
+        payload={"formal_guidance": p.formal, **(
+            {"feedback_by": p.promised.isoformat()} if p.promised
+            else {"kind": valid.kind.value}), **p.filed.receipt_payload()},
         now=p.now)
     return [*receipt, {
         "report_id": report_id, "channel": GROUP_CHANNEL, "recipient": GROUP_CHANNEL,
         "event": "new_report", "created_at": p.now, "next_attempt_at": p.now, "attempts": 0,
         "payload": {"reference": reference, "kind": valid.kind.value,
-                    "category": valid.category, "severity": valid.severity.value,
+                    "category": p.filed.category, "severity": valid.severity.value,
                     "place": valid.place, "serious": p.formal}}]
 
 

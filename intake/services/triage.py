@@ -9,6 +9,7 @@ from typing import Any
 from intake.domain import model as domain
 from intake.domain.model import (
     Actor,
+    CategorySource,
     DomainError,
     FieldError,
     RedirectTarget,
@@ -85,9 +86,11 @@ def assess(
         if category is not None:
             report.category_id = category
             report.subcategory_id = subcategory
+            report.category_source = CategorySource.GROUP.value
             changed.append("category")
         elif subcategory:
             report.subcategory_id = subcategory
+            report.category_source = CategorySource.GROUP.value
             changed.append("subcategory")
         if severity is not None:
             report.assessed_severity = severity.value

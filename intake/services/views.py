@@ -67,6 +67,11 @@ class Receipt:
     # when the reporter gave an address
     email_notices: bool = False
     kind: str = "deviation"  # a good-collaboration report gets a thank-you receipt
+    # what it was filed under, and who chose it (CategorySource): a door shows a suggested
+    # or missing category in the receipt, with a way to change it
+    category: str = "uncategorized"
+    subcategory: str | None = None
+    category_source: str = "reporter"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,11 @@ class ReportView:
     withheld: str | None = None
     # the group's summary that other reporters may see (intake.services.public)
     public_title: str | None = None
+    # who chose the category (CategorySource), and Meld's suggestion from the text (the
+    # group's views only)
+    category_source: str = "reporter"
+    suggested_category: str | None = None
+    suggested_subcategory: str | None = None
 
     @property
     def unread_from_reporter(self) -> bool:

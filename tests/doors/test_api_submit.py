@@ -124,10 +124,12 @@ def test_good_collaboration_needs_no_severity_and_gets_a_thank_you(door: Door,
     with door.ctx.db.reading() as session:
         report = session.scalars(select(m.Report)).one()
     assert (report.kind, report.reported_severity) == ("good_collaboration", "none")
-    # a deviation still must say how serious it was
-    del body["kind"]
+    # a deviation left without a severity is of unknown severity, for the group to assess
     r = api.post("/api/v1/reports", json={**body, "kind": "deviation"})
-    assert r.status_code == 422 and error_codes(r.json()) == {"severity": ["required"]}
+    assert r.status_code == 201, r.text
+    with door.ctx.db.reading() as session:
+        severities = set(session.scalars(select(m.Report.reported_severity)))
+    assert severities == {"none", "unknown"}
 
 
 # ---------------------------------------------------------------- idempotency
@@ -201,12 +203,32 @@ def test_missing_fields_are_required(door: Door, api: httpx.Client) -> None:
     body = r.json()
     assert body["code"] == "validation_failed"
     assert body["only_warnings"] is False
-    codes = error_codes(body)
-    for name in ("kind", "category", "description", "occurred_on", "severity",
-                 "no_patient_identifiers"):
-        assert codes.get(name) == ["required"], (name, body)
+    # only the text and the confirmation are required
+    assert error_codes(body) == {"description": ["required"],
+                                 "no_patient_identifiers": ["required"]}
     assert all(e["message"] and e["warning"] is False for e in body["errors"])
     assert door.report_count() == 0
+
+
+def test_the_text_and_the_confirmation_alone_are_a_report(door: Door,
+                                                          api: httpx.Client) -> None:
+    r = api.post("/api/v1/reports", json={
+        "description": "Henvisningen ble returnert uten begrunnelse.",
+        "no_patient_identifiers": True})
+    assert r.status_code == 201, r.text
+    receipt = r.json()
+    assert receipt["category_source"] in ("suggested", "none")
+    with door.ctx.db.reading() as session:
+        report = session.scalars(select(m.Report)).one()
+    assert (report.kind, report.reported_severity, report.occurred_on) == (
+        "deviation", "unknown", door.ctx.today())
+    assert (report.category_id, report.category_source) == (
+        receipt["category"], receipt["category_source"])
+    assert report.suggested_category_id == "referral"
+    if receipt["category_source"] == "suggested":  # the receipt says what Meld chose
+        assert any("Meld foreslo den" in line for line in receipt["messages"])
+    else:
+        assert any("ikke valgt" in line for line in receipt["messages"])
 
 
 def test_blank_description_is_required(api: httpx.Client) -> None:

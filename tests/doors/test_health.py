@@ -29,7 +29,7 @@ def test_readyz_with_database(api: httpx.Client) -> None:
 def _pg_port_1() -> Settings:
     return Settings(database_url="postgresql+psycopg://postgres@127.0.0.1:1/x",
                     secret_key=SECRET, run_outbox_worker=False, run_promise_scheduler=False,
-                    run_cluster_alerts=False)
+                    run_cluster_alerts=False, run_suggest_refresh=False)
 
 
 def _sqlite_gone(tmp_path: Path) -> Settings:
@@ -38,7 +38,7 @@ def _sqlite_gone(tmp_path: Path) -> Settings:
     # connection to it open in the pool, and the folder's removal would go unnoticed
     return Settings(database_url=f"sqlite:///{folder}/meld.db", secret_key=SECRET,
                     run_outbox_worker=False, run_promise_scheduler=False,
-                    run_cluster_alerts=False)
+                    run_cluster_alerts=False, run_suggest_refresh=False)
 
 
 @pytest.fixture(params=["postgres_port_1", "sqlite_folder_removed"])

@@ -81,7 +81,8 @@ def test_status_token_is_not_logged_when_the_database_is_down(
     # no schedulers: their first check at start-up writes to the folder being removed
     door = start_door(Settings(database_url=f"sqlite:///{folder}/meld.db",
                                secret_key=SECRET, run_outbox_worker=False,
-                               run_promise_scheduler=False, run_cluster_alerts=False))
+                               run_promise_scheduler=False, run_cluster_alerts=False,
+                               run_suggest_refresh=False))
     shutil.rmtree(folder)
     try:
         caplog.set_level(logging.INFO)

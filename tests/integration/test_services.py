@@ -66,9 +66,15 @@ def test_submit_stores_report_audit_and_receipt_notice(ctx: services.Context) ->
     with ctx.db.reading() as s:
         events = s.scalars(select(m.AuditEvent.action)).all()
     assert events == ["submitted"]
-    assert outbox(ctx) == [("slack", "slack:U123", "receipt",
-                            {"formal_guidance": False, "reference": "MELD-2026-0001",
-                             "feedback_by": "2026-03-16"})]
+    [(channel, recipient, event, payload)] = outbox(ctx)
+    # the receipt names what it was filed under, and Meld's best guesses to change to
+    alternatives = payload.pop("alternatives")
+    assert alternatives and alternatives[0] == "discharge_summary"
+    assert (channel, recipient, event, payload) == (
+        "slack", "slack:U123", "receipt",
+        {"formal_guidance": False, "reference": "MELD-2026-0001", "feedback_by": "2026-03-16",
+         "category": "discharge_summary", "subcategory": "missing",
+         "category_source": "reporter"})
     # the group's notice carries coded fields only: no text, no reporter
     assert outbox(ctx, "group") == [("group", "group", "new_report", {
         "reference": "MELD-2026-0001", "kind": "deviation", "category": "discharge_summary",
@@ -118,10 +124,9 @@ def test_concurrent_submits_with_one_key_make_one_report(ctx: services.Context) 
 @pytest.mark.parametrize(
     ("overrides", "field", "code"),
     [
-        ({"kind": None}, "kind", "required"),
         ({"kind": "complaint"}, "kind", "invalid_choice"),
         ({"category": "nope"}, "category", "unknown_category"),
-        ({"category": None}, "category", "required"),
+        ({"category": "uncategorized"}, "category", "unknown_category"),  # Meld's own
         ({"subcategory": "late_x"}, "subcategory", "unknown_subcategory"),
         ({"place": "oslo"}, "place", "unknown_place"),
         ({"description": "   "}, "description", "required"),
@@ -146,10 +151,16 @@ def test_invalid_drafts_are_refused_per_field(ctx: services.Context, overrides: 
 
 
 def test_every_problem_is_reported_at_once(ctx: services.Context) -> None:
+    # only the text and the confirmation are required (the rest is filed as the group
+    # expects it: tests/integration/test_three_steps.py)
     with pytest.raises(ValidationFailed) as err:
         services.submit_report(ctx=ctx, actor=REPORTER, draft=services.ReportDraft())
-    assert set(codes(err.value)) == {"kind", "severity", "category", "description",
-                                     "occurred_on", "no_patient_identifiers"}
+    assert set(codes(err.value)) == {"description", "no_patient_identifiers"}
+    with pytest.raises(ValidationFailed) as err:
+        services.submit_report(ctx=ctx, actor=REPORTER, draft=services.ReportDraft(
+            kind="x", category="y", severity="z", occurred_on="w", place="v"))
+    assert set(codes(err.value)) == {"kind", "category", "severity", "occurred_on", "place",
+                                     "description", "no_patient_identifiers"}
 
 
 def test_national_identity_numbers_are_refused_and_nothing_is_stored(

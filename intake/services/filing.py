@@ -1,0 +1,116 @@
+"""What a reporter need not type: the category they change after sending (the receipt's
+"endre"), and the place and parties proposed from their last report.
+
+A report may be sent with its text alone (`submitting`): it is filed under Meld's
+suggestion or as "uncategorized", and the receipt says so. The reporter may then choose
+the category themselves, until the group has assessed it: the group's assessment is its
+own (`triage.assess`), and a reporter's change never overwrites it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from intake.domain.model import (
+    UNCATEGORIZED,
+    Actor,
+    CategorySource,
+    Conflict,
+    FieldError,
+    Party,
+    PermissionDenied,
+    ValidationFailed,
+)
+from intake.i18n import normalize_locale
+from intake.services.common import (
+    check_subcategory,
+    load_report,
+    make_receipt,
+    now_utc,
+    record_audit,
+    transaction,
+)
+from intake.services.context import Context
+from intake.services.views import Receipt
+from storage import models as m
+
+
+def change_category(*, ctx: Context, actor: Actor, reference: str, category: str | None,
+                    subcategory: str | None = None) -> Receipt:
+    """The reporter files their own report under another category ("endre" in the
+    receipt). None or "" (or "uncategorized") leaves it to the group. Only the reporter,
+    and only until the group has assessed the category (Conflict `category_assessed`)."""
+    category = (category or "").strip() or None
+    subcategory = (subcategory or "").strip() or None
+    if category is None and subcategory and "/" in subcategory:
+        category = subcategory.split("/", 1)[0] or None
+    if category == UNCATEGORIZED:
+        category = None
+    found = ctx.taxonomy.category(category or "")
+    if category is not None and (found is None or not found.active or found.system):
+        raise ValidationFailed([FieldError("category", "unknown_category")])
+    if category is None:
+        subcategory = None
+    elif subcategory:
+        subcategory, problem = check_subcategory(
+            ctx.taxonomy, category, subcategory, normalize_locale(ctx.settings.locale),
+            active_only=True)
+        if problem is not None:
+            raise ValidationFailed([problem])
+    with transaction(ctx) as session:
+        report = load_report(session, reference, for_update=True)
+        if report.reporter_id != actor.identity:
+            record_audit(session, actor, "category_change_denied", report)
+            refused: Exception = PermissionDenied("not_your_report")
+        elif report.category_source == CategorySource.GROUP:
+            refused = Conflict("category_assessed")
+        else:
+            before = report.category_id
+            report.category_id = category or UNCATEGORIZED
+            report.subcategory_id = subcategory
+            report.reported_category_id = category
+            report.reported_subcategory_id = subcategory
+            report.category_source = (CategorySource.REPORTER if category
+                                      else CategorySource.NONE).value
+            report.updated_at = now_utc(ctx)
+            record_audit(session, actor, "category_changed", report, before=before,
+                         after=report.category_id, by="reporter")
+            return make_receipt(ctx, report, created=False)
+    raise refused
+
+
+@dataclass(frozen=True, slots=True)
+class FormDefaults:
+    """What a chat form proposes: the place and parties of the reporter's last report."""
+
+    place: str | None = None
+    reporter_party: str | None = None
+    concerned_party: str | None = None
+
+
+def form_defaults(*, ctx: Context, actor: Actor) -> FormDefaults:
+    """The place and parties of the actor's last report (Slack and Teams: the chat
+    identity), where they are still on the lists; empty for someone new."""
+    with ctx.db.reading() as session:
+        row = session.execute(
+            select(m.Report.place_id, m.Report.reporter_party, m.Report.concerned_party)
+            .where(m.Report.reporter_id == actor.identity)
+            .order_by(m.Report.id.desc()).limit(1)).one_or_none()
+    if row is None:
+        return FormDefaults()
+    return defaults_of(ctx, row.place_id, row.reporter_party, row.concerned_party)
+
+
+def defaults_of(ctx: Context, place: str | None, reporter_party: str | None,
+                concerned_party: str | None) -> FormDefaults:
+    """Proposed values as remembered (a web cookie, the last report), kept only where they
+    are still valid choices: an unknown, retired or forged value is dropped."""
+    found = ctx.taxonomy.place(place or "")
+    parties = {p.value for p in Party}
+    return FormDefaults(
+        place=found.id if found is not None and found.active else None,
+        reporter_party=reporter_party if reporter_party in parties else None,
+        concerned_party=concerned_party if concerned_party in parties else None,
+    )

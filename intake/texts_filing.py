@@ -1,0 +1,74 @@
+"""The words of a report sent with its text alone, shared by every door: what the receipt
+says of a category Meld suggested or left to the group, the chat forms' hints for the
+fields that may be left empty, and the labels of Meld's suggestions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from intake.domain.model import UNCATEGORIZED, CategorySource
+from intake.domain.taxonomy import Taxonomy
+from intake.i18n import N_, Translator
+
+SUGGESTED_LINE = N_("Category: {category}. Meld suggested it from your text; change it if "
+                    "it is wrong.")
+NONE_LINE = N_("Category: not chosen. Forbedringsgruppen will choose it, or you may choose "
+               "it yourself.")
+CHANGED_LINE = N_("The category of {reference} is now: {category}.")
+LEFT_TO_GROUP_LINE = N_("Forbedringsgruppen will choose the category of {reference}.")
+CHANGE_CATEGORY = N_("Change the category")
+LET_GROUP_CHOOSE = N_("Let Forbedringsgruppen choose")
+SUGGESTIONS_GROUP = N_("Meld's suggestions")
+ALL_CATEGORIES_GROUP = N_("All categories")
+# the chat forms' hints under the fields that may be left empty
+CATEGORY_HINT = N_("Optional. Left empty, Meld suggests one from your text, and you can "
+                   "change it in the receipt.")
+PLACE_HINT_REMEMBERED = N_("Filled in from your last report; change it if it is another "
+                           "place.")
+
+
+def category_name(taxonomy: Taxonomy, category: str | None, subcategory: str | None,
+                  tr: Translator) -> str:
+    """"Epikrise › Mangler": a category and its subcategory, as labelled in the locale."""
+    name = taxonomy.category_label(category or UNCATEGORIZED, tr.locale)
+    if subcategory:
+        name += " › " + taxonomy.subcategory_label(category or "", subcategory, tr.locale)
+    return name
+
+
+def category_line(taxonomy: Taxonomy, payload: dict[str, Any], tr: Translator) -> str | None:
+    """The receipt's line on a category the reporter did not choose (a receipt's outbox
+    payload or a Receipt's fields: category, subcategory, category_source); None when
+    the reporter chose it."""
+    source = payload.get("category_source")
+    if source == CategorySource.SUGGESTED:
+        return tr(SUGGESTED_LINE, category=category_name(
+            taxonomy, payload.get("category"), payload.get("subcategory"), tr))
+    if source == CategorySource.NONE:
+        return tr(NONE_LINE)
+    return None
+
+
+def changed_line(taxonomy: Taxonomy, reference: str, category: str,
+                 subcategory: str | None, tr: Translator) -> str:
+    """What a chat door answers when the reporter changed the category."""
+    if category == UNCATEGORIZED:
+        return tr(LEFT_TO_GROUP_LINE, reference=reference)
+    return tr(CHANGED_LINE, reference=reference,
+              category=category_name(taxonomy, category, subcategory, tr))
+
+
+def change_choices(taxonomy: Taxonomy, alternatives: list[str] | tuple[str, ...],
+                   tr: Translator) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The choices of a receipt's "change the category": Meld's suggestions first, then
+    every category and subcategory a reporter may choose, as ("category[/sub]", label);
+    "" is "let the group choose"."""
+    suggested = [(c.id, c.label(tr.locale)) for cid in alternatives
+                 if (c := taxonomy.category(cid)) is not None and c.active and not c.system]
+    every: list[tuple[str, str]] = []
+    for c in taxonomy.active_categories():
+        every.append((c.id, c.label(tr.locale)))
+        every += [(f"{c.id}/{s.id}", f"{c.label(tr.locale)} › {s.label(tr.locale)}")
+                  for s in c.subcategories if s.active]
+    return suggested, every
