@@ -200,3 +200,12 @@ def overflow(page: Any) -> int:
     """How many pixels the page is wider than the window (0: no horizontal scrolling)."""
     return page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+
+def open_form(page: Any, url: str) -> None:
+    """Load the report form with its optional part ("Mer om saken") open, as a doctor
+    does who wants to give more than the three steps."""
+    page.goto(url + "/")
+    details = page.locator("#more-details")
+    if details.get_attribute("open") is None:
+        page.locator("#more-details summary").click()

@@ -5,13 +5,13 @@ from __future__ import annotations
 from faker import Faker
 
 from intake.cli.main import main
-from tests.browser.conftest import Meld
+from tests.browser.conftest import Meld, open_form
 
 NO_IDS = "Teksten inneholder ingen pasientidentifiserende opplysninger"
 
 
 def test_a_report_filed_in_the_browser_reaches_the_group(meld: Meld, page, capsys) -> None:
-    page.goto(meld.url + "/")
+    open_form(page, meld.url)
     page.get_by_label("Avvik").check()
     page.get_by_label("Kategori").select_option("referral")
     page.get_by_label("Hva skjedde?").fill(
@@ -32,7 +32,7 @@ def test_a_report_filed_in_the_browser_reaches_the_group(meld: Meld, page, capsy
     assert page.get_by_role("link", name=ref).is_visible()
 
     # an identity number is refused and the text stays in the form
-    page.goto(meld.url + "/")
+    open_form(page, meld.url)
     fnr = Faker("no_NO").ssn()
     text = f"Epikrise mangler for pasient {fnr[:6]} {fnr[6:]} etter utskriving."
     page.get_by_label("Hva skjedde?").fill(text)

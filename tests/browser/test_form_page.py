@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from storage import models as m
-from tests.browser.conftest import ONE_WIDTH, Meld, axe_violations
+from tests.browser.conftest import ONE_WIDTH, Meld, axe_violations, open_form
 
 NO_IDS = "Teksten inneholder ingen pasientidentifiserende opplysninger"
 PHONE_TEXT = "Ring vakthavende på 918 76 543 om epikrisen."
@@ -27,7 +27,7 @@ def _send(page: Any) -> None:
 
 
 def test_only_the_chosen_categorys_subcategories_are_offered(meld: Meld, page: Any) -> None:
-    page.goto(meld.url + "/")
+    open_form(page, meld.url)
     field = page.locator("#subcategory-field")
     assert field.is_hidden()  # no category yet: nothing to narrow down
     page.get_by_label("Kategori").select_option("referral")
@@ -52,7 +52,7 @@ def test_without_javascript_every_list_shows_and_a_mismatch_is_refused_at_its_fi
                                    java_script_enabled=False)
     try:
         page = context.new_page()
-        page.goto(meld.url + "/")
+        open_form(page, meld.url)
         groups = page.locator("#subcategory optgroup")
         with_subs = [c for c in meld.ctx.taxonomy.active_categories() if c.subcategories]
         assert groups.count() == len(with_subs)
@@ -82,24 +82,28 @@ def test_without_javascript_every_list_shows_and_a_mismatch_is_refused_at_its_fi
 
 
 def test_required_fields_are_marked(meld: Meld, page: Any) -> None:
-    page.goto(meld.url + "/")
-    for label in ("Kategori", "Hva skjedde?", "Når skjedde det?", NO_IDS):
+    open_form(page, meld.url)
+    # the text and the confirmation, and nothing else
+    for label in ("Hva skjedde?", NO_IDS):
         control = page.get_by_label(label)
         assert control.evaluate("e => e.required"), label
         assert REQUIRED in control.evaluate("e => e.labels[0].innerText"), label
+    for label in ("Kategori", "Når skjedde det?", "Mer presist (valgfritt)",
+                  "Sted med egne ord (valgfritt)", "Jeg jobber i"):
+        control = page.get_by_label(label, exact=True)
+        assert not control.evaluate("e => e.required"), label
+        assert REQUIRED not in control.evaluate("e => e.labels[0].innerText"), label
     for name in ("kind", "severity"):
         radios = page.locator(f"input[name={name}]")
-        assert all(radios.nth(i).evaluate("e => e.required") for i in range(radios.count()))
+        assert not any(radios.nth(i).evaluate("e => e.required")
+                       for i in range(radios.count()))
         group = page.locator(f"fieldset:has(input[name={name}])")
-        assert group.get_attribute("aria-required") == "true"
-        assert REQUIRED in group.locator("legend").inner_text()
-        assert group.locator("legend .req").is_visible()
-    for label in ("Mer presist (valgfritt)", "Sted med egne ord (valgfritt)", "Jeg jobber i"):
-        assert not page.get_by_label(label).evaluate("e => e.required"), label
+        assert group.get_attribute("aria-required") is None
+        assert REQUIRED not in group.locator("legend").inner_text()
 
 
 def test_the_severity_question_fits_the_kind(meld: Meld, page: Any) -> None:
-    page.goto(meld.url + "/")
+    open_form(page, meld.url)
     legend = page.locator("fieldset:has(input[name=severity]) legend")
     assert legend.inner_text().startswith("Hvor alvorlig var det for pasienten?")
     page.get_by_label("Forbedringsforslag").check()
@@ -121,25 +125,21 @@ def test_a_refused_form_focuses_its_summary_whose_links_reach_the_fields(
     summary = page.locator("#error-summary")
     links = summary.locator("a")
     targets = [links.nth(i).get_attribute("href") for i in range(links.count())]
-    assert targets == ["#category", "#description", "#severity-none", "#no_patient_identifiers"]
+    # only the text and the confirmation are required
+    assert targets == ["#description", "#no_patient_identifiers"]
     for target in targets:
         assert page.locator(target).count() == 1, target
-    # each line names its field; the severity line asks the suggestion's question
-    assert "Kategori:" in links.nth(0).inner_text()
-    assert links.nth(2).inner_text().startswith("Hvis ingenting endres")
+    # each line names its field
+    assert "Hva skjedde?" in links.nth(0).inner_text()
+    textarea = page.locator("#description")
+    assert textarea.get_attribute("aria-invalid") == "true"
+    assert "description-error" in (textarea.get_attribute("aria-describedby") or "").split()
 
-    # the severity error is tied to its radios like any other field's error
-    radios = page.locator("input[name=severity]")
-    for i in range(radios.count()):
-        assert radios.nth(i).get_attribute("aria-invalid") == "true"
-        assert radios.nth(i).get_attribute("aria-describedby") == "severity-error"
-    assert page.locator("#severity-error").inner_text().strip()
-
-    links.nth(2).click()
-    assert page.evaluate("document.activeElement.id") == "severity-none"
-    legend = page.locator("fieldset:has(input[name=severity]) legend")
-    assert legend.is_visible()
-    box = legend.bounding_box()
+    links.nth(1).click()
+    assert page.evaluate("document.activeElement.id") == "no_patient_identifiers"
+    label = page.locator("label.confirm")
+    assert label.is_visible()
+    box = label.bounding_box()
     assert box is not None and 0 <= box["y"] < page.viewport_size["height"]
 
 
@@ -160,7 +160,7 @@ def test_no_request_fails_and_the_favicon_is_served(meld: Meld, page: Any) -> No
     failed: list[str] = []
     page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
     page.on("requestfailed", lambda r: failed.append(f"failed {r.url}"))
-    page.goto(meld.url + "/")
+    open_form(page, meld.url)
     page.wait_for_load_state("networkidle")
     assert failed == []
     icons = page.locator("link[rel=icon]")
@@ -174,7 +174,7 @@ def test_no_request_fails_and_the_favicon_is_served(meld: Meld, page: Any) -> No
 
 
 def test_the_phone_warning_is_a_warning_confirmed_beside_it(meld: Meld, page: Any) -> None:
-    page.goto(meld.url + "/")
+    open_form(page, meld.url)
     page.get_by_label("Kategori").select_option("discharge_summary")
     page.get_by_label("Hva skjedde?").fill(PHONE_TEXT)
     page.get_by_label("Mindre alvorlig").check()
@@ -209,7 +209,7 @@ def test_the_phone_warning_is_a_warning_confirmed_beside_it(meld: Meld, page: An
 
 
 def test_the_form_passes_axe(meld: Meld, page: Any, axe_source: str) -> None:
-    page.goto(meld.url + "/")
+    open_form(page, meld.url)
     assert axe_violations(page, axe_source) == []
     page.get_by_label("Hva skjedde?").fill(PHONE_TEXT)
     _send(page)  # errors and a warning on the page

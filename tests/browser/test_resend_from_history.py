@@ -11,12 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from storage import models as m
-from tests.browser.conftest import ONE_WIDTH, Meld
+from tests.browser.conftest import ONE_WIDTH, Meld, open_form
 
 TEXT = "Henvisningen manglet opplysninger om legemidlene."
 
 
 def _fill(page: Any, text: str = TEXT) -> None:
+    if page.locator("#more-details").get_attribute("open") is None:
+        page.locator("#more-details summary").click()
     page.get_by_label("Avvik").check()
     page.get_by_label("Kategori").select_option("referral")
     page.get_by_label("Mer presist (valgfritt)").select_option("referral/incomplete")
@@ -31,7 +33,7 @@ def _send(page: Any) -> None:
 
 
 def test_back_and_send_again_gives_the_same_receipt(meld: Meld, page: Any) -> None:
-    page.goto(meld.url + "/")
+    open_form(page, meld.url)
     _fill(page)
     _send(page)
     first = page.url
@@ -54,7 +56,7 @@ def test_back_and_send_again_gives_the_same_receipt(meld: Meld, page: Any) -> No
 
 @ONE_WIDTH
 def test_back_edit_and_send_says_so_then_files_a_new_report(meld: Meld, page: Any) -> None:
-    page.goto(meld.url + "/")
+    open_form(page, meld.url)
     _fill(page)
     _send(page)
     reference = page.locator("h1").inner_text()
@@ -79,7 +81,7 @@ def test_back_edit_and_send_says_so_then_files_a_new_report(meld: Meld, page: An
 @ONE_WIDTH
 def test_a_new_visit_gets_a_new_form(meld: Meld, page: Any) -> None:
     """Only history shows the stored page: following a link asks Meld for a new one."""
-    page.goto(meld.url + "/")
+    open_form(page, meld.url)
     _fill(page)
     _send(page)
     page.get_by_role("link", name="Meld", exact=True).click()

@@ -10,7 +10,15 @@ import pytest
 
 from intake import services
 from intake.domain.model import Actor, Role
-from tests.browser.conftest import ONE_WIDTH, Meld, axe_violations, overflow, running_meld, sync_api
+from tests.browser.conftest import (
+    ONE_WIDTH,
+    Meld,
+    axe_violations,
+    open_form,
+    overflow,
+    running_meld,
+    sync_api,
+)
 from tests.fakes import FakeClock
 
 GROUP = Actor(identity="token:0:browser-tests", role=Role.TRIAGER, display_name="tests")
@@ -22,7 +30,7 @@ LONG_TEXT = ("Epikrisen_fra_medisinsk_klinikk_kom_aldri_fram_til_fastlegen_etter
 
 def _file_report(meld: Meld, page: Any, text: str = LONG_TEXT) -> str:
     """Fill in and send the form; returns the reference (the page is on the receipt)."""
-    page.goto(meld.url + "/")
+    open_form(page, meld.url)
     page.get_by_label("Forbedringsforslag").check()
     page.get_by_label("Kategori").select_option("discharge_notice")
     page.get_by_label("Mer presist (valgfritt)").select_option(
@@ -106,7 +114,7 @@ def test_no_page_is_wider_than_the_screen(meld: Meld, page: Any) -> None:
     page.goto(meld.url + "/mine")
     assert page.locator("tbody tr").count() == 2
     assert overflow(page) == 0, "/mine"
-    page.goto(meld.url + "/")
+    open_form(page, meld.url)
     page.get_by_role("button", name="Send meldingen").click()
     page.wait_for_load_state()
     assert page.locator("#error-summary").is_visible()

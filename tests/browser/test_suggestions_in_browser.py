@@ -9,7 +9,7 @@ from typing import Any
 from intake import services
 from intake.domain.model import Actor, Role
 from storage import models as m
-from tests.browser.conftest import ONE_WIDTH, Meld, axe_violations, sync_api
+from tests.browser.conftest import ONE_WIDTH, Meld, axe_violations, open_form, sync_api
 from tests.integration.helpers import draft
 
 expect = sync_api.expect
@@ -30,7 +30,7 @@ def titled(meld: Meld) -> str:
 def test_suggestions_appear_while_writing_and_me_too_counts(meld: Meld, page: Any,
                                                             axe_source: str) -> None:
     reference = titled(meld)
-    page.goto(meld.url + "/")
+    open_form(page, meld.url)
     region = page.locator("#suggestions")
     expect(region).to_be_empty()
     page.get_by_label("Kategori").select_option("discharge_summary")

@@ -275,10 +275,13 @@ def test_missing_fields_keep_the_other_values(door: Door) -> None:
     r = browser.post("/", data=form_data(csrf, category="", severity="",
                                          no_patient_identifiers=""))
     assert r.status_code == 422
-    assert 'id="category-error"' in r.text and 'id="severity-error"' in r.text
+    # only the confirmation is missing: category and severity may be left out
+    assert 'id="category-error"' not in r.text and 'id="severity-error"' not in r.text
     assert 'id="no_patient_identifiers-error"' in r.text
     assert "Epikrise kom aldri fram til fastlegen" in r.text
     assert 'value="stolav_medisinsk" selected' in r.text
+    # without JavaScript the page shows Meld's suggestion from the text, made by the server
+    assert "Meld foreslår" in r.text and 'data-category="discharge_summary"' in r.text
     assert door.report_count() == 0
 
 
@@ -464,8 +467,8 @@ def test_pages_from_before_the_single_list_still_send_their_subcategory(door: Do
 
 def test_error_summary_links_every_problem_to_its_field(door: Door) -> None:
     browser, csrf = _open_form(door)
-    r = browser.post("/send", data=form_data(csrf, category="", severity="", description="",
-                                             no_patient_identifiers=""))
+    r = browser.post("/send", data=form_data(csrf, category="nope", severity="huge",
+                                             description="", no_patient_identifiers=""))
     assert r.status_code == 422
     summary = re.search(r'<div class="error-summary[^"]*" id="error-summary"[^>]*>(.*?)</div>',
                         r.text, re.S)
@@ -473,6 +476,8 @@ def test_error_summary_links_every_problem_to_its_field(door: Door) -> None:
     assert "autofocus" in summary.group(0) and 'tabindex="-1"' in summary.group(0)
     anchors = re.findall(r'<a href="#([^"]+)">', summary.group(1))
     assert anchors == ["category", "description", "severity-none", "no_patient_identifiers"]
+    # a problem in the optional part opens it, so that its link leads to a visible field
+    assert '<details id="more-details" open>' in r.text
     ids = _controls(r.text).ids
     assert set(anchors) <= ids
     assert "<title>Feil: " in r.text
@@ -484,16 +489,22 @@ def test_error_summary_links_every_problem_to_its_field(door: Door) -> None:
 
 def test_required_fields_say_so(door: Door) -> None:
     html = door.client().get("/").text
-    for tag in ('<select id="category" name="category" required',
-                '<textarea id="description" name="description"',
-                '<input type="date" id="occurred_on" name="occurred_on"',
+    for tag in ('<textarea id="description" name="description"',
                 '<input type="checkbox" name="no_patient_identifiers" id="no_patient_identifiers"'
                 ' required'):
         assert tag in html, tag
     assert re.search(r'<textarea id="description"[^>]* required', html)
-    assert html.count('role="radiogroup" aria-required="true"') == 2
-    assert html.count('<span class="req">(må fylles ut)</span>') == 6
-    assert not re.search(r'<input type="text" id="place_text"[^>]* required', html)
+    # the text and the confirmation, and nothing else
+    assert html.count('<span class="req">(må fylles ut)</span>') == 2
+    assert html.count(" required") == 2
+    assert 'aria-required="true"' not in html
+    # the rest waits, closed, under "Mer om saken (valgfritt)"
+    assert '<details id="more-details">' in html
+    assert "<summary>Mer om saken (valgfritt)" in html
+    for optional in ('<select id="category" name="category"',
+                     '<input type="date" id="occurred_on" name="occurred_on"',
+                     'name="severity"', '<select id="place" name="place"'):
+        assert html.index(optional) > html.index('<details id="more-details">'), optional
 
 
 def test_a_warning_is_marked_as_one_with_its_confirmation_beside_it(door: Door) -> None:

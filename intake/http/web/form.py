@@ -37,7 +37,7 @@ from intake.http.web.pages import (
     reporter_identity,
     translator,
 )
-from intake.http.web.suggest import form_suggestions
+from intake.http.web.suggest import category_guesses, form_suggestions
 from intake.i18n import N_, Translator
 from intake.texts import (
     KIND_LABELS,
@@ -79,6 +79,14 @@ FIELD_NAMES = {
     "concerned_party": N_("The matter concerns"),
     "email": N_("Would you like notices by e-mail?"),
 }
+# the optional part of the form (a <details>): open when one of these was chosen, or
+# when one of its fields has a problem
+CHOSEN_FIELDS = ("category", "subcategory", "severity", "place_text", "email")
+DETAIL_FIELDS = frozenset({"category", "subcategory", "occurred_on", "place", "place_text",
+                           "reporter_party", "concerned_party", "severity", "email"})
+# this browser's last place and parties ("place|reporter_party|concerned_party"): the next
+# form proposes them
+LAST_COOKIE = "meld_last"
 SEVERITY_QUESTIONS = {
     "deviation": N_("How serious was it for the patient?"),
     "other": N_("If nothing changes, how serious could it be for patients?"),
@@ -105,7 +113,8 @@ def _choices(tr: Translator, ctx: services.Context) -> dict[str, Any]:
 
 
 def _form(request: Request, *, values: dict[str, Any], errors: list[FieldError],
-          status_code: int = 200, message: str | None = None) -> HTMLResponse:
+          status_code: int = 200, message: str | None = None,
+          remembered: bool = False) -> HTMLResponse:
     tr = translator(request)
     ctx = ctx_of(request)
     choices = _choices(tr, ctx)
@@ -140,6 +149,13 @@ def _form(request: Request, *, values: dict[str, Any], errors: list[FieldError],
         only_warnings=bool(errors) and all(e.warning for e in errors),
         today=ctx.today().isoformat(), message=message, mail_enabled=ctx.settings.mail_enabled,
         suggestions=form_suggestions(ctx, values, tr) if values.get("category") else [],
+        category_guesses=(category_guesses(ctx, str(values.get("description") or ""), tr)
+                          if values.get("description") and not values.get("category")
+                          else []),
+        # the optional part is open when it holds what the reporter chose or a problem
+        open_details=any(values.get(name) for name in CHOSEN_FIELDS)
+        or any(e.field in DETAIL_FIELDS for e in errors),
+        remembered=remembered,
         **choices,
     )
 
@@ -153,11 +169,34 @@ def _field_name(name: str | None) -> str | None:
 
 @router.get("/", response_class=HTMLResponse)
 def form(request: Request) -> HTMLResponse:
-    values = {"occurred_on": ctx_of(request).today().isoformat(), "kind": "deviation",
-              "submission_id": uuid.uuid4().hex}
-    response = _form(request, values=values, errors=[])
+    values: dict[str, Any] = {"occurred_on": ctx_of(request).today().isoformat(),
+                              "kind": "deviation", "submission_id": uuid.uuid4().hex}
+    last = _remembered(request)
+    values.update({k: v for k, v in last.items() if v})
+    response = _form(request, values=values, errors=[], remembered=any(last.values()))
     response.headers["Cache-Control"] = FORM_CACHE_CONTROL
     return response
+
+
+def _remembered(request: Request) -> dict[str, str | None]:
+    """The place and parties of this browser's last report (LAST_COOKIE: codes only), as
+    far as they are still on the lists."""
+    place, _sep, rest = request.cookies.get(LAST_COOKIE, "")[:200].partition("|")
+    reporter_party, _sep, concerned_party = rest.partition("|")
+    found = services.defaults_of(ctx_of(request), place or None, reporter_party or None,
+                                 concerned_party or None)
+    return {"place": found.place, "reporter_party": found.reporter_party,
+            "concerned_party": found.concerned_party}
+
+
+def _remember(response: Response, request: Request, values: dict[str, Any]) -> None:
+    """Keep the place and parties of a sent report for the next form in this browser (the
+    codes only; nothing else of the report). Nothing chosen: nothing is kept or changed."""
+    chosen = [str(values.get(k) or "") for k in ("place", "reporter_party", "concerned_party")]
+    if any(chosen):
+        response.set_cookie(LAST_COOKIE, "|".join(chosen), max_age=60 * 60 * 24 * 365,
+                            path="/", httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https")
 
 
 def _posted_subcategory(form_data: Any, category: str) -> str:
@@ -232,4 +271,6 @@ async def submit(request: Request) -> Response:
     except OperationalError:
         return _form(request, values=values, errors=[], status_code=503,
                      message=error_text("database_unavailable", tr))
-    return RedirectResponse(f"/status/{receipt.status_token}?ny=1", status_code=303)
+    response = RedirectResponse(f"/status/{receipt.status_token}?ny=1", status_code=303)
+    _remember(response, request, values)
+    return response

@@ -14,10 +14,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from intake import services
 from intake.domain.model import (
     Actor,
+    CategorySource,
     DomainError,
     FieldError,
     NotFound,
     Role,
+    Status,
     ValidationFailed,
 )
 from intake.http.web.pages import (
@@ -31,7 +33,7 @@ from intake.http.web.pages import (
     reporter_identity,
     translator,
 )
-from intake.i18n import Translator
+from intake.i18n import N_, Translator
 from intake.texts import (
     KIND_LABELS,
     RATING_LABELS,
@@ -65,7 +67,8 @@ def status_page(request: Request, token: str) -> HTMLResponse:
 def _status(request: Request, view: services.ReportView, tr: Translator, *,
             answer: str = "", errors: list[FieldError] | None = None,
             status_code: int = 200, rating_form: dict[str, str] | None = None,
-            rating_errors: list[str] | None = None) -> HTMLResponse:
+            rating_errors: list[str] | None = None,
+            category_error: str | None = None) -> HTMLResponse:
     ctx = ctx_of(request)
     token = services.status_token_for(ctx, view.reference)
     rating = services.rating_for(ctx=ctx, status_token=token)
@@ -89,7 +92,14 @@ def _status(request: Request, view: services.ReportView, tr: Translator, *,
         status_label=label(STATUS_LABELS, view.status, tr),
         kind_label=label(KIND_LABELS, view.kind, tr),
         severity_label=label(SEVERITY_LABELS, view.reported_severity, tr),
-        category_label=ctx.taxonomy.category_label(view.category, tr.locale),
+        category_label=_category_text(ctx, view, tr),
+        category_note=tr(CATEGORY_NOTES[view.category_source])
+        if view.category_source in CATEGORY_NOTES else "",
+        # the reporter may file it under another category until the group has assessed it
+        category_change=(f"/status/{token}/kategori"
+                         if view.category_source != CategorySource.GROUP
+                         and view.status != Status.CLOSED else None),
+        category_choices=_category_choices(ctx, tr), category_error=category_error,
         place_label=ctx.taxonomy.place_label(view.place, tr.locale),
         answer=answer, answer_errors=[(field_error_text(e, tr), e.warning) for e in errs],
         has_warnings=any(e.warning for e in errs), answer_invalid=any(not e.warning for e in errs),
@@ -101,6 +111,59 @@ def _status(request: Request, view: services.ReportView, tr: Translator, *,
                                     "comment": rating.comment or ""},
         rating_errors=rating_errors or [], max_rating_comment=services.MAX_RATING_COMMENT,
     )
+
+
+# what the status page says of a category the reporter did not choose
+CATEGORY_NOTES = {
+    CategorySource.SUGGESTED: N_("Suggested by Meld from your text. Change it if it is "
+                                 "wrong."),
+    CategorySource.NONE: N_("Forbedringsgruppen chooses the category. You may choose it "
+                            "yourself."),
+}
+
+
+def _category_text(ctx: services.Context, view: services.ReportView, tr: Translator) -> str:
+    name = ctx.taxonomy.category_label(view.category, tr.locale)
+    if view.subcategory:
+        name += " › " + ctx.taxonomy.subcategory_label(view.category, view.subcategory,
+                                                      tr.locale)
+    return name
+
+
+def _category_choices(ctx: services.Context,
+                      tr: Translator) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(value, label, [(value, label)]) of every category a reporter may choose, with
+    its subcategories as "category/subcategory" (the form's values)."""
+    return [(c.id, c.label(tr.locale),
+             [(f"{c.id}/{s.id}", s.label(tr.locale)) for s in c.subcategories if s.active])
+            for c in ctx.taxonomy.active_categories()]
+
+
+@router.post("/status/{token}/kategori", response_class=HTMLResponse)
+async def change_category(request: Request, token: str) -> Response:
+    """The reporter chooses the category on the status page (the web receipt's "endre")."""
+    form_data = await request.form()
+    if not check_csrf(request, str(form_data.get("csrf", ""))):
+        return csrf_refused(request)
+    ctx = ctx_of(request)
+    tr = translator(request)
+    choice = str(form_data.get("category", ""))[:130]
+    try:
+        actor, view = await in_thread(services.find_by_status_token, ctx=ctx, token=token)
+    except NotFound:
+        return render_http_error(request, 404)
+    category, _slash, _sub = choice.partition("/")
+    try:
+        await in_thread(services.change_category, ctx=ctx, actor=actor,
+                        reference=view.reference, category=category,
+                        subcategory=choice if "/" in choice else None)
+    except ValidationFailed as exc:
+        message = "; ".join(field_error_text(e, tr) for e in exc.errors)
+        return _status(request, view, tr, category_error=message, status_code=422)
+    except DomainError as exc:
+        return _status(request, view, tr, category_error=domain_error_text(exc, tr),
+                       status_code=exc.http_status)
+    return RedirectResponse(f"/status/{token}#kategori", status_code=303)
 
 
 @router.post("/status/{token}/nyttig", response_class=HTMLResponse)

@@ -80,6 +80,41 @@ async def similar_fragment(request: Request) -> Response:
     return response
 
 
+def category_guesses(ctx: services.Context, text: str,
+                     tr: Translator) -> list[dict[str, str]]:
+    """Meld's category suggestions for a text, as the form shows them (best first): the
+    labels, the "category/subcategory" value of the form's list, and the words they rest
+    on. None when the database cannot be read (the form works without them)."""
+    try:
+        found = services.suggest_category(ctx, text[:services.MAX_TYPED], limit=3)
+    except SQLAlchemyError as exc:
+        log.warning("category suggestions unavailable (%s)", type(exc).__name__)
+        return []
+    rows = []
+    for guess in found:
+        name = ctx.taxonomy.category_label(guess.category, tr.locale)
+        if guess.subcategory:
+            sub = ctx.taxonomy.subcategory_label(guess.category, guess.subcategory, tr.locale)
+            name = f"{name} › {sub}"
+        rows.append({"category": guess.category, "label": name,
+                     "subcategory": (f"{guess.category}/{guess.subcategory}"
+                                     if guess.subcategory else ""),
+                     "words": ", ".join(guess.words)})
+    return rows
+
+
+@router.get("/meld/kategori", response_class=HTMLResponse)
+async def category_fragment(request: Request) -> Response:
+    """The form's live category suggestion for the text so far (an HTML fragment)."""
+    ctx = ctx_of(request)
+    tr = translator(request)
+    text = request.query_params.get("text", "")[:services.MAX_TYPED]
+    guesses = await in_thread(category_guesses, ctx=ctx, text=text, tr=tr)
+    response = render_page(request, "form_category_hint.html", category_guesses=guesses)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @router.post("/meld/ogsa/{reference}", response_class=HTMLResponse)
 async def me_too(request: Request, reference: str) -> Response:
     form = await request.form()

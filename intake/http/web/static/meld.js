@@ -4,7 +4,10 @@
  * - the error summary's links focus their field and show its question;
  * - the receipt's private link gets a copy button;
  * - while a report is written, open reports like it are shown ("Dette har skjedd meg
- *   også"): the server picks them from the category, place and text so far.
+ *   også"): the server picks them from the category, place and text so far;
+ * - while a report is written, Meld's category suggestion from the text is shown (a live
+ *   region, so screen readers announce it) with buttons that choose it in the lists.
+ *   Without this script the server files an uncategorised report under its suggestion.
  * No framework, no inline script: the Content-Security-Policy allows scripts from Meld only.
  */
 (function () {
@@ -168,13 +171,14 @@
     var timer = null;
     var asked = "";
     function ask() {
-      if (!category.value) {
+      var chosen = category.value || suggestedCategory();
+      if (!chosen) {
         region.innerHTML = "";
         asked = "";
         return;
       }
       var query = new URLSearchParams({
-        category: category.value,
+        category: chosen,
         place: place ? place.value : "",
         text: text ? text.value.slice(0, 2000) : ""
       }).toString();
@@ -205,9 +209,93 @@
     if (text) {
       text.addEventListener("input", later);
     }
+    document.addEventListener("meld:suggested", ask);
+  }
+
+  // the category Meld suggests for the text so far (from the live region), or ""
+  function suggestedCategory() {
+    var shown = document.querySelector("#category-suggestion .suggested");
+    return shown ? shown.getAttribute("data-category") : "";
+  }
+
+  function categorySuggestion() {
+    var region = byId("category-suggestion");
+    var category = byId("category");
+    var sub = byId("subcategory");
+    var text = byId("description");
+    if (!region || !category || !text || !window.fetch || !window.URLSearchParams) {
+      return;
+    }
+    var timer = null;
+    var asked = "";
+    function reveal() {
+      // the buttons work only with this script: the server's page keeps them hidden
+      Array.prototype.forEach.call(region.querySelectorAll("button.use-suggestion"),
+        function (button) { button.hidden = false; });
+    }
+    function ask() {
+      var typed = text.value.slice(0, 2000);
+      if (category.value || typed.trim().length < 12) {
+        if (region.innerHTML.trim()) {
+          region.innerHTML = "";
+        }
+        asked = "";
+        return;
+      }
+      var query = new URLSearchParams({ text: typed }).toString();
+      if (query === asked) {
+        return;
+      }
+      asked = query;
+      window.fetch(region.getAttribute("data-source") + "?" + query, {
+        credentials: "same-origin",
+        headers: { "Accept": "text/html" }
+      }).then(function (response) {
+        return response.ok ? response.text() : null;
+      }).then(function (html) {
+        // the newest answer only; the same words are not announced twice
+        if (html !== null && query === asked && html.trim() !== region.innerHTML.trim()) {
+          region.innerHTML = html;
+          reveal();
+          document.dispatchEvent(new CustomEvent("meld:suggested"));
+        }
+      }, function () { /* no suggestion: the form works as before */ });
+    }
+    region.addEventListener("click", function (event) {
+      var button = event.target.closest("button.use-suggestion");
+      if (!button) {
+        return;
+      }
+      category.value = button.getAttribute("data-category");
+      category.dispatchEvent(new Event("change"));
+      if (sub) {
+        sub.value = button.getAttribute("data-subcategory") || "";
+      }
+      var details = byId("more-details");
+      if (details) {
+        details.open = true;
+      }
+      region.innerHTML = "";
+      var said = document.createElement("p");
+      said.textContent = button.getAttribute("data-chosen") || region.getAttribute("data-chosen");
+      said.textContent = said.textContent.replace("{label}", button.getAttribute("data-label"));
+      region.appendChild(said);
+      category.focus();
+    });
+    text.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(ask, 500);
+    });
+    category.addEventListener("change", function () {
+      if (category.value) {
+        asked = "";
+      }
+    });
+    reveal();
   }
 
   function start() {
+    categorySuggestion();
     suggestions();
     subcategories();
     severityQuestion();
