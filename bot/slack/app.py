@@ -22,7 +22,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.received import ReceivedEvents
-from bot.slack import payloads, suggestions
+from bot.slack import filing, payloads, suggestions
 from bot.slack.group import SlackGroupNotifier
 from bot.slack.listeners import SlackDoor, register
 from bot.slack.newsletter import CHANNEL as SLACK_NEWSLETTER
@@ -86,8 +86,10 @@ def build_slack(settings: Settings, ctx: services.Context) -> Slack | None:
     door = SlackDoor(ctx=ctx, settings=settings)
     register(app, door)
     suggestions.register(app, door)  # the report form's suggestions and "me too"
+    filing.register(app, door)  # the receipt's "Endre kategorien"
     notifiers: dict[str, Notifier] = {"slack": SlackNotifier(client,
-                                                             timezone=settings.timezone)}
+                                                             timezone=settings.timezone,
+                                                             taxonomy=ctx.taxonomy)}
     if settings.slack_triage_channel:
         notifiers["group"] = SlackGroupNotifier(
             client, channel_id=settings.slack_triage_channel, taxonomy=ctx.taxonomy,

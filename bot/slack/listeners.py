@@ -2,7 +2,9 @@
 
 Registered by `register(app, door)`. Every listener acks within Slack's 3 s; a modal
 submission stores the report before it acks (the ack carries errors back into the modal).
-Exceptions are not caught here: the one `@app.error` handler logs them by type.
+Exceptions are not caught here: the one `@app.error` handler logs them by type. The
+report form's suggestions are in bot.slack.suggestions; the receipt's "Endre kategorien"
+and the form's remembered place and parties in bot.slack.filing.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.chat import commands
-from bot.slack import views
+from bot.slack import filing, views
 from intake import services
 from intake.domain.model import Actor, DomainError, PermissionDenied, Role, ValidationFailed
 from intake.i18n import Translator
@@ -104,24 +106,27 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
 
     # ------------------------------------------------------------ reporting
 
-    async def open_report_modal(client: AsyncWebClient, trigger_id: str, *, text: str = "",
+    async def open_report_modal(client: AsyncWebClient, trigger_id: str,
+                                user_id: str | None, *, text: str = "",
                                 link: str | None = None) -> None:
+        """Call after the ack: the defaults are a database read."""
         view = views.new_report_modal(door.tr, door.ctx.taxonomy, today=door.today(),
-                                      text=text, link=link)
+                                      text=text, link=link,
+                                      defaults=await filing.form_defaults(door, user_id))
         await client.views_open(trigger_id=trigger_id, view=view)
 
     @app.command("/meld")
     async def meld_command(ack: AsyncAck, command: dict[str, Any],
                            client: AsyncWebClient) -> None:
         await ack()
-        await open_report_modal(client, command["trigger_id"],
+        await open_report_modal(client, command["trigger_id"], command.get("user_id"),
                                 text=_plain_text(command.get("text") or ""))
 
     @app.shortcut("meld_global")
     async def meld_global(ack: AsyncAck, shortcut: dict[str, Any],
                           client: AsyncWebClient) -> None:
         await ack()
-        await open_report_modal(client, shortcut["trigger_id"])
+        await open_report_modal(client, shortcut["trigger_id"], _user_id(shortcut))
 
     @app.shortcut("meld_message")
     async def meld_message(ack: AsyncAck, shortcut: dict[str, Any],
@@ -133,13 +138,13 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
         if channel and message.get("ts"):
             result = await client.chat_getPermalink(channel=channel, message_ts=message["ts"])
             link = result.get("permalink")
-        await open_report_modal(client, shortcut["trigger_id"],
+        await open_report_modal(client, shortcut["trigger_id"], _user_id(shortcut),
                                 text=_plain_text(message.get("text") or ""), link=link)
 
     @app.action("meld_new")
     async def meld_new(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        await open_report_modal(client, body["trigger_id"])
+        await open_report_modal(client, body["trigger_id"], _user_id(body))
 
     @app.view(views.REPORT_CALLBACK)
     async def report_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
@@ -443,6 +448,13 @@ def _plain_text(text: str) -> str:
         return bare
 
     return _unescape(_LINK.sub(readable, text)).strip()
+
+
+def _user_id(payload: dict[str, Any]) -> str | None:
+    """The user of a shortcut or button payload (an object with an id), if it names one."""
+    user = payload.get("user")
+    user_id = user.get("id") if isinstance(user, dict) else None
+    return user_id if isinstance(user_id, str) else None
 
 
 def _unescape(text: str) -> str:

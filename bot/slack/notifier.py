@@ -37,19 +37,37 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     MarkdownTextObject,
+    Option,
+    OptionGroup,
     PlainTextObject,
     SectionBlock,
+    StaticSelectElement,
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
 from intake.delivery.outbox import DeliveryError, Notification
+from intake.domain.model import CategorySource
+from intake.domain.taxonomy import Taxonomy
 from intake.i18n import Translator
 from intake.texts import RATING_LABELS, notice_links, notification_text
+from intake.texts_filing import (
+    ALL_CATEGORIES_GROUP,
+    CHANGE_CATEGORY,
+    LET_GROUP_CHOOSE,
+    SUGGESTIONS_GROUP,
+    category_line,
+    change_choices,
+)
 
 log = logging.getLogger("meld.slack.notifier")
 
 ANSWER_ACTION_ID = "meld_answer"
 RATE_ACTION_PREFIX = "meld_rate_"  # + yes / partly / no: "Var svaret nyttig?"
+# the receipt's "Endre kategorien" (a category Meld suggested or left to the group); each
+# option's value is "<reference>|<category[/subcategory]>", "<reference>|" for the group
+CHANGE_CATEGORY_ACTION = "meld_change_category"
+OPTION_TEXT_MAX = 75  # Slack's limit for an option's text
+OPTION_VALUE_MAX = 150  # and for its value
 SECTION_MAX = 3000  # characters of mrkdwn in one section block (slack_sdk validates this)
 NOTICE_BLOCKS_MAX = 8  # Slack allows 50 blocks per message: notice, message, button
 MESSAGE_BLOCKS_MAX = 40
@@ -127,12 +145,15 @@ def slack_user_id(recipient: str) -> str:
     return user
 
 
-def render(note: Notification, tr: Translator) -> tuple[str, list[dict[str, Any]]]:
+def render(note: Notification, tr: Translator,
+           taxonomy: Taxonomy | None = None) -> tuple[str, list[dict[str, Any]]]:
     """The message for one notice: fallback text and validated Block Kit blocks.
 
     Everything from the database (the group's message, and payload fields such as a
     learning point that the notice quotes) is escaped, so stored text cannot mention,
-    link or broadcast (`<!channel>`). Long texts take several sections.
+    link or broadcast (`<!channel>`). Long texts take several sections. With `taxonomy`,
+    a receipt for a category the reporter did not choose says so, with a select to
+    change it.
     """
     notice = notification_text(note.event, note.payload, tr, "slack", links=False)
     text = escape_mrkdwn(notice[:TEXT_MAX])
@@ -140,6 +161,12 @@ def render(note: Notification, tr: Translator) -> tuple[str, list[dict[str, Any]
         SectionBlock(block_id=f"meld_notice_{i}", text=MarkdownTextObject(text=escape_mrkdwn(p)))
         for i, p in enumerate(split_for_sections(notice)[:NOTICE_BLOCKS_MAX])
     ]
+    category = (category_block(note, tr, taxonomy)
+                if taxonomy is not None and note.event == "receipt" else None)
+    if category is not None:
+        line = category.text.text if category.text is not None else ""
+        text += "\n\n" + line
+        blocks.append(category)
     links = link_mrkdwn(note.payload)
     if links:  # where to report: the target's system, melde.no (from redirects.toml)
         text += "\n\n" + links
@@ -165,6 +192,52 @@ def render(note: Notification, tr: Translator) -> tuple[str, list[dict[str, Any]
     # to_dict() runs slack_sdk's validators (lengths, required fields) and raises
     # SlackObjectFormationError before anything is sent.
     return text, [block.to_dict() for block in blocks]
+
+
+def _option(text: str, value: str) -> Option:
+    if len(text) > OPTION_TEXT_MAX:
+        text = text[:OPTION_TEXT_MAX - 1] + "…"
+    return Option(value=value, text=PlainTextObject(text=text, emoji=False))
+
+
+def category_block(note: Notification, tr: Translator,
+                   taxonomy: Taxonomy) -> SectionBlock | None:
+    """A receipt's line on a category Meld suggested or left to the group, with the select
+    "Endre kategorien": Meld's suggestions, then every category, and "let the group
+    choose". None when the reporter chose the category (or the receipt names none)."""
+    payload = note.payload
+    if payload.get("category_source") not in (CategorySource.SUGGESTED, CategorySource.NONE):
+        return None
+    line = category_line(taxonomy, payload, tr)
+    reference = note.reference or ""
+    if line is None or not reference or len(reference) > 40:
+        return None
+    alternatives = payload.get("alternatives")
+    suggested, every = change_choices(
+        taxonomy, [a for a in alternatives if isinstance(a, str)]
+        if isinstance(alternatives, list) else [], tr)
+    shown = {value for value, _ in suggested}
+
+    def options(pairs: list[tuple[str, str]]) -> list[Option]:
+        return [_option(label, f"{reference}|{value}") for value, label in pairs
+                if len(reference) + 1 + len(value) <= OPTION_VALUE_MAX]
+
+    # each value once: a suggestion is not repeated under "all categories"
+    let_group = _option(tr(LET_GROUP_CHOOSE), f"{reference}|")
+    rest = options([(v, label) for v, label in every if v not in shown])
+    groups = ([OptionGroup(label=tr(SUGGESTIONS_GROUP)[:OPTION_TEXT_MAX],
+                           options=[*options(suggested), let_group]),
+               OptionGroup(label=tr(ALL_CATEGORIES_GROUP)[:OPTION_TEXT_MAX], options=rest)]
+              if suggested else
+              [OptionGroup(label=tr(ALL_CATEGORIES_GROUP)[:OPTION_TEXT_MAX],
+                           options=[let_group, *rest])])
+    select = StaticSelectElement(
+        action_id=CHANGE_CATEGORY_ACTION,
+        placeholder=PlainTextObject(text=tr(CHANGE_CATEGORY)[:150], emoji=False),
+        option_groups=groups)
+    return SectionBlock(block_id="meld_category",
+                        text=MarkdownTextObject(text=escape_mrkdwn(line)[:SECTION_MAX]),
+                        accessory=select)
 
 
 def link_mrkdwn(payload: dict[str, Any]) -> str:
@@ -234,9 +307,11 @@ class SlackNotifier:
     resend_blindly = True
 
     def __init__(self, client: AsyncWebClient, *, timezone: str = "Europe/Oslo",
-                 deadline: float = 60.0) -> None:
+                 deadline: float = 60.0, taxonomy: Taxonomy | None = None) -> None:
         self.client = client
         self.timezone = timezone
+        # the category lists of a receipt's "Endre kategorien"; without it, no select
+        self.taxonomy = taxonomy
         # Bounds one delivery even when the client's session has no sensible timeout; it
         # stays well inside the outbox lease (2 min), so no other worker re-claims meanwhile.
         self.deadline = deadline
@@ -252,7 +327,7 @@ class SlackNotifier:
         user = slack_user_id(note.recipient)
         tr = Translator(note.locale, self.timezone)
         try:
-            text, blocks = render(note, tr)
+            text, blocks = render(note, tr, self.taxonomy)
         except SlackClientError as exc:  # SlackObjectFormationError: a rendering bug
             log.error("slack outbox id=%s: blocks do not validate (%s)",
                       note.id, type(exc).__name__)

@@ -161,6 +161,24 @@ class RateButton(_Carrier):
     actions: list[_ValueAction] = Field(min_length=1)
 
 
+class _Chosen(_Shape):
+    value: str = Field(max_length=150)  # Slack's limit for an option's value
+
+
+class _SelectAction(_Shape):
+    action_id: str
+    selected_option: _Chosen
+
+
+class CategorySelect(_Carrier):
+    """The receipt's "Endre kategorien" in a reporter's DM: the reporter, the choice
+    ("<reference>|<category[/sub]>") and where to answer."""
+
+    user: _User
+    response_url: Id
+    actions: list[_SelectAction] = Field(min_length=1)
+
+
 # ---------------------------------------------------------------- modal submissions
 
 
@@ -337,6 +355,7 @@ ROUTES: dict[str, type[_Shape]] = {
     "block_actions:meld_rate_yes": RateButton,
     "block_actions:meld_rate_partly": RateButton,
     "block_actions:meld_rate_no": RateButton,
+    "block_actions:meld_change_category": CategorySelect,
     "block_actions:triage_show": GroupButton,
     "block_actions:triage_assess": GroupButton,
     "block_actions:triage_reply": GroupButton,

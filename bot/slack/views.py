@@ -42,6 +42,7 @@ from intake.texts import (
     label,
     similar_reasons_text,
 )
+from intake.texts_filing import CATEGORY_HINT, PLACE_HINT_REMEMBERED
 from intake.texts_good import GOOD_CARD_NOTE, SEVERITY_HINT, is_good
 
 REPORT_CALLBACK = "meld_report"
@@ -127,7 +128,8 @@ def report_modal(
     values: dict[str, Any] | None = None,
     warnings: list[FieldError] | None = None,
 ) -> View:
-    """The report form: the same fields and rules as the web form."""
+    """The report form: the same fields and rules as the web form. Only the text and the
+    no-identifiers box are required; the date is today unless changed."""
     v = values or {}
     kinds = [_opt(k.value, tr(KIND_LABELS[k])) for k in Kind]
     severities = [_opt(s.value, tr(SEVERITY_LABELS[s])) for s in Severity]
@@ -146,8 +148,10 @@ def report_modal(
                        action_id="value", options=kinds,
                        initial_option=next((o for o in kinds
                                             if o.value == v.get("kind", "deviation")), None))),
-        # category, place and text are dispatched as they change: the form's suggestions
+        # category, place and text are dispatched as they change: the form's suggestions.
+        # Optional: left empty, Meld files it under its suggestion (changeable in the receipt)
         InputBlock(block_id="category", label=_plain(tr("Category")), dispatch_action=True,
+                   optional=True, hint=_plain(tr(CATEGORY_HINT)),
                    element=StaticSelectElement(
                        action_id="value", placeholder=_plain(tr("Choose…")),
                        option_groups=categories, initial_option=_find(categories, cat_value))),
@@ -209,19 +213,37 @@ def _blank_report_modal(locale: str, timezone: str, taxonomy: Taxonomy, today: d
 
 
 def new_report_modal(tr: Translator, taxonomy: Taxonomy, *, today: date, text: str = "",
-                     link: str | None = None) -> dict[str, Any]:
+                     link: str | None = None,
+                     defaults: services.FormDefaults | None = None) -> dict[str, Any]:
     """The report form for /meld and the shortcuts, as a dict for views.open.
 
     Building and validating the modal costs ~9 ms of CPU (13 kB of options); this is on
-    every /meld, so the blank form is cached and only the prefill is patched in.
+    every /meld, so the blank form is cached and only the prefill is patched in: the text,
+    the link, and `defaults` (the place and parties of the reporter's last report) as the
+    selects' initial options, the place with a hint that it was remembered.
     """
     view = json.loads(_blank_report_modal(tr.locale, str(tr.tz), taxonomy, today))
+    proposed = {"place": defaults.place, "reporter_party": defaults.reporter_party,
+                "concerned_party": defaults.concerned_party} if defaults else {}
     for block in view["blocks"]:
-        if block.get("block_id") == "description" and text:
+        block_id = block.get("block_id")
+        if block_id == "description" and text:
             block["element"]["initial_value"] = text[:3000]
+        elif proposed.get(block_id):
+            option = _find_dict(block["element"], proposed[block_id])
+            if option is not None:  # a value still on the list (form_defaults checks too)
+                block["element"]["initial_option"] = option
+                if block_id == "place":
+                    block["hint"] = _plain(tr(PLACE_HINT_REMEMBERED)).to_dict()
     if link:
         view["private_metadata"] = json.dumps({"link": link[:500]})
     return view
+
+
+def _find_dict(element: dict[str, Any], value: str) -> dict[str, Any] | None:
+    """The option with this value in a select's JSON (options or option groups)."""
+    groups = element.get("option_groups") or [{"options": element.get("options") or []}]
+    return next((dict(o) for g in groups for o in g["options"] if o["value"] == value), None)
 
 
 def _value(state: dict[str, Any], block: str) -> str | None:

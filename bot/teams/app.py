@@ -80,7 +80,7 @@ def build_teams(settings: Settings, ctx: services.Context, *,
     door = TeamsDoor(ctx=ctx, settings=settings, connector=connector, store=store)
     notifiers: dict[str, Notifier] = {
         "teams": TeamsNotifier(connector, store, tenant_id=settings.teams_tenant_id or "",
-                               timezone=settings.timezone)}
+                               timezone=settings.timezone, taxonomy=ctx.taxonomy)}
     # the published tertial newsletter's announcement (intake.services.publish_newsletter)
     notifiers[TEAMS_NEWSLETTER] = TeamsNewsletterNotifier(
         connector, store, fallback_service_url=settings.teams_triage_service_url,

@@ -4,7 +4,9 @@ The models validate element shapes and types when built; `dump()` turns a card i
 JSON Teams expects. The report form is the same form as Slack's and the web's: same fields,
 the privacy checkbox, warnings with a confirm box, errors next to the field and the typed
 text kept. Its submit action carries the form's own key, so a retried submit stores one
-report (Teams retries invokes and may give the retry a new activity id).
+report (Teams retries invokes and may give the retry a new activity id). The form's
+remembered place and parties and the receipt's "Endre kategorien" are in bot.teams.filing;
+the weekly digest's card in bot.teams.digest_card.
 """
 
 from __future__ import annotations
@@ -38,8 +40,6 @@ from intake import services
 from intake.domain.model import FieldError, Kind, Party, Severity
 from intake.domain.taxonomy import Taxonomy
 from intake.i18n import Translator
-from intake.reporting import digest_text as d
-from intake.reporting.digest import Digest
 from intake.texts import (
     KIND_LABELS,
     PARTY_LABELS,
@@ -48,6 +48,7 @@ from intake.texts import (
     field_error_text,
     label,
 )
+from intake.texts_filing import CATEGORY_HINT
 from intake.texts_good import GOOD_CARD_NOTE, SEVERITY_HINT, is_good
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -133,7 +134,8 @@ def report_form(
     link: str | None = None,
 ) -> dict[str, Any]:
     """The report form. In chat its button is Action.Execute (the answer replaces the card);
-    in a dialog (the message action) Action.Submit (the answer is the dialog's next step)."""
+    in a dialog (the message action) Action.Submit (the answer is the dialog's next step).
+    Only the text and the no-identifiers toggle are required; the date is today."""
     v = values or {}
     errs = errors or {}
     cat_value = v.get("category")
@@ -155,9 +157,9 @@ def report_form(
                        is_required=True, error_message=tr("This field is required."),
                        choices=_choices([(k.value, tr(KIND_LABELS[k])) for k in Kind]),
                        value=v.get("kind") or Kind.DEVIATION.value), "kind")
+    # optional: left empty, Meld files it under its suggestion (changeable in the receipt)
     add(ChoiceSetInput(id="category", label=tr("Category"), style="compact",
-                       is_required=True, error_message=tr("This field is required."),
-                       placeholder=tr("Choose…"),
+                       placeholder=tr(CATEGORY_HINT),
                        choices=_choices(_category_choices(tr, taxonomy)),
                        value=cat_value), "category")
     add(TextInput(id="description", label=tr("What happened?"), is_multiline=True,
@@ -217,7 +219,8 @@ def _blank_form(locale: str, timezone: str, taxonomy: Taxonomy, today: date,
 def blank_report_form(tr: Translator, taxonomy: Taxonomy, *, today: date, key: str,
                       text: str = "", link: str | None = None,
                       dialog: bool = False) -> dict[str, Any]:
-    """A new form (cached), with its own key and an optional prefilled text and link."""
+    """A new form (cached), with its own key and an optional prefilled text and link (the
+    reporter's last place and parties: bot.teams.filing.new_form)."""
     card = json.loads(_blank_form(tr.locale, str(tr.tz), taxonomy, today, dialog))
     for element in card["body"]:
         if element.get("id") == "description" and text:
@@ -313,16 +316,24 @@ def _dialog_button(title: str, **data: Any) -> SubmitAction:
 
 def notice_card(tr: Translator, notice: str, message_text: str | None,
                 reference: str | None, *, rating: bool = False,
-                links: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+                links: list[tuple[str, str]] | None = None,
+                category: tuple[list[CardElement], list[ExecuteAction]] | None = None,
+                ) -> dict[str, Any]:
     """A notice to a reporter: the words, the group's message as a quote, an Answer button,
     and a button for each link (`links`: where to report, from redirects.toml);
     with `rating` (the closing notice) "Var svaret nyttig?": an optional comment and the
-    buttons ja / delvis / nei (Action.Execute, answered in the invoke's response)."""
+    buttons ja / delvis / nei (Action.Execute, answered in the invoke's response); with
+    `category` (a receipt whose category the reporter did not choose) its elements and
+    action from bot.teams.filing.category_part: the line saying so, a choice of category
+    and "Endre kategorien" (Action.Execute, answered likewise)."""
     body: list[CardElement] = [plain(part) for part in notice.split("\n\n") if part]
     if message_text:
         body.append(plain(message_text[:TEXT_MAX], subtle=True, separator=True))
     actions: list[Any] = [OpenUrlAction(title=name[:TEXT_MAX], url=url)
                           for name, url in links or ()]
+    if reference and category is not None:
+        body += category[0]
+        actions += category[1]
     if reference and rating:
         body.append(TextInput(id="comment", label=tr("Comment (optional)"), is_multiline=True,
                               max_length=services.MAX_RATING_COMMENT, separator=True))
@@ -429,64 +440,6 @@ def assess_dialog(tr: Translator, taxonomy: Taxonomy, report: services.ReportVie
                   max_length=200, value=report.agreement_reference), "agreement_reference")
     return dump(AdaptiveCard(body=body, actions=[
         SubmitAction(title=tr("Save"), data={"meld": "assess", "reference": report.reference})]))
-
-
-# ---------------------------------------------------------------- the weekly digest
-
-LIST_MAX = 15  # lines per list in the digest card; the rest as "… and N more"
-
-
-def _list(heading: str, lines: list[str], total: int, tr: Translator) -> list[CardElement]:
-    shown = lines[:LIST_MAX]
-    text = "\n".join(f"- {line}" for line in shown)
-    if total > len(shown):
-        text += "\n\n" + d.more_line(total - len(shown), tr)
-    return [TextBlock(text=heading, weight="Bolder", wrap=True, separator=True),
-            TextBlock(text=text or tr("None."), wrap=True)]
-
-
-def digest_card(digest: Digest, tr: Translator) -> dict[str, Any]:
-    """The weekly digest (content from intake.reporting.digest) as one Adaptive Card."""
-    g = digest
-    body: list[CardElement] = [
-        TextBlock(text=d.title(g, tr), size="Large", weight="Bolder", wrap=True),
-        TextBlock(text=d.period_line(g, tr), is_subtle=True, wrap=True, spacing="None"),
-        TextBlock(text=d.summary_line(g, tr), weight="Bolder", wrap=True),
-    ]
-    if not g.is_empty or g.previous_weeks_total:
-        body.append(TextBlock(text=d.trend_line(g, tr), wrap=True))
-    if not g.is_empty:
-        for heading, rows in d.breakdowns(g, tr):
-            body += [TextBlock(text=heading, weight="Bolder", wrap=True),
-                     FactSet(facts=[Fact(title=name, value=str(count))
-                                    for name, count in rows[:LIST_MAX]])]
-    body += _list(d.waiting_heading(g, tr), [d.waiting_line(w, tr) for w in g.waiting],
-                  g.waiting_total, tr)
-    if g.overdue:
-        body += _list(d.overdue_heading(g, tr), [d.overdue_line(o, tr) for o in g.overdue],
-                      g.overdue_total, tr)
-    if g.needs_info:
-        body += _list(tr("Waiting for more information from the reporter"),
-                      [d.needs_info_line(n, tr) for n in g.needs_info], g.needs_info_total,
-                      tr)
-    if g.unread:
-        body += _list(d.unread_heading(g, tr), [d.unread_line(u, tr) for u in g.unread],
-                      g.unread_total, tr)
-    if g.learned:
-        body.append(TextBlock(text=tr("This we have learned (closed this week)"),
-                              weight="Bolder", wrap=True, separator=True))
-        for item in g.learned[:LIST_MAX]:
-            body += [plain(f"{item.reference} · {item.category}", weight="Bolder"),
-                     plain(f"{tr('Learning point')}: {item.learning_point[:1200]}"),
-                     plain(f"{tr('Measure')}: {item.measure[:1200]}")]
-        if g.learned_total > min(len(g.learned), LIST_MAX):
-            body.append(TextBlock(text=d.more_line(
-                g.learned_total - min(len(g.learned), LIST_MAX), tr), wrap=True))
-    if g.top_suggestions:
-        body += _list(tr("Most supported suggestions"),
-                      [d.suggestion_line(s, tr) for s in g.top_suggestions],
-                      len(g.top_suggestions), tr)
-    return dump(AdaptiveCard(body=body))
 
 
 def with_key(card: dict[str, Any], key: str) -> dict[str, Any]:

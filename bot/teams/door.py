@@ -23,7 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.chat import commands
 from bot.chat.received import ReceivedEvents
-from bot.teams import cards, rating, similar_card, suggestions
+from bot.teams import cards, filing, rating, similar_card, suggestions
 from bot.teams.auth import AuthError, check_tenant
 from bot.teams.connector import Connector, ConnectorError
 from intake import services
@@ -236,8 +236,7 @@ class TeamsDoor:
             if text.casefold() in OPEN_WORDS or first.casefold() in ("meld", "ny"):
                 # "meld Epikrisen kom aldri" opens the form with that text, like /meld in Slack
                 prefill = "" if text.casefold() in OPEN_WORDS else rest.strip()
-                card = cards.blank_report_form(tr, self.ctx.taxonomy, today=self.ctx.today(),
-                                               key=cards.new_key(), text=prefill)
+                card = await filing.new_form(self, aad, text=prefill)
                 await self._reply(activity, cards.message(card, tr("New report")))
             else:
                 await self._reply(activity, cards.message(cards.welcome_card(tr)))
@@ -292,17 +291,17 @@ class TeamsDoor:
                 return await self._submit(aad, data, dialog=False)
             if action.get("verb") == cards.RATE_VERB:
                 return await rating.rate(self.ctx, self.tr, aad, data)
+            if action.get("verb") == filing.CHANGE_CATEGORY_VERB:
+                return await filing.change_category(self, aad, data)
             if action.get("verb") == similar_card.DUPLICATE_VERB:
                 return await similar_card.duplicate(self, aad, data)
             if action.get("verb") in suggestions.VERBS:  # "Finn lignende saker", "me too"
                 return invoke_card(await suggestions.answer(
                     self, aad, suggestions.KINDS[action["verb"]], data, dialog=False))
-            card = cards.blank_report_form(self.tr, self.ctx.taxonomy, today=self.ctx.today(),
-                                           key=cards.new_key())
-            return invoke_card(card)
+            return invoke_card(await filing.new_form(self, aad))
         data = value.get("data") if isinstance(value.get("data"), dict) else {}
         if name == "composeExtension/fetchTask":
-            return self._message_action(value)
+            return await self._message_action(aad, value)
         if name == "composeExtension/submitAction":
             if data.get("meld") in suggestions.DIALOG:  # the dialog's form buttons
                 return task_card(await suggestions.answer(self, aad, data["meld"], data,
@@ -315,7 +314,7 @@ class TeamsDoor:
         log.info("teams: invoke %s not handled", name[:60])
         return {}
 
-    def _message_action(self, value: dict[str, Any]) -> dict[str, Any]:
+    async def _message_action(self, aad: str, value: dict[str, Any]) -> dict[str, Any]:
         tr = self.tr
         payload = value.get("messagePayload") if isinstance(value.get("messagePayload"),
                                                             dict) else {}
@@ -324,8 +323,7 @@ class TeamsDoor:
         text = html_to_text(content) if body.get("contentType") == "html" else content.strip()
         link = payload.get("linkToMessage") if isinstance(payload.get("linkToMessage"),
                                                           str) else None
-        card = cards.blank_report_form(tr, self.ctx.taxonomy, today=self.ctx.today(),
-                                       key=cards.new_key(), text=text, link=link, dialog=True)
+        card = await filing.new_form(self, aad, text=text, link=link, dialog=True)
         return task_card(card, tr("New report"))
 
     async def _submit(self, aad: str, data: dict[str, Any], *, dialog: bool) -> dict[str, Any]:

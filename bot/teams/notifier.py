@@ -16,8 +16,9 @@ import logging
 from typing import Any
 
 from bot import similar
-from bot.teams import cards, similar_card
+from bot.teams import cards, filing, similar_card
 from bot.teams.connector import Connector, ConnectorError
+from bot.teams.digest_card import digest_card
 from intake import services
 from intake.delivery.conversations import ConversationStore, conversation_key, user_key
 from intake.delivery.outbox import DeliveryError, Notification
@@ -43,12 +44,15 @@ class TeamsNotifier:
     resend_blindly = False  # no idempotency key in the Bot Connector: a resend may duplicate
 
     def __init__(self, connector: Connector, store: ConversationStore, *, tenant_id: str,
-                 timezone: str = "Europe/Oslo", deadline: float = 60.0) -> None:
+                 timezone: str = "Europe/Oslo", deadline: float = 60.0,
+                 taxonomy: Taxonomy | None = None) -> None:
         self.connector = connector
         self.store = store
         self.tenant_id = tenant_id
         self.timezone = timezone
         self.deadline = deadline
+        # the category lists of a receipt's "Endre kategorien"; without it, no choice
+        self.taxonomy = taxonomy
 
     async def deliver(self, note: Notification) -> None:
         prefix, _, aad = note.recipient.partition(":")
@@ -67,7 +71,8 @@ class TeamsNotifier:
         card = cards.notice_card(tr, notification_text(note.event, note.payload, tr, "teams",
                                                        links=False),
                                  note.message, note.reference, rating=rating,
-                                 links=notice_links(note.payload))
+                                 links=notice_links(note.payload),
+                                 category=filing.category_part(tr, self.taxonomy, note))
         try:
             async with asyncio.timeout(self.deadline):
                 conversation = ref.conversation_id
@@ -184,7 +189,7 @@ class TeamsDigestPoster:
         return f"teams:{self.target.conversation_id}"
 
     async def __call__(self, digest: Digest) -> None:
-        card = cards.digest_card(digest, self.tr)
+        card = digest_card(digest, self.tr)
         try:
             await self.connector.send(await self.target.service_url(),
                                       self.target.conversation_id,

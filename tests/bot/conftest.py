@@ -42,6 +42,9 @@ def slack_settings(db_url: str, fake: FakeSlack, **overrides: Any) -> Settings:
     values: dict[str, Any] = dict(
         database_url=db_url, secret_key=SECRET, run_outbox_worker=False,
         run_digest_scheduler=False, run_promise_scheduler=False, run_cluster_alerts=False,
+        # the start-up training reads the database at once: a test that removes the
+        # database after start would find a pooled connection to the removed file
+        run_suggest_refresh=False,
         slack_bot_token="xoxb-test",
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=fake.url, slack_triage_channel=TRIAGE_CHANNEL,

@@ -169,6 +169,19 @@ def _button(action: str, user: str, *, seeded: bool) -> Callable[[SlackDoor, int
     return build
 
 
+def _category_select(sd: SlackDoor, n: int) -> dict[str, Any]:
+    """The receipt DM's "Endre kategorien": a static_select in a message."""
+    ref = sd.seed_report()
+    payload = block_action("meld_change_category", ref, user=REPORTER,
+                           response_url=sd.response_url(), trigger_id=f"9898.{n}.select")
+    payload["actions"] = [{
+        "type": "static_select", "action_id": "meld_change_category",
+        "block_id": "meld_category", "action_ts": "1772450001.000200",
+        "selected_option": {"text": {"type": "plain_text", "text": "Henvisning"},
+                            "value": f"{ref}|referral"}}]
+    return payload
+
+
 def modal_action(action: dict[str, Any], values: dict[str, Any], *, user: str,
                  view_id: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     """A block_actions payload from the open report form: a dispatched input (category,
@@ -350,6 +363,13 @@ CASES: tuple[Case, ...] = (
     _button_case("reply_button", "triage_reply", GROUP_USER, seeded=True, group=True),
     # the value names no second report here: the member is told why, at the response_url
     _button_case("duplicate_button", "triage_duplicate", GROUP_USER, seeded=True, group=True,
+                 effect=(RESPONSE_URL,)),
+    _interactive("category_select", _category_select, Read(("user",), (dict,), True),
+                 Read(("user", "id"), (str,), True), Read(("response_url",), (str,), True),
+                 Read(("actions",), (list,), True), Read(("actions", 0), (dict,), True),
+                 Read(("actions", 0, "action_id"), (str,), True),
+                 Read(("actions", 0, "selected_option"), (dict,), True),
+                 Read(("actions", 0, "selected_option", "value"), (str,), True),
                  effect=(RESPONSE_URL,)),
     _form_case("form_change", _form_change, Read(("actions", 0, "block_id"), (str,), True)),
     _form_case("me_too_button", _me_too, Read(("actions", 0, "value"), (str,), True)),

@@ -213,12 +213,19 @@ def slack_modal_of(slack: SlackDoor) -> dict[str, Any]:
 
 
 def test_missing_fields_come_back_as_errors_on_their_blocks(slack: SlackDoor) -> None:
+    # only the text and the no-identifiers box are required: the category and the
+    # severity may be left empty (filed under Meld's suggestion, of unknown severity)
     ack = submit_report_modal(slack, severity=None, category=None, no_ids=False,
                               description="")
     assert ack["response_action"] == "errors", ack
-    assert set(ack["errors"]) == {"severity", "category", "no_ids", "description"}
-    assert ack["errors"]["severity"] == "Dette feltet må fylles ut."
+    assert set(ack["errors"]) == {"no_ids", "description"}
+    assert ack["errors"]["description"] == "Dette feltet må fylles ut."
     assert slack.reports() == []
+    ack = submit_report_modal(slack, severity=None, category=None)
+    assert ack == {"response_action": "clear"}, ack
+    [report] = slack.reports()
+    assert report.reported_severity == "unknown"
+    assert report.category_source in ("suggested", "none")
 
 
 def test_national_identity_number_is_refused_in_norwegian(slack: SlackDoor) -> None:

@@ -189,16 +189,25 @@ def test_the_issues_submissions_store_nothing_and_the_fixed_one_is_stored(
     r = post(slack, _form(_submission(user=None)), FORM)
     assert r.status_code == 400
     assert database(slack) == db and slack.reports() == []
-    # well-formed but not Meld's form: a checkbox where the category is chosen
-    values = report_values() | {"category": {"value": {
-        "type": "checkboxes", "selected_options": [{"value": "discharge_summary"}]}}}
+    # well-formed but not Meld's form: a checkbox where the text is written
+    values = report_values() | {"description": {"value": {
+        "type": "checkboxes", "selected_options": [{"value": DESCRIPTION}]}}}
     ack = slack.submit_view(view_submission("meld_report", values, view_id="V0MALFORM3"))
-    assert ack["response_action"] == "errors" and "category" in ack["errors"], ack
+    assert ack["response_action"] == "errors" and "description" in ack["errors"], ack
     assert database(slack) == db
     ack = slack.submit_view(_submission(private_metadata='{"link": "https://x/1"}'))
     assert ack == {"response_action": "clear"}
     [report] = slack.reports()
     assert report.source_link == "https://x/1"
+    # a checkbox where the category is chosen is never read as the reporter's choice: the
+    # category may be left empty, so the report is filed as one sent without it
+    values = report_values() | {"category": {"value": {
+        "type": "checkboxes", "selected_options": [{"value": "medication"}]}}}
+    ack = slack.submit_view(view_submission("meld_report", values, view_id="V0MALFORM4"))
+    assert ack == {"response_action": "clear"}, ack
+    latest = slack.reports()[-1]
+    assert latest.reported_category_id is None
+    assert latest.category_source in ("suggested", "none")
 
 
 def test_a_slash_command_that_says_payload_is_still_a_slash_command(slack: SlackDoor) -> None:

@@ -38,6 +38,9 @@ def teams_settings(db_url: str, ms: FakeMicrosoft, **overrides: Any) -> Settings
         database_url=db_url, secret_key=SECRET, run_outbox_worker=False,
         run_digest_scheduler=False, run_promise_scheduler=False,
         run_cluster_alerts=False,
+        # the start-up training reads the database at once: a test that removes the
+        # database after start would find a pooled connection to the removed file
+        run_suggest_refresh=False,
         teams_app_id=APP_ID, teams_app_password=APP_PASSWORD,
         teams_tenant_id=TENANT_ID, teams_authority_url=ms.url,
         teams_openid_metadata_url=ms.metadata_url, teams_service_urls=ms.url,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.teams import cards
+from bot.teams.digest_card import digest_card
 from bot.teams.door import command_text, html_to_text
 from bot.teams.notifier import FanOutNotifier
 from intake.cli.main import main
@@ -105,7 +106,7 @@ def test_digest_card_says_an_empty_week_is_empty(ctx) -> None:
 
     tr = Translator("nb", "Europe/Oslo")
     content = build_digest(ctx=ctx, week="2026-W10", now=ctx.clock())
-    card = cards.digest_card(content, tr)
+    card = digest_card(content, tr)
     text = json.dumps(card, ensure_ascii=False)
     assert digest_text.title(content, tr) in text
     assert digest_text.summary_line(content, tr) in text

@@ -80,11 +80,15 @@ def test_a_retried_submit_with_a_new_activity_id_makes_one_report(teams: TeamsHa
 
 
 def test_errors_are_shown_beside_the_field_and_the_text_is_kept(teams: TeamsHarness) -> None:
-    card = teams.submit_form(form_data(category=None, no_ids="false"))
+    card = teams.submit_form(form_data(category=None, occurred_on="not a date",
+                                       no_ids="false"))
     assert teams.reports() == []
-    i, _ = find_input(card, "category")
+    i, _ = find_input(card, "occurred_on")
     assert card["body"][i + 1]["type"] == "TextBlock"
     assert card["body"][i + 1]["color"] == "Attention"
+    # the category may be left empty (Meld suggests one): no error beside it
+    k, _ = find_input(card, "category")
+    assert card["body"][k + 1].get("color") != "Attention"
     j, _ = find_input(card, "no_ids")
     assert card["body"][j + 1]["color"] == "Attention"
     _, description = find_input(card, "description")
@@ -150,12 +154,22 @@ def test_the_message_action_opens_the_form_prefilled(teams: TeamsHarness) -> Non
 def test_message_action_errors_keep_the_dialog_open(teams: TeamsHarness) -> None:
     answer = teams.invoke("composeExtension/submitAction",
                           {"commandId": "meld_message",
-                           "data": form_data(severity=None)}, conversation="channel")
+                           "data": form_data(severity=None, no_ids="false")},
+                          conversation="channel")
     assert answer["task"]["type"] == "continue"
     card = answer["task"]["value"]["card"]["content"]
-    i, _ = find_input(card, "severity")
+    i, _ = find_input(card, "no_ids")
     assert card["body"][i + 1]["color"] == "Attention"
+    # the severity may be left empty (stored as unknown): no error beside it
+    k, _ = find_input(card, "severity")
+    assert card["body"][k + 1].get("color") != "Attention"
     assert teams.reports() == []
+    answer = teams.invoke("composeExtension/submitAction",
+                          {"commandId": "meld_message",
+                           "data": form_data(severity=None)}, conversation="channel")
+    assert answer["task"]["type"] == "message"
+    [report] = teams.reports()
+    assert report.reported_severity == "unknown"
 
 
 def test_the_report_text_is_never_logged(teams: TeamsHarness, caplog) -> None:
