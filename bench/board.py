@@ -49,7 +49,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, closing, contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -61,9 +61,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bench.databases import (
     BenchDatabase,
-    postgres_databases,
+    one_database,
     select_backends,
-    sqlite_databases,
 )
 from bench.load import OK, BenchFailed, Client, LoadResult, Operation, run_load
 from bench.report import LABELS, fmt
@@ -493,17 +492,11 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()
 
-    def databases(backend: str) -> AbstractContextManager[list[BenchDatabase]]:
-        if backend == "sqlite":
-            return sqlite_databases(WORK_DIR, 1)
-        assert server_url is not None
-        return postgres_databases(server_url, 1)
-
     results: list[dict[str, Any]] = []
     failures: dict[str, str] = {}
     for backend in backends:
         try:
-            with databases(backend) as (db,):
+            with one_database(backend, server_url, WORK_DIR) as (db,):
                 results.append(run_backend(db, data, args.filters, args))
         except (BenchFailed, psycopg.Error, sqlite3.Error, SQLAlchemyError) as exc:
             failures[backend] = f"{type(exc).__name__}: {exc}"

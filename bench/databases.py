@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,3 +101,13 @@ def postgres_databases(server_url: str, count: int) -> Iterator[list[BenchDataba
                 for name in created:
                     conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
                                  .format(sql.Identifier(name)))
+
+
+def one_database(backend: str, server_url: str | None,
+                 work_dir: Path) -> AbstractContextManager[list[BenchDatabase]]:
+    """One fresh migrated database of the backend ("sqlite" in work_dir, or "postgres" on
+    the server select_backends found), as `with one_database(...) as (db,)`."""
+    if backend == "sqlite":
+        return sqlite_databases(work_dir, 1)
+    assert server_url is not None
+    return postgres_databases(server_url, 1)

@@ -40,7 +40,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, closing
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -54,9 +54,8 @@ from sqlalchemy import event, text
 
 from bench.databases import (
     BenchDatabase,
-    postgres_databases,
+    one_database,
     select_backends,
-    sqlite_databases,
 )
 from bench.server import REPO
 from intake.domain.model import Actor, Role
@@ -919,18 +918,12 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"generated in {data.seconds:.1f} s: {len(data.plus_ones):,} +1s, "
          f"{len(data.audit):,} audit events")
 
-    def databases(backend: str) -> AbstractContextManager[list[BenchDatabase]]:
-        if backend == "sqlite":
-            return sqlite_databases(WORK_DIR, 1)
-        assert server_url is not None
-        return postgres_databases(server_url, 1)
-
     results: list[dict[str, Any]] = []
     failures: dict[str, str] = {}
     for backend in backends:
         backend_started = time.perf_counter()
         try:
-            with databases(backend) as (db,):
+            with one_database(backend, server_url, WORK_DIR) as (db,):
                 result = run_backend(db, data, args)
         except (psycopg.Error, sqlite3.Error) as exc:
             failures[backend] = f"{type(exc).__name__}: {exc}"

@@ -67,7 +67,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, closing, contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,9 +80,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bench.databases import (
     BenchDatabase,
-    postgres_databases,
+    one_database,
     select_backends,
-    sqlite_databases,
 )
 from bench.load import OK, BenchFailed, Client, LoadResult, Operation, run_load
 from bench.report import LABELS, fmt, ratio
@@ -930,18 +929,12 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()  # the rows stay in memory, out of the collector's way
 
-    def databases(backend: str) -> AbstractContextManager[list[BenchDatabase]]:
-        if backend == "sqlite":
-            return sqlite_databases(WORK_DIR, 1)
-        assert server_url is not None
-        return postgres_databases(server_url, 1)
-
     results: list[dict[str, Any]] = []
     failures: dict[str, str] = {}
     for backend in backends:
         backend_started = time.perf_counter()
         try:
-            with databases(backend) as (db,):
+            with one_database(backend, server_url, WORK_DIR) as (db,):
                 result = run_backend(db, data, args)
         except (BenchFailed, psycopg.Error, sqlite3.Error, SQLAlchemyError) as exc:
             failures[backend] = f"{type(exc).__name__}: {exc}"

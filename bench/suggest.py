@@ -36,7 +36,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,9 +45,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bench.databases import (
     BenchDatabase,
-    postgres_databases,
+    one_database,
     select_backends,
-    sqlite_databases,
 )
 from bench.load import BenchFailed
 from bench.report import LABELS
@@ -250,17 +248,11 @@ def main(argv: list[str] | None = None) -> int:
     data = generate(args.rows, seed=args.seed, now=datetime.now(UTC).replace(microsecond=0))
     write_texts(data, args.seed)
 
-    def databases(backend: str) -> AbstractContextManager[list[BenchDatabase]]:
-        if backend == "sqlite":
-            return sqlite_databases(WORK_DIR, 1)
-        assert server_url is not None
-        return postgres_databases(server_url, 1)
-
     results: list[dict[str, Any]] = []
     failures: dict[str, str] = {}
     for backend in backends:
         try:
-            with databases(backend) as (db,):
+            with one_database(backend, server_url, WORK_DIR) as (db,):
                 results.append(run_backend(db, data, args, taxonomy))
         except (BenchFailed, psycopg.Error, sqlite3.Error, SQLAlchemyError) as exc:
             failures[backend] = f"{type(exc).__name__}: {exc}"

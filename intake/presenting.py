@@ -19,6 +19,7 @@ from intake.texts import (
     WITHHELD_MARK,
     label,
 )
+from intake.texts_filing import category_name
 
 
 def status_line(view: services.ReportView, tr: Translator) -> str:
@@ -26,11 +27,7 @@ def status_line(view: services.ReportView, tr: Translator) -> str:
 
 
 def category_label(ctx: services.Context, view: services.ReportView, tr: Translator) -> str:
-    text = ctx.taxonomy.category_label(view.category, tr.locale)
-    if view.subcategory:
-        text += " / " + ctx.taxonomy.subcategory_label(view.category, view.subcategory,
-                                                      tr.locale)
-    return text
+    return category_name(ctx.taxonomy, view.category, view.subcategory, tr, sep=" / ")
 
 
 def list_line(ctx: services.Context, view: services.ReportView, tr: Translator) -> str:

@@ -29,12 +29,34 @@ PLACE_HINT_REMEMBERED = N_("Filled in from your last report; change it if it is 
 
 
 def category_name(taxonomy: Taxonomy, category: str | None, subcategory: str | None,
-                  tr: Translator) -> str:
+                  tr: Translator, sep: str = " › ") -> str:
     """"Epikrise › Mangler": a category and its subcategory, as labelled in the locale."""
     name = taxonomy.category_label(category or UNCATEGORIZED, tr.locale)
     if subcategory:
-        name += " › " + taxonomy.subcategory_label(category or "", subcategory, tr.locale)
+        name += sep + taxonomy.subcategory_label(category or "", subcategory, tr.locale)
     return name
+
+
+# what the group's views add to the category of a report the reporter did not file
+GROUP_NOTES = {
+    CategorySource.SUGGESTED: N_("suggested by Meld from the text; not assessed yet"),
+    CategorySource.NONE: N_("not chosen"),
+}
+GROUP_SUGGESTION = N_("Meld suggests: {category}")
+
+
+def group_category_text(taxonomy: Taxonomy, view: Any, tr: Translator) -> str:
+    """The category as the group reads it on a report's page: the name, who chose it when
+    the reporter did not, and Meld's suggestion for one left to the group (`view`: a
+    services.ReportView of the group)."""
+    text = category_name(taxonomy, view.category, view.subcategory, tr)
+    note = GROUP_NOTES.get(view.category_source)
+    if note:
+        text += f" ({tr(note)})"
+    if view.category_source == CategorySource.NONE and view.suggested_category:
+        text += ". " + tr(GROUP_SUGGESTION, category=category_name(
+            taxonomy, view.suggested_category, view.suggested_subcategory, tr))
+    return text
 
 
 def category_line(taxonomy: Taxonomy, payload: dict[str, Any], tr: Translator) -> str | None:

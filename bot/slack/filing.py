@@ -13,7 +13,6 @@ only in words).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -21,6 +20,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from bot.chat.defaults import last_form_defaults
 from bot.slack import views
 from bot.slack.notifier import CHANGE_CATEGORY_ACTION
 from intake import services
@@ -31,29 +31,14 @@ from intake.texts_filing import changed_line
 log = logging.getLogger("meld.slack")
 
 DB_DOWN = (OperationalError, PoolTimeout)
-# how long opening the form waits for the last report's place and parties (the trigger
-# id expires 3 s after the user's click; views.open must be called before)
-DEFAULTS_SECONDS = 1.0
 
 
 async def form_defaults(door: Any, user_id: str | None) -> services.FormDefaults | None:
-    """The place and parties of the user's last report, read after the ack; None when
-    unknown, or when the database is down or slow (the trigger id lives 3 s: the
-    form opens without them rather than not at all)."""
+    """The place and parties of the user's last report, read after the ack (the trigger
+    id expires 3 s after the user's click; views.open must be called before)."""
     if not user_id:
         return None
-    actor = Actor(identity=f"slack:{user_id}", role=Role.REPORTER)
-    try:
-        async with asyncio.timeout(DEFAULTS_SECONDS):
-            found: services.FormDefaults = await door.call(services.form_defaults,
-                                                           actor=actor)
-    except DB_DOWN:
-        log.warning("slack form: defaults not read: database unavailable")
-        return None
-    except TimeoutError:
-        log.warning("slack form: defaults not read in %.1f s", DEFAULTS_SECONDS)
-        return None
-    return found
+    return await last_form_defaults(door, f"slack:{user_id}", log)
 
 
 def read_category_choice(action: dict[str, Any]) -> tuple[str, str]:

@@ -17,7 +17,6 @@ in words).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from functools import lru_cache
@@ -27,6 +26,7 @@ from microsoft_teams.cards import CardElement, ChoiceSetInput, ExecuteAction, Te
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from bot.chat.defaults import last_form_defaults
 from bot.teams import cards, rating
 from intake import services
 from intake.delivery.outbox import Notification
@@ -46,7 +46,6 @@ from intake.texts_filing import (
 log = logging.getLogger("meld.teams")
 
 DB_DOWN = (OperationalError, PoolTimeout)
-DEFAULTS_SECONDS = 1.0  # how long a new form waits for the last report's place and parties
 # the receipt's "Endre kategorien" (a category Meld suggested or left to the group)
 CHANGE_CATEGORY_VERB = "meld_change_category"
 LET_GROUP_VALUE = "uncategorized"  # the receipt's "La Forbedringsgruppen velge"
@@ -56,21 +55,9 @@ LET_GROUP_VALUE = "uncategorized"  # the receipt's "La Forbedringsgruppen velge"
 
 
 async def form_defaults(door: Any, aad: str) -> services.FormDefaults | None:
-    """The place and parties of the reporter's last report for a new form; None when
-    the database is down or slow (Teams waits a few seconds for an invoke's answer:
-    the form comes without them rather than not at all)."""
-    actor = Actor(identity=f"teams:{aad.lower()}", role=Role.REPORTER)
-    try:
-        async with asyncio.timeout(DEFAULTS_SECONDS):
-            found: services.FormDefaults = await door.call(services.form_defaults,
-                                                           actor=actor)
-    except DB_DOWN:
-        log.warning("teams form: defaults not read: database unavailable")
-        return None
-    except TimeoutError:
-        log.warning("teams form: defaults not read in %.1f s", DEFAULTS_SECONDS)
-        return None
-    return found
+    """The place and parties of the reporter's last report for a new form (Teams waits
+    a few seconds for an invoke's answer)."""
+    return await last_form_defaults(door, f"teams:{aad.lower()}", log)
 
 
 async def new_form(door: Any, aad: str, *, text: str = "", link: str | None = None,

@@ -329,3 +329,21 @@ def category_model_kept(ctx: services.Context) -> bool:
     from intake.services.suggesting import _kept
 
     return _kept(ctx).get(ctx.taxonomy) is not None
+
+
+def test_the_group_reads_who_chose_the_category(eager: services.Context) -> None:
+    from intake.texts_filing import group_category_text
+
+    suggested = services.submit_report(ctx=eager, actor=REPORTER, draft=minimal()).reference
+    strict = with_settings(eager, suggest_min_score=1.0)
+    left = services.submit_report(ctx=strict, actor=REPORTER, draft=minimal()).reference
+    text = group_category_text(eager.taxonomy, services.get_report(
+        ctx=eager, actor=GROUP, reference=suggested), NB)
+    assert text.startswith("Epikrise") and "foreslått av Meld" in text
+    text = group_category_text(eager.taxonomy, services.get_report(
+        ctx=eager, actor=GROUP, reference=left), NB)
+    assert text.startswith("Ikke kategorisert (ikke valgt). Meld foreslår: Epikrise")
+    services.assess(ctx=eager, actor=GROUP, reference=left, category="referral")
+    text = group_category_text(eager.taxonomy, services.get_report(
+        ctx=eager, actor=GROUP, reference=left), NB)
+    assert text == "Henvisning"

@@ -49,6 +49,7 @@ from intake.texts import (
     label,
     similar_reasons_text,
 )
+from intake.texts_filing import group_category_text
 
 router = APIRouter(include_in_schema=False)
 
@@ -206,7 +207,7 @@ def _fields(ctx: services.Context, r: services.ReportView, tr: Translator) -> li
         place = f"{place} ({r.place_text})" if place else r.place_text
     rows = [
         (tr("Kind"), label(KIND_LABELS, r.kind, tr)),
-        (tr("Category"), ctx.taxonomy.category_label(r.category, tr.locale)),
+        (tr("Category"), group_category_text(ctx.taxonomy, r, tr)),
         (tr("Status"), label(STATUS_LABELS, r.status, tr)),
         (tr("Occurred"), tr.date(r.occurred_on)),
         (tr("Received"), tr.datetime(r.reported_at, "short")),

@@ -46,6 +46,7 @@ from intake.texts import (
     notification_text,
     receipt_lines,
 )
+from intake.texts_filing import category_name
 
 SEEN_COOKIE = "meld_seen"
 VISIT_GAP = timedelta(minutes=30)  # requests closer than this belong to one visit of /mine
@@ -92,7 +93,7 @@ def _status(request: Request, view: services.ReportView, tr: Translator, *,
         status_label=label(STATUS_LABELS, view.status, tr),
         kind_label=label(KIND_LABELS, view.kind, tr),
         severity_label=label(SEVERITY_LABELS, view.reported_severity, tr),
-        category_label=_category_text(ctx, view, tr),
+        category_label=category_name(ctx.taxonomy, view.category, view.subcategory, tr),
         category_note=tr(CATEGORY_NOTES[view.category_source])
         if view.category_source in CATEGORY_NOTES else "",
         # the reporter may file it under another category until the group has assessed it
@@ -120,14 +121,6 @@ CATEGORY_NOTES = {
     CategorySource.NONE: N_("Forbedringsgruppen chooses the category. You may choose it "
                             "yourself."),
 }
-
-
-def _category_text(ctx: services.Context, view: services.ReportView, tr: Translator) -> str:
-    name = ctx.taxonomy.category_label(view.category, tr.locale)
-    if view.subcategory:
-        name += " › " + ctx.taxonomy.subcategory_label(view.category, view.subcategory,
-                                                      tr.locale)
-    return name
 
 
 def _category_choices(ctx: services.Context,
