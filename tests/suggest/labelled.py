@@ -402,3 +402,111 @@ LABELLED: tuple[Labelled, ...] = tuple([
         ("Pasienten ble fakturert egenandel to ganger for samme konsultasjon.", None),
     ),
 ])
+
+
+# Written after categories.toml's words were settled, without looking at the model, as a
+# check of the words on texts they were not made from; part of LABELLED too. Taxonomy words
+# alone, measured when written: top-1 0.825, top-3 0.875.
+FRESH: tuple[Labelled, ...] = (
+    Labelled('Pasienten var innlagt i ni dager på hjerteavdelingen, og jeg har fortsatt ikke '
+             'fått noe fra sykehuset om hva som ble gjort.',
+             'discharge_summary'),
+    Labelled('Epikrisen kom tre uker etter utskrivningen, og da hadde pasienten allerede vært '
+             'hos meg to ganger.',
+             'discharge_summary'),
+    Labelled('Notatet fra sykehuset sier ingenting om hvilke prøver som skal tas videre.',
+             'discharge_summary'),
+    Labelled('Utskrivningsbrevet ble sendt til legen pasienten hadde for fem år siden.',
+             'discharge_summary'),
+    Labelled('Hjemmetjenesten fikk beskjed klokken åtte om kvelden om at en pasient med stort '
+             'hjelpebehov kom hjem samme kveld.',
+             'discharge_notice'),
+    Labelled('Kommunen ble ikke varslet før pasienten sto i døra med taxi.',
+             'discharge_notice'),
+    Labelled('Sykehuset meldte pasienten utskrivningsklar på fredag ettermiddag uten å ringe '
+             'oss.',
+             'discharge_notice'),
+    Labelled('Ingen rapport om sårstell fulgte med da brukeren kom tilbake til omsorgsboligen.',
+             'discharge_notice'),
+    Labelled('Waran ble stoppet under oppholdet, men ingen fortalte hvorfor eller om den '
+             'skulle startes igjen.',
+             'medication'),
+    Labelled('Listen over faste medisiner i brevet stemte ikke med det pasienten hadde med seg'
+             ' hjem.',
+             'medication'),
+    Labelled('Det ble skrevet ut dobbel dose morfin, og apoteket oppdaget det ved en '
+             'tilfeldighet.',
+             'medication'),
+    Labelled('Pasienten gikk tom for Sobril fordi sykehuset ikke fornyet reseptet.',
+             'medication'),
+    Labelled('Henvisningen til nevrolog ble avvist med beskjed om at vi måtte bruke et annet '
+             'skjema.',
+             'referral'),
+    Labelled('Jeg sendte henvisning til øyeavdelingen for tre måneder siden og har ikke hørt '
+             'noe.',
+             'referral'),
+    Labelled('Sykehuset returnerte henvisningen fordi blodprøvene var over en uke gamle.',
+             'referral'),
+    Labelled('Henvisningen havnet på feil klinikk og ble liggende der.',
+             'referral'),
+    Labelled('Legevakten la inn pasienten uten å sende med noen opplysninger om faste '
+             'medisiner eller tidligere sykdom.',
+             'admission'),
+    Labelled('Mottaket hadde ingen informasjon fra fastlegen om hvorfor pasienten ble sendt '
+             'inn.',
+             'admission'),
+    Labelled('Ved akutt innleggelse fra sykehjemmet manglet innleggelsesskrivet helt.',
+             'admission'),
+    Labelled('Biopsisvaret kom til sykehuset etter at pasienten var skrevet ut, og ingen sa '
+             'fra til meg.',
+             'follow_up'),
+    Labelled('Pasienten skulle kalles inn til kontroll etter seks uker, men fikk aldri noen '
+             'innkalling.',
+             'follow_up'),
+    Labelled('Det er uklart om det er sykehuset eller jeg som skal følge opp den forhøyede '
+             'kreatininen.',
+             'follow_up'),
+    Labelled('CT-funnet med en liten svulst i lungen ble ikke nevnt for noen før et halvt år '
+             'senere.',
+             'follow_up'),
+    Labelled('Dialogmeldingen vår til sengeposten har stått ubesvart i to uker.',
+             'e_messaging'),
+    Labelled('Vi fikk feilmelding da vi prøvde å sende elektronisk melding til sykehuset etter'
+             ' systemoppdateringen.',
+             'e_messaging'),
+    Labelled('Meldingene fra sykehuset går til en gammel adresse i adresseregisteret.',
+             'e_messaging'),
+    Labelled('Pleie- og omsorgsmeldingen kom aldri fram, men sykehuset fikk kvittering.',
+             'e_messaging'),
+    Labelled('Jeg ringte vakthavende indremedisiner fem ganger uten at noen tok telefonen.',
+             'reachability'),
+    Labelled('Det er umulig å få snakket med en lege på avdelingen før klokken tre.',
+             'reachability'),
+    Labelled('Telefonen til poliklinikken er bare åpen en time om dagen.',
+             'reachability'),
+    Labelled('Fastlegekontoret svarer ikke på telefon, og sykehuset fikk ikke avklart '
+             'medisinene.',
+             'reachability'),
+    Labelled('Sykehuset følger ikke den avtalte rutinen for utskrivning av skrøpelige eldre.',
+             'routines'),
+    Labelled('Delavtalen om utskrivningsklare pasienter blir ikke fulgt i helgene.',
+             'routines'),
+    Labelled('Det finnes ingen felles prosedyre for hvem som bestiller hjelpemidler før '
+             'hjemreise.',
+             'routines'),
+    Labelled('Hjemmesykepleien kunne ikke stelle PICC-linjen fordi ingen hadde fått opplæring.',
+             'competence'),
+    Labelled('Personalet på sykehjemmet kjente ikke til hvordan den nye pumpen skulle brukes.',
+             'competence'),
+    Labelled('Vi trenger kurs i palliasjon for sykepleierne i kommunen.',
+             'competence'),
+    Labelled('Pasientreisen hentet ikke pasienten, og hun ble sittende i mottaket i fem timer.',
+             'other'),
+    Labelled('Det var ikke bestilt tolk til samtalen, så pasienten forsto ingenting.',
+             'other'),
+    Labelled('Sykemeldingen ble ikke skrevet ut ved utreise, så pasienten måtte til fastlegen '
+             'bare for det.',
+             'other'),
+)
+
+LABELLED = LABELLED + FRESH

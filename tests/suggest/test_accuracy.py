@@ -9,9 +9,10 @@ from collections import Counter
 import pytest
 
 from intake.domain import privacy
+from intake.domain.suggesting import CategoryModel
 from intake.domain.taxonomy import Taxonomy, load_taxonomy
 from tests.suggest import measuring
-from tests.suggest.labelled import LABELLED
+from tests.suggest.labelled import FRESH, LABELLED
 
 
 @pytest.fixture(scope="module")
@@ -43,16 +44,27 @@ def test_the_taxonomys_words_alone(taxonomy: Taxonomy) -> None:
     held = measuring.held_out(taxonomy, trained=False)
     print(f"taxonomy alone, every text: {every.line()}")
     print(f"taxonomy alone, held out: {held.line()}")
-    # measured: every text 0.71 / 0.86, held out 0.78 / 0.95
-    assert every.top1_rate >= 0.6, every.line()
-    assert every.top3_rate >= 0.8, every.line()
-    assert held.top3_rate >= 0.85, held.line()
+    # measured: every text 0.76 / 0.94 (the words were settled looking at most of these
+    # texts: see the next test for texts they were not made from), held out 0.77 / 0.95
+    assert every.top1_rate >= 0.7, every.line()
+    assert every.top3_rate >= 0.9, every.line()
+    assert held.top3_rate >= 0.9, held.line()
+
+
+def test_the_taxonomys_words_on_texts_written_after_them(taxonomy: Taxonomy) -> None:
+    """The check that the words were not fitted to the set: texts written after
+    categories.toml's words were settled (labelled.FRESH), the words alone."""
+    fresh = measuring.measure(CategoryModel.build(taxonomy), FRESH)
+    print(f"taxonomy alone, texts written after the words: {fresh.line()}")
+    # measured: 0.825 / 0.875 of 40
+    assert fresh.top1_rate >= 0.75, fresh.line()
+    assert fresh.top3_rate >= 0.85, fresh.line()
 
 
 def test_trained_on_two_thirds_measured_on_the_third_held_out(taxonomy: Taxonomy) -> None:
     held = measuring.held_out(taxonomy)
     print(f"trained, held out: {held.line()}")
-    # measured: 0.77 / 0.95; subcategory right 0.75
+    # measured: 0.82 / 0.99; subcategory right 0.74
     assert held.top1_rate >= 0.7, held.line()
     assert held.top3_rate >= 0.9, held.line()
     assert held.sub_rate >= 0.5, held.line()
@@ -65,10 +77,10 @@ def test_k_fold_over_the_whole_set(taxonomy: Taxonomy) -> None:
     trained = measuring.cross_validate(taxonomy, folds=5)
     alone = measuring.cross_validate(taxonomy, trained=False)
     print(f"5-fold, trained: {trained.line()}")
-    # measured: 0.71 / 0.86, subcategory right 0.66 (the taxonomy alone: the same)
+    # measured: 0.82 / 0.95, subcategory right 0.60 (the taxonomy alone: 0.76 / 0.94)
     assert trained.texts == len(LABELLED)
-    assert trained.top1_rate >= 0.65, trained.line()
-    assert trained.top3_rate >= 0.8, trained.line()
+    assert trained.top1_rate >= 0.7, trained.line()
+    assert trained.top3_rate >= 0.9, trained.line()
     assert trained.top1_rate >= alone.top1_rate - 0.03, (trained.line(), alone.line())
     assert trained.top3_rate >= alone.top3_rate - 0.03, (trained.line(), alone.line())
 
