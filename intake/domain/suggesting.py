@@ -27,6 +27,8 @@ largest log-likelihood ratio for the category against the others.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import unicodedata
 from collections import Counter
@@ -323,8 +325,20 @@ class CategoryModel:
               examples: Iterable[tuple[str, str, str | None]] = ()) -> CategoryModel:
         """The taxonomy's labels and words are the prior; each example (text, category id,
         subcategory id) of an active, non-system category counts on top (others are left
-        out). Its subcategory counts when it is an active one of that category."""
+        out). Its subcategory counts when it is an active one of that category.
+
+        Without examples the model depends on the categories alone: it is built once per
+        list of categories (equal lists share it; a model is never changed once built)."""
         categories = tuple(taxonomy.active_categories())
+        given = iter(examples)
+        first = next(given, None)
+        if first is None:
+            return _words_only(cls, categories)
+        return cls._build(categories, itertools.chain([first], given))
+
+    @classmethod
+    def _build(cls, categories: tuple[Category, ...],
+               examples: Iterable[tuple[str, str, str | None]]) -> CategoryModel:
         index = {c.id: i for i, c in enumerate(categories)}
         subs_of = {c.id: _active_subs(c) for c in categories}
         sub_index = {c.id: {s.id: j for j, s in enumerate(subs_of[c.id])} for c in categories}
@@ -434,3 +448,9 @@ class _SurfaceWords:
                 self._by_stem.setdefault(textmatch.stem(textmatch.fold(raw)), raw)
         words = (self._by_stem.get(s, s) for s in stems)
         return tuple(dict.fromkeys(words))[:MAX_WORDS]
+
+
+@functools.lru_cache(maxsize=16)
+def _words_only(cls: type[CategoryModel], categories: tuple[Category, ...]) -> CategoryModel:
+    """The model of the categories' words alone (CategoryModel.build without examples)."""
+    return cls._build(categories, ())

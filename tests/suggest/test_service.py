@@ -3,6 +3,7 @@ the group has assessed, kept in the process, refreshed on demand."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 from intake import services
@@ -101,7 +102,15 @@ def test_one_model_per_context_trained_once(ctx: services.Context) -> None:
     assert len(models) == 4 and trained in models
     assert len({id(m) for m in models}) <= 2  # the trained one, and the words-only one
     models[:] = [trained]
-    other = services.Context(db=ctx.db, settings=ctx.settings, taxonomy=load_taxonomy(),
-                             secret_key=ctx.secret_key, clock=ctx.clock)
+    # another taxonomy has its own: one with a category retired suggests it no more
+    first, *rest = ctx.taxonomy.categories
+    retired = dataclasses.replace(ctx.taxonomy, categories=(
+        dataclasses.replace(first, active=False), *rest))
+    other = dataclasses.replace(ctx, taxonomy=retired)
     assert suggesting.category_model(other) is not models[0]
+    assert first.id not in suggesting.category_model(other).categories
     assert suggesting.category_model(ctx) is models[0]
+    # with no assessed report, equal lists of categories share one model (never changed)
+    same = dataclasses.replace(ctx, taxonomy=load_taxonomy())
+    assert suggesting.category_model(same) is suggesting.category_model(
+        dataclasses.replace(ctx, taxonomy=load_taxonomy()))
