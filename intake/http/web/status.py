@@ -7,6 +7,7 @@ right after sending, the news, the dialog and the answer form), and "Mine meldin
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -132,19 +133,31 @@ def _category_choices(ctx: services.Context,
             for c in ctx.taxonomy.active_categories()]
 
 
-@router.post("/status/{token}/kategori", response_class=HTMLResponse)
-async def change_category(request: Request, token: str) -> Response:
-    """The reporter chooses the category on the status page (the web receipt's "endre")."""
+async def _reporter_post(request: Request, token: str) -> Response | tuple[
+        Any, Actor, services.ReportView]:
+    """A form posted on a status page: its fields, the reporter (the token is their
+    capability) and their report; or the answer to a post refused (CSRF, unknown token)."""
     form_data = await request.form()
     if not check_csrf(request, str(form_data.get("csrf", ""))):
         return csrf_refused(request)
+    try:
+        actor, view = await in_thread(services.find_by_status_token, ctx=ctx_of(request),
+                                      token=token)
+    except NotFound:
+        return render_http_error(request, 404)
+    return form_data, actor, view
+
+
+@router.post("/status/{token}/kategori", response_class=HTMLResponse)
+async def change_category(request: Request, token: str) -> Response:
+    """The reporter chooses the category on the status page (the web receipt's "endre")."""
+    posted = await _reporter_post(request, token)
+    if isinstance(posted, Response):
+        return posted
+    form_data, actor, view = posted
     ctx = ctx_of(request)
     tr = translator(request)
     choice = str(form_data.get("category", ""))[:130]
-    try:
-        actor, view = await in_thread(services.find_by_status_token, ctx=ctx, token=token)
-    except NotFound:
-        return render_http_error(request, 404)
     category, _slash, _sub = choice.partition("/")
     try:
         await in_thread(services.change_category, ctx=ctx, actor=actor,
@@ -184,16 +197,13 @@ async def rate(request: Request, token: str) -> Response:
 
 @router.post("/status/{token}", response_class=HTMLResponse)
 async def answer(request: Request, token: str) -> Response:
-    form_data = await request.form()
-    if not check_csrf(request, str(form_data.get("csrf", ""))):
-        return csrf_refused(request)
+    posted = await _reporter_post(request, token)
+    if isinstance(posted, Response):
+        return posted
+    form_data, actor, view = posted
     ctx = ctx_of(request)
     tr = translator(request)
     text = str(form_data.get("text", ""))[:20000]
-    try:
-        actor, view = await in_thread(services.find_by_status_token, ctx=ctx, token=token)
-    except NotFound:
-        return render_http_error(request, 404)
     try:
         await in_thread(services.reporter_answer, ctx=ctx, actor=actor,
                         reference=view.reference, text=text,

@@ -160,6 +160,21 @@
     });
   }
 
+  // Meld's HTML fragment for a live region (its data-source) and a query; `show` gets it
+  // when it comes. Nothing on a failure: the form works as before without it.
+  function fragment(region, query, show) {
+    window.fetch(region.getAttribute("data-source") + "?" + query, {
+      credentials: "same-origin",
+      headers: { "Accept": "text/html" }
+    }).then(function (response) {
+      return response.ok ? response.text() : null;
+    }).then(function (html) {
+      if (html !== null) {
+        show(html);
+      }
+    }, function () { /* no fragment */ });
+  }
+
   function suggestions() {
     var region = byId("suggestions");
     var category = byId("category");
@@ -186,17 +201,12 @@
         return;
       }
       asked = query;
-      window.fetch(region.getAttribute("data-source") + "?" + query, {
-        credentials: "same-origin",
-        headers: { "Accept": "text/html" }
-      }).then(function (response) {
-        return response.ok ? response.text() : null;
-      }).then(function (html) {
+      fragment(region, query, function (html) {
         // the newest answer only; the fragment is Meld's own page, its values escaped
-        if (html !== null && query === asked) {
+        if (query === asked) {
           region.innerHTML = html;
         }
-      }, function () { /* no suggestions: the form works as before */ });
+      });
     }
     function later() {
       window.clearTimeout(timer);
@@ -247,19 +257,14 @@
         return;
       }
       asked = query;
-      window.fetch(region.getAttribute("data-source") + "?" + query, {
-        credentials: "same-origin",
-        headers: { "Accept": "text/html" }
-      }).then(function (response) {
-        return response.ok ? response.text() : null;
-      }).then(function (html) {
+      fragment(region, query, function (html) {
         // the newest answer only; the same words are not announced twice
-        if (html !== null && query === asked && html.trim() !== region.innerHTML.trim()) {
+        if (query === asked && html.trim() !== region.innerHTML.trim()) {
           region.innerHTML = html;
           reveal();
           document.dispatchEvent(new CustomEvent("meld:suggested"));
         }
-      }, function () { /* no suggestion: the form works as before */ });
+      });
     }
     region.addEventListener("click", function (event) {
       var button = event.target.closest("button.use-suggestion");
