@@ -37,7 +37,8 @@ fake_slack = pytest.fixture(fake_slack_fixture)
 REPORTER = Actor("slack:U123", Role.REPORTER)
 GROUP = Actor("slack:UGROUP", Role.TRIAGER)
 NB = Translator("nb")
-CLIENT_TIMEOUT = 0.3  # seconds; the fake's hang (2 s) outlasts it
+CLIENT_TIMEOUT = 1.5  # seconds: ample for loopback on a loaded machine (0.3 was not)
+HANG = 5.0  # the fake's hang outlasts the client's timeout
 
 
 def worker_for(ctx: services.Context, clock: FakeClock, slack: FakeSlack,
@@ -188,7 +189,7 @@ def test_an_unknown_user_is_given_up_and_unblocks_the_next(ctx, clock, fake_slac
 def test_a_timeout_is_retried(ctx, clock, fake_slack, caplog) -> None:
     caplog.set_level(logging.INFO, logger="meld.outbox")
     services.submit_report(ctx=ctx, actor=REPORTER, draft=draft())
-    fake_slack.fail("chat.postMessage", hang=2)
+    fake_slack.fail("chat.postMessage", hang=HANG)
     worker = worker_for(ctx, clock, fake_slack, backoff_base=10)
     assert asyncio.run(worker.run_once()) == 0
     (row,) = rows(ctx)

@@ -43,7 +43,8 @@ def test_429_500_and_timeout_back_off_and_keep_order_per_reporter(
     services.submit_report(ctx=ctx, actor=BOB, draft=draft())
     services.reply(ctx=ctx, actor=GROUP, reference=ref, text="Takk, vi ser på saken.")
     with FakeSlack() as slack:
-        client = slack_client("xoxb-test", base_url=slack.url, timeout=0.3)
+        # 1.5 s is ample on a loaded machine, and the scripted hang (5 s) outlasts it
+        client = slack_client("xoxb-test", base_url=slack.url, timeout=1.5)
         worker = OutboxWorker(db=ctx.db, notifiers={"slack": SlackNotifier(client)},
                               clock=clock, backoff_base=BASE, backoff_max=1000)
         alice_first = slack_rows(ctx, "slack:UALICE")[0]
@@ -69,7 +70,7 @@ def test_429_500_and_timeout_back_off_and_keep_order_per_reporter(
 
         # 3: a timeout (ambiguous): 4 x base +-20%
         clock.advance(seconds=25)
-        slack.fail("chat.postMessage", hang=2)
+        slack.fail("chat.postMessage", hang=5)
         assert asyncio.run(worker.run_once()) == 0
         row = slack_rows(ctx, "slack:UALICE")[0]
         assert row.last_error == "ambiguous:slack_timeout"
