@@ -51,7 +51,7 @@ from intake.services.common import (
     transaction,
 )
 from intake.services.context import Context
-from intake.services.submitting import _ensure_reference_sequence, _next_reference
+from intake.services.storing import ensure_reference_sequence, next_reference
 from intake.services.suggesting import suggest_category
 from storage import models as m
 
@@ -94,7 +94,7 @@ def take_mail(*, ctx: Context, mail: IncomingMail, source: str,
         raise ValueError(f"unknown mail source {source!r}")
     key = message_key(mail)
     now = now_utc(ctx)
-    _ensure_reference_sequence(ctx, ctx.local_date(now).year)
+    ensure_reference_sequence(ctx, ctx.local_date(now).year)
     try:
         with transaction(ctx) as session:
             if session.scalar(select(m.InboundMail.id)
@@ -168,7 +168,7 @@ def _new_report(session: Session, ctx: Context, mail: IncomingMail, *,
     reporter_id = f"{EMAIL_CHANNEL}:{mail.sender}"
     received = mail.received_at or now
     occurred_on = min(ctx.local_date(received), ctx.local_date(now))
-    reference = _next_reference(session, ctx.local_date(now).year)
+    reference = next_reference(session, ctx.local_date(now).year)
     # a mail stays "uncategorized" for the group (its sender cannot change a category with
     # one click); Meld's suggestion from the text goes with it for the group to take
     guesses = [] if withheld else suggest_category(ctx, description, limit=1)

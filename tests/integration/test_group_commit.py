@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from intake import services
 from intake.domain.model import Actor, Conflict, Role, ValidationFailed
-from intake.services import submitting
+from intake.services import storing
 from storage import models as m
 from storage.group_commit import GroupCommit
 from tests.integration.helpers import draft
@@ -145,7 +145,7 @@ def test_sqlite_groups_what_queued_while_the_writer_was_busy(ctx: services.Conte
     """While another write holds SQLite's lock, the submits queue; they are then written
     in (at most) two transactions, not one each."""
     n = 10
-    writer = submitting._writer(ctx.db)
+    writer = storing._writer(ctx.db)
     before = writer.batches
     lock = ctx.db._write_lock
     assert lock is not None

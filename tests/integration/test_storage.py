@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from intake import services
 from intake.domain.model import Actor, Role
-from intake.services import submitting
+from intake.services import storing
 from storage.db import open_database
 from storage.migrate import check, current_head, upgrade
 from storage.models import Base
@@ -126,7 +126,7 @@ def test_a_new_years_sequence_created_by_many_at_once(pg_database_url: str) -> N
                      barrier: threading.Barrier = barrier) -> None:
                 barrier.wait()
                 try:
-                    submitting._ensure_reference_sequence(ctx, year)
+                    storing.ensure_reference_sequence(ctx, year)
                 except BaseException as exc:  # collected, asserted below
                     failures.append(exc)
 
