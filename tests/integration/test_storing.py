@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.exc import DBAPIError
 
 from intake import services
@@ -148,3 +148,21 @@ def test_a_replay_takes_no_number(ctx: Context) -> None:
     assert other.reference == first.reference.replace(f"{number:04d}", f"{number + 1:04d}")
     with ctx.db.reading() as session:
         assert session.scalar(text("SELECT count(*) FROM reports")) == 2
+
+
+@pytest.mark.postgres
+def test_twenty_requests_at_a_time_keep_their_connections(pg_database_url: str) -> None:
+    """Twenty connections in use at once, given back, and taken again: none is closed on
+    return and opened anew (each would be a new server process)."""
+    db = open_database(pg_database_url)
+    opened: list[int] = []
+    event.listen(db.engine, "connect", lambda *_: opened.append(1))
+    try:
+        for _wave in range(3):
+            held = [db.engine.connect() for _ in range(20)]
+            for conn in held:
+                assert conn.exec_driver_sql("SELECT 1").scalar_one() == 1
+                conn.close()
+    finally:
+        db.dispose()
+    assert len(opened) == 20
