@@ -6,9 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
 
 from intake.domain import model as domain
 from intake.domain.contact import normalize_email
@@ -43,28 +40,13 @@ from intake.services.common import (
     status_token_for,
 )
 from intake.services.context import Context
+from intake.services.submit_plan import Filed, SubmitPlan, Valid
 from intake.services.suggesting import suggest_category
 from intake.services.views import Receipt, ReportDraft
 from storage import models as m
 
 
-@dataclass(slots=True)
-class _Valid:
-    kind: Kind
-    category: str | None  # None: the reporter chose none (Meld suggests, or "uncategorized")
-    subcategory: str | None
-    description: str
-    occurred_on: date
-    severity: Severity
-    reporter_party: Party | None
-    concerned_party: Party | None
-    place: str | None
-    place_text: str | None
-    source_link: str | None
-    email: str | None
-
-
-def validate_draft(ctx: Context, draft: ReportDraft) -> _Valid:
+def validate_draft(ctx: Context, draft: ReportDraft) -> Valid:
     """All submit rules in one place; raises ValidationFailed with every problem found."""
     errors: list[FieldError] = []
     # Only the text and the no-identifiers confirmation are required. What is left out is
@@ -132,7 +114,7 @@ def validate_draft(ctx: Context, draft: ReportDraft) -> _Valid:
     if errors:
         raise ValidationFailed(errors)
     assert description and occurred_on
-    return _Valid(
+    return Valid(
         kind=kind,
         category=category_id,
         subcategory=subcategory,
@@ -148,51 +130,14 @@ def validate_draft(ctx: Context, draft: ReportDraft) -> _Valid:
     )
 
 
-def _request_hash(valid: _Valid) -> str:
+def _request_hash(valid: Valid) -> str:
     material = json.dumps(
         {k: str(getattr(valid, k)) for k in valid.__slots__}, sort_keys=True
     ).encode()
     return hashlib.sha256(material).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class SubmitPlan:
-    """One validated submit, everything but its reference and id (given when written)."""
-
-    ctx: Context
-    valid: _Valid
-    key: str | None
-    request_hash: str
-    formal: bool
-    channel: str
-    reporter_id: str
-    actor: Actor
-    now: datetime
-    year: int
-    locale: str
-    promised: date | None
-    filed: _Filed
-
-
-@dataclass(frozen=True, slots=True)
-class _Filed:
-    """The category a report is filed under, who chose it, and Meld's suggestion."""
-
-    category: str
-    subcategory: str | None
-    source: str  # CategorySource
-    suggested: str | None = None
-    suggested_sub: str | None = None
-    # Meld's best categories for the text, best first (a receipt offers them to change to)
-    alternatives: tuple[str, ...] = ()
-
-    def receipt_payload(self) -> dict[str, Any]:
-        """What a receipt says of the category (coded fields only)."""
-        return {"category": self.category, "subcategory": self.subcategory,
-                "category_source": self.source, "alternatives": list(self.alternatives)}
-
-
-def _file(ctx: Context, valid: _Valid) -> _Filed:
+def _file(ctx: Context, valid: Valid) -> Filed:
     """The reporter's choice wins. Without one, Meld's suggestion from the text when it is
     likely enough (MELD_SUGGEST_MIN_SCORE), else "uncategorized" for the group to set. The
     suggestion is kept either way (the group sees it; it measures the suggestions)."""
@@ -201,12 +146,12 @@ def _file(ctx: Context, valid: _Valid) -> _Filed:
     suggested = (top.category, top.subcategory) if top else (None, None)
     alternatives = tuple(g.category for g in guesses)
     if valid.category is not None:
-        return _Filed(valid.category, valid.subcategory, CategorySource.REPORTER, *suggested,
+        return Filed(valid.category, valid.subcategory, CategorySource.REPORTER, *suggested,
                       alternatives)
     if top is not None and top.score >= ctx.settings.suggest_min_score:
-        return _Filed(top.category, top.subcategory, CategorySource.SUGGESTED, *suggested,
+        return Filed(top.category, top.subcategory, CategorySource.SUGGESTED, *suggested,
                       alternatives)
-    return _Filed(UNCATEGORIZED, None, CategorySource.NONE, *suggested, alternatives)
+    return Filed(UNCATEGORIZED, None, CategorySource.NONE, *suggested, alternatives)
 
 
 def submit_report(
