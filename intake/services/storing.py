@@ -21,7 +21,7 @@ import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import sqlite
@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from intake.domain import model as domain
-from intake.domain.model import Status
+from intake.domain.model import Channel, Status
 from intake.services.common import (
     GROUP_CHANNEL,
     hash_token,
@@ -37,13 +37,10 @@ from intake.services.common import (
     status_token_for,
 )
 from intake.services.context import Context
+from intake.services.submit_plan import SubmitPlan
 from storage import models as m
 from storage.db import Database
 from storage.group_commit import GroupCommit
-
-if TYPE_CHECKING:
-    from intake.services.submitting import SubmitPlan
-
 
 _NEXTVAL = "SELECT nextval('meld_reference_{year}')"  # the year's sequence
 
@@ -248,15 +245,21 @@ def _report_row(p: SubmitPlan, reference: str) -> dict[str, Any]:
 
 def _outbox_rows(p: SubmitPlan, report_id: int, reference: str) -> list[dict[str, Any]]:
     """The receipt to the reporter, and the new-report card to the group (coded fields
-    only, never the text)."""
+    only, never the text).
+
+    A web reporter gets no receipt row: the answer to their request is the receipt, and
+    their status page shows no receipt notice (intake.services.reading.WEB_NOTICE_EVENTS),
+    so the row would only be claimed and marked delivered by the outbox worker, two more
+    transactions per web submit for nothing. A receipt by e-mail, when they gave an
+    address, is written as before."""
     valid = p.valid
-    receipt = reporter_notice_rows(
+    receipt = [row for row in reporter_notice_rows(
         report_id=report_id, reference=reference, channel=p.channel,
         reporter_id=p.reporter_id, notify_email=valid.email, event="receipt",
         payload={"formal_guidance": p.formal, **(
             {"feedback_by": p.promised.isoformat()} if p.promised
             else {"kind": valid.kind.value}), **p.filed.receipt_payload()},
-        now=p.now)
+        now=p.now) if row["channel"] != Channel.WEB]
     return [*receipt, {
         "report_id": report_id, "channel": GROUP_CHANNEL, "recipient": GROUP_CHANNEL,
         "event": "new_report", "created_at": p.now, "next_attempt_at": p.now, "attempts": 0,

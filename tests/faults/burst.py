@@ -122,7 +122,8 @@ def read_stored(url: str, engine: Engine | None = None) -> Stored:
     try:
         with eng.connect() as conn:
             reports = conn.execute(select(m.Report.id, m.Report.reference,
-                                          m.Report.idempotency_key)).all()
+                                          m.Report.idempotency_key, m.Report.channel,
+                                          m.Report.notify_email)).all()
             audits = dict(conn.execute(
                 select(m.AuditEvent.report_id, func.count())
                 .where(m.AuditEvent.action == "submitted")
@@ -136,13 +137,16 @@ def read_stored(url: str, engine: Engine | None = None) -> Stored:
     by_key: dict[str, list[str]] = {}
     ids = set()
     half: list[str] = []
-    for rid, reference, key in reports:
+    for rid, reference, key, channel, address in reports:
         ids.add(rid)
         by_key.setdefault((key or "").removeprefix("api:"), []).append(reference)
-        if (audits.get(rid), outbox.get((rid, "receipt")), outbox.get((rid, "new_report"))
-                ) != (1, 1, 1):
+        # a receipt row in the chat the report came from and one by e-mail when asked for;
+        # a web reporter's receipt is the answer itself (no row)
+        receipts = (channel != "web") + (address is not None)
+        if (audits.get(rid), outbox.get((rid, "receipt"), 0),
+                outbox.get((rid, "new_report"))) != (1, receipts, 1):
             half.append(reference)
     orphans = sum(1 for rid in audits if rid not in ids) + sum(
         1 for rid, _ev in outbox if rid not in ids)
-    return Stored(by_key=by_key, references=[r for _i, r, _k in reports], half_stored=half,
+    return Stored(by_key=by_key, references=[row[1] for row in reports], half_stored=half,
                   orphans=orphans)

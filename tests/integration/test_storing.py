@@ -166,3 +166,32 @@ def test_twenty_requests_at_a_time_keep_their_connections(pg_database_url: str) 
     finally:
         db.dispose()
     assert len(opened) == 20
+
+
+def test_a_web_reporter_gets_no_receipt_row_but_one_by_mail(db_url: str,
+                                                            clock: FakeClock) -> None:
+    """The answer to a web submit is its receipt (the status page shows no receipt
+    notice): no row for the worker to mark delivered. An address asked for still gets
+    its receipt by e-mail, and the group its card."""
+    ctx = _context(db_url, clock)
+    web = Actor(services.ANONYMOUS_WEB, Role.REPORTER)
+    try:
+        plain = services.submit_report(ctx=ctx, actor=web, draft=draft())
+        mailed = services.submit_report(ctx=ctx, actor=web, draft=draft(
+            email="lege@example.org"))
+        chat = services.submit_report(ctx=ctx, actor=SLACK, draft=draft())
+        with ctx.db.reading() as session:
+            rows = session.execute(
+                select(m.Report.reference, m.OutboxMessage.channel, m.OutboxMessage.event)
+                .join(m.OutboxMessage, m.OutboxMessage.report_id == m.Report.id)
+                .order_by(m.OutboxMessage.id)).all()
+    finally:
+        ctx.db.dispose()
+    by_report: dict[str, list[tuple[str, str]]] = {}
+    for reference, channel, what in rows:
+        by_report.setdefault(reference, []).append((channel, what))
+    assert by_report == {
+        plain.reference: [("group", "new_report")],
+        mailed.reference: [("email", "receipt"), ("group", "new_report")],
+        chat.reference: [("slack", "receipt"), ("group", "new_report")],
+    }

@@ -69,7 +69,7 @@ def test_web_report_with_an_address_is_mailed_and_says_so(db_url: str, site: Sit
         assert report.notify_email == ADDRESS.split("@")[0].upper() + "@" + \
             ADDRESS.split("@")[1]
         reference = report.reference
-    assert s.drain() >= 2  # the web status page and the mail
+    assert s.drain() >= 1  # the mail (a web receipt is the answer itself: no row)
     mails = smtp.wait_mails(1)
     assert len(mails) == 1 and reference in mails[0].message["Subject"]
 

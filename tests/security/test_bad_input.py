@@ -188,6 +188,9 @@ def test_no_input_reaches_the_logs_and_no_line_can_be_forged(
         api.post("/api/v1/reports", json=report_body(category=f"x{forged}", kind=f"k{forged}"))
         api.post("/api/v1/reports", json=report_body(description=f"x\x00{forged}"))
         group.post(f"/api/v1/reports/{receipt['reference']}/notes", json={"text": forged})
+        # a status notice for the web reporter: the outbox delivers it (and logs that)
+        assert group.post(f"/api/v1/reports/{receipt['reference']}/status",
+                          json={"status": "in_progress", "message": forged}).status_code == 200
         api.get("/api/v1/status/x%0d%0aforged-in-url")
         group.get("/api/v1/reports", params={"category": in_url, "status": in_url})
         b = door.client()
