@@ -44,6 +44,7 @@ WORD_WEIGHT = 2.0  # ... and a word's or phrase's of `words`
 SUB_IN_CATEGORY = 0.7  # a subcategory's words in its category's pseudo-document
 MIN_EXAMPLES = 2  # a stem seen in fewer examples, and not in the taxonomy, is left out
 CORE_SIZE = 4000  # the most common stems, which unknown stems are matched against
+RESOLVED_MAX = 50_000  # unknown stems whose resolution a model keeps (a few MB at most)
 CORE_MIN = 4  # letters of a core stem (and of a compound's first part) ...
 TAIL_MIN = 5  # ... and of a compound's last part
 # endings Snowball leaves or strips unevenly ("prøvesvar" -> "provesv" but "prøvesvaret"
@@ -243,9 +244,20 @@ class _Core:
             if len(term) >= FUZZY_MIN:
                 for gone in _deletes(term):
                     self.typos.setdefault(gone, term)
+        # what unknown stems resolved to: reports repeat their words, and the model is
+        # never changed (a new one is built); bounded, emptied when full
+        self._resolved: dict[str, list[tuple[str, float]]] = {}
 
     def resolve(self, term: str) -> list[tuple[str, float]]:
         """Known stems for an unknown one, with their weight ([] when none)."""
+        found = self._resolved.get(term)
+        if found is None:
+            if len(self._resolved) >= RESOLVED_MAX:
+                self._resolved.clear()
+            found = self._resolved[term] = self._resolve(term)
+        return found
+
+    def _resolve(self, term: str) -> list[tuple[str, float]]:
         if len(term) < CORE_MIN or not term.isalpha():
             return []
         longer = self.longer.get(term)

@@ -140,8 +140,11 @@ def _request_hash(valid: Valid) -> str:
 def _file(ctx: Context, valid: Valid) -> Filed:
     """The reporter's choice wins. Without one, Meld's suggestion from the text when it is
     likely enough (MELD_SUGGEST_MIN_SCORE), else "uncategorized" for the group to set. The
-    suggestion is kept either way (the group sees it; it measures the suggestions)."""
-    guesses = suggest_category(ctx, valid.description, limit=3)
+    suggestion is kept either way (the group sees it; it measures the suggestions). Only
+    a category Meld chose is offered to change in the receipt, with the alternatives: for
+    the reporter's own choice, Meld's best guess alone is kept (less work)."""
+    guesses = suggest_category(ctx, valid.description,
+                               limit=1 if valid.category is not None else 3)
     top = guesses[0] if guesses else None
     suggested = (top.category, top.subcategory) if top else (None, None)
     alternatives = tuple(g.category for g in guesses)

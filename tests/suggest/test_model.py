@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from intake.domain import suggesting
 from intake.domain.suggesting import CategoryModel
 from intake.domain.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 
@@ -162,6 +163,21 @@ def test_compounds_inflections_and_typos_still_meet(model: CategoryModel) -> Non
         ("Dialogmeldingene våre blir aldri besvart.", "e_messaging"),
     ]:
         assert model.suggest(text)[0].category == category, text
+
+
+def test_resolved_words_are_kept_and_the_keeping_is_bounded(
+        model: CategoryModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an unknown stem resolves to is kept (reports repeat their words); the same
+    text gets the same guesses the second time, and the kept ones never pass the bound."""
+    text = "Henvsiningen ble returnert, epikirsen kom aldri."
+    first = model.suggest(text)
+    assert model.suggest(text) == first
+    monkeypatch.setattr(suggesting, "RESOLVED_MAX", 3)
+    for letter in "abcdefg":  # words no model knows: each is resolved and kept
+        model.suggest(f"epikirse{letter}q")
+        assert f"epikirse{letter}q" in model._core._resolved
+        assert len(model._core._resolved) <= 3
+    assert model.suggest(text) == first
 
 
 def test_inactive_and_system_categories_are_never_suggested(tmp_path: Path) -> None:
