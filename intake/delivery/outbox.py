@@ -141,11 +141,14 @@ class OutboxWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
 
-    def wake(self) -> None:
+    def wake(self, channels: frozenset[str] | None = None) -> None:
         """A transaction in this process wrote notices: deliver now, not at the next poll.
-        Safe from any thread (use cases run in worker threads); a no-op when not running."""
+        Safe from any thread (use cases run in worker threads); a no-op when not running,
+        or when none of the channels written to (None: not known) has a notifier here."""
         loop, event = self._loop, self._wake
         if loop is None or event is None or loop.is_closed():
+            return
+        if channels is not None and self.notifiers.keys().isdisjoint(channels):
             return
         try:
             loop.call_soon_threadsafe(event.set)

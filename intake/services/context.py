@@ -18,32 +18,37 @@ from intake.domain.taxonomy import Taxonomy, load_taxonomy
 from intake.settings import Settings
 from storage.db import Database, open_database
 
+Wake = Callable[[frozenset[str] | None], None]  # an OutboxSignal subscriber
+
 
 class OutboxSignal:
     """Tells the outbox worker(s) of this process that a transaction wrote notices, so a
     receipt goes out at once instead of at the next poll. Thread-safe: use cases run in
-    worker threads; each subscriber hands the wake-up to its own event loop."""
+    worker threads; each subscriber hands the wake-up to its own event loop.
+
+    A subscriber is told the channels written to (None: not known), so a worker with no
+    notifier for any of them need not look."""
 
     def __init__(self) -> None:
-        self._subscribers: list[Callable[[], None]] = []
+        self._subscribers: list[Wake] = []
         self._lock = threading.Lock()
 
-    def subscribe(self, callback: Callable[[], None]) -> None:
+    def subscribe(self, callback: Wake) -> None:
         with self._lock:
             self._subscribers.append(callback)
 
-    def unsubscribe(self, callback: Callable[[], None]) -> None:
+    def unsubscribe(self, callback: Wake) -> None:
         with self._lock:
             if callback in self._subscribers:
                 self._subscribers.remove(callback)
 
-    def fire(self) -> None:
+    def fire(self, channels: frozenset[str] | None = None) -> None:
         """Called after the commit: a subscriber's failure never reaches the use case."""
         with self._lock:
             subscribers = list(self._subscribers)
         for callback in subscribers:
             try:
-                callback()
+                callback(channels)
             except Exception:  # noqa: S110 - the poll delivers it anyway
                 pass
 

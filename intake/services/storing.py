@@ -93,6 +93,7 @@ class Written:
 
     reference: str
     existing: m.Report | None = None
+    channels: frozenset[str] = frozenset()  # of the outbox rows it wrote (the worker's wake)
 
 
 _WRITERS: weakref.WeakKeyDictionary[Database, GroupCommit[SubmitPlan, Written]] = (
@@ -200,11 +201,11 @@ def _insert(session: Session, plans: list[SubmitPlan], results: list[Any],
         ).scalars().all()
     audit = [_audit_row(p, report_id) for p, report_id in zip(plans, ids, strict=True)]
     session.execute(insert(m.AuditEvent.__table__), audit[0] if len(audit) == 1 else audit)
-    session.execute(insert(m.OutboxMessage.__table__), [
-        row for p, report_id, ref in zip(plans, ids, references, strict=True)
-        for row in _outbox_rows(p, report_id, ref)])
-    for i, ref in zip(at, references, strict=True):
-        results[i] = Written(ref)
+    rows = [_outbox_rows(p, report_id, ref)
+            for p, report_id, ref in zip(plans, ids, references, strict=True)]
+    session.execute(insert(m.OutboxMessage.__table__), [row for each in rows for row in each])
+    for i, ref, each in zip(at, references, rows, strict=True):
+        results[i] = Written(ref, channels=frozenset(row["channel"] for row in each))
 
 
 def _report_row(p: SubmitPlan, reference: str) -> dict[str, Any]:
@@ -307,13 +308,14 @@ def _write_postgresql(plan: SubmitPlan) -> Written:
         params = _report_row(plan, reference)
         statement = _pg_submit(tuple(params))
         audit = _audit_row(plan, 0)
+        rows = _outbox_rows(plan, 0, reference)
         params.update(a_at=audit["at"], a_actor_id=audit["actor_id"],
                       a_actor_role=audit["actor_role"], a_details=json.dumps(audit["details"]),
                       o_at=plan.now, o_rows=json.dumps([
                           {k: row[k] for k in ("channel", "recipient", "event", "payload")}
-                          for row in _outbox_rows(plan, 0, reference)]))
+                          for row in rows]))
         conn.exec_driver_sql(statement, params).scalar_one()
-    return Written(reference)
+    return Written(reference, channels=frozenset(row["channel"] for row in rows))
 
 
 def _audit_row(p: SubmitPlan, report_id: int) -> dict[str, Any]:

@@ -183,7 +183,7 @@ def submit_report(
     written = storing.write(plan)
     if written.existing is not None:
         return _replayed(ctx, written.existing, plan.request_hash)
-    ctx.outbox_signal.fire()  # committed: the receipt may go out now
+    ctx.outbox_signal.fire(written.channels)  # committed: the receipt may go out now
     return Receipt(
         reference=written.reference,
         status=Status.RECEIVED,

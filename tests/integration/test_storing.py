@@ -4,7 +4,8 @@ store the same rows, all of them or none, and a replay must take no number."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.exc import DBAPIError
 
 from intake import services
+from intake.delivery.outbox import Notification, OutboxWorker
 from intake.domain.model import Actor, Role
 from intake.domain.taxonomy import load_taxonomy
 from intake.services.context import Context
@@ -195,3 +197,60 @@ def test_a_web_reporter_gets_no_receipt_row_but_one_by_mail(db_url: str,
         mailed.reference: [("email", "receipt"), ("group", "new_report")],
         chat.reference: [("slack", "receipt"), ("group", "new_report")],
     }
+
+
+class _Recording:
+    channel = "slack"
+
+    def __init__(self) -> None:
+        self.got: list[str] = []
+
+    async def deliver(self, note: Notification) -> None:
+        self.got.append(f"{note.event} {note.reference}")
+
+
+class _CountingWorker(OutboxWorker):
+    """An outbox worker that counts its looks at the outbox."""
+
+    looks = 0
+
+    async def run_once(self) -> int:
+        self.looks += 1
+        return await super().run_once()
+
+
+def test_the_worker_is_woken_only_for_channels_it_delivers(ctx: Context) -> None:
+    """A commit wakes the worker when it wrote a row for one of the worker's channels:
+    a Slack receipt goes out at once; a web submit (only the group's card, and no group
+    notifier here) costs the worker no look until its next poll."""
+    notifier = _Recording()
+    worker = _CountingWorker(db=ctx.db, notifiers={"slack": notifier}, clock=ctx.clock)
+    ctx.outbox_signal.subscribe(worker.wake)
+    web = Actor(services.ANONYMOUS_WEB, Role.REPORTER)
+
+    async def until(done: Callable[[], bool]) -> None:
+        for _ in range(500):
+            if done():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("timed out")
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run_forever(stop, poll_seconds=60))
+        try:
+            await until(lambda: worker.looks == 1)  # the look at start
+            await asyncio.to_thread(services.submit_report, ctx=ctx, actor=web, draft=draft())
+            await asyncio.sleep(0.3)
+            assert worker.looks == 1
+            receipt = await asyncio.to_thread(services.submit_report, ctx=ctx, actor=SLACK,
+                                              draft=draft())
+            await until(lambda: notifier.got == [f"receipt {receipt.reference}"])
+        finally:
+            stop.set()
+            await task
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        ctx.outbox_signal.unsubscribe(worker.wake)

@@ -173,7 +173,7 @@ def test_wake_up_after_a_commit_only(db_url: str, site: Site, smtp: SmtpServer) 
     """A refused change writes no notice and wakes nobody; a committed one wakes once."""
     s = site(smtp_settings(db_url, smtp))
     woken: list[int] = []
-    s.ctx.outbox_signal.subscribe(lambda: woken.append(1))
+    s.ctx.outbox_signal.subscribe(lambda _channels: woken.append(1))
     r = s.client.post("/api/v1/reports", json=report_body(no_patient_identifiers=False))
     assert r.status_code == 422
     refused = len(woken)
