@@ -278,7 +278,7 @@ def test_property_every_listener_refuses_what_it_cannot_read(slack: SlackDoor,
     assert web_api_calls(slack) == calls, "a listener called Slack after its request"
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@settings(max_examples=80, deadline=None, derandomize=True, database=None)
 @given(value=JSON_VALUES, how=SIGNINGS, as_form=st.booleans())
 def _any_json(slack: SlackDoor, value: Any, how: str, as_form: bool) -> None:
     body = _form(value) if as_form else json.dumps(value).encode()
@@ -293,7 +293,7 @@ def test_property_any_json_is_refused(slack: SlackDoor) -> None:
     _any_json(slack)
 
 
-@settings(max_examples=100, deadline=None, derandomize=True, database=None)
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
 @given(body=st.binary(max_size=200) | st.text(max_size=200).map(str.encode),
        content_type=st.sampled_from([FORM, JSON, "text/plain", "", "application/JSON; x=1"]),
        how=SIGNINGS)

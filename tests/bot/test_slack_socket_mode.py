@@ -300,7 +300,7 @@ def test_property_socket_mode_refuses_malformed_envelopes(socket_door: SocketDoo
     door, sd = socket_door, socket_door.sd
     valid = CASES_BY_NAME["meld_command"]
 
-    @settings(max_examples=100, deadline=None, derandomize=True, database=None)
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None)
     @given(part=st.sampled_from(["payload", "no_payload", "type", "envelope_id"]),
            value=JSON_VALUES, data=st.data())
     def run(part: str, value: Any, data: st.DataObject) -> None:
