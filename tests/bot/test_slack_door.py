@@ -19,7 +19,6 @@ from bot.slack.notifier import quote_mrkdwn
 from intake import services
 from intake.domain.model import Actor, Role
 from tests.bot.conftest import (
-    ACK_LIMIT,
     DESCRIPTION,
     GROUP_USER,
     OUTSIDER,
@@ -76,13 +75,15 @@ def posted_to(slack: SlackDoor, channel: str) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- 1. opening the report modal
 
 
-def test_meld_command_acks_quickly_and_opens_the_prefilled_modal(slack: SlackDoor) -> None:
-    started = time.monotonic()
+def test_meld_command_acks_before_it_opens_the_prefilled_modal(slack: SlackDoor) -> None:
+    # Slack takes its time over views.open: the ack may not wait for it (nor for the
+    # form's defaults, read after the ack). How fast the ack is, make bench measures.
+    slack.fake.fail("views.open", hang=5)
     r = slack.command("/meld", "Epikrisen kom ikke fram", user=REPORTER)
-    elapsed = time.monotonic() - started
     assert r.status_code == 200, r.text
     assert r.text == ""  # a bare ack: nothing is said in the channel
-    assert elapsed < ACK_LIMIT, f"/meld took {elapsed:.2f} s"
+    assert all(not c.response for c in slack.fake.calls_to("views.open")), \
+        "the ack waited for views.open"
     view = slack.opened_view()
     call = slack.fake.calls_to("views.open")[0]
     assert call.params["trigger_id"].endswith(".command")

@@ -34,7 +34,6 @@ from intake.texts_filing import (
     changed_line,
 )
 from tests.bot.conftest import (
-    ACK_LIMIT,
     APP_ID,
     DESCRIPTION,
     GROUP_USER,
@@ -86,12 +85,8 @@ def untouched_state(view: dict[str, Any]) -> dict[str, Any]:
 
 def opened_modal(slack: SlackDoor, user: str = REPORTER, text: str = "",
                  index: int = 0) -> dict[str, Any]:
-    started = time.monotonic()
     r = slack.command("/meld", text, user=user)
-    acked = time.monotonic() - started
     assert r.status_code == 200 and r.text == "", r.text
-    # the defaults are read after the ack: the ack stays inside Slack's limit
-    assert acked < ACK_LIMIT, f"/meld acked in {acked:.2f} s"
     return slack.opened_view(index)
 
 
