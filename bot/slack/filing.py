@@ -60,12 +60,10 @@ def register(app: AsyncApp, door: Any) -> None:
         await ack()
         tr = door.tr
         reference, choice = read_category_choice(action)
-        category, _, subcategory = choice.partition("/")
         actor = Actor(identity=f"slack:{body['user']['id']}", role=Role.REPORTER)
         try:
-            receipt = await door.call(services.change_category, actor=actor,
-                                      reference=reference, category=category or None,
-                                      subcategory=subcategory or None)
+            receipt = await door.call(services.change_category_to, actor=actor,
+                                      reference=reference, choice=choice)
         except DomainError as err:
             text = domain_error_text(err, tr)
         except DB_DOWN:

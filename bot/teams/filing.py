@@ -142,12 +142,10 @@ async def change_category(door: Any, aad: str, data: dict[str, Any]) -> dict[str
     choice = cards._str(data.get("category"), 200)
     if choice is None:  # nothing chosen (the card asks for a choice first)
         return rating.invoke_message(tr("This field is required."))
-    category, _, subcategory = choice.partition("/")
     actor = Actor(identity=f"teams:{aad.lower()}", role=Role.REPORTER)
     try:
-        receipt = await door.call(services.change_category, actor=actor,
-                                  reference=reference, category=category or None,
-                                  subcategory=subcategory or None)
+        receipt = await door.call(services.change_category_to, actor=actor,
+                                  reference=reference, choice=choice)
     except DomainError as err:
         return rating.invoke_message(domain_error_text(err, tr))
     except DB_DOWN:

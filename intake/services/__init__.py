@@ -63,7 +63,13 @@ from intake.services.common import (
 )
 from intake.services.context import Context, build_context
 from intake.services.dialog import reply, reporter_answer, request_info
-from intake.services.filing import FormDefaults, change_category, defaults_of, form_defaults
+from intake.services.filing import (
+    FormDefaults,
+    change_category,
+    change_category_to,
+    defaults_of,
+    form_defaults,
+)
 from intake.services.mail_intake import MailOutcome, take_mail
 from intake.services.measures import (
     MEASURE_DUE_EVENT,
@@ -211,6 +217,7 @@ __all__ = [
     "card_match",
     "category_model",
     "change_category",
+    "change_category_to",
     "check_clusters",
     "check_free_text",
     "check_subcategory",

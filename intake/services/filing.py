@@ -37,6 +37,15 @@ from intake.services.views import Receipt
 from storage import models as m
 
 
+def change_category_to(*, ctx: Context, actor: Actor, reference: str,
+                       choice: str | None) -> Receipt:
+    """`change_category` from a door's one choice: "category", "category/subcategory"
+    (the lists every door shows), or "" to leave it to the group."""
+    category, slash, _sub = (choice or "").partition("/")
+    return change_category(ctx=ctx, actor=actor, reference=reference,
+                           category=category or None, subcategory=choice if slash else None)
+
+
 def change_category(*, ctx: Context, actor: Actor, reference: str, category: str | None,
                     subcategory: str | None = None) -> Receipt:
     """The reporter files their own report under another category ("endre" in the

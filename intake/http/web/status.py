@@ -158,11 +158,9 @@ async def change_category(request: Request, token: str) -> Response:
     ctx = ctx_of(request)
     tr = translator(request)
     choice = str(form_data.get("category", ""))[:130]
-    category, _slash, _sub = choice.partition("/")
     try:
-        await in_thread(services.change_category, ctx=ctx, actor=actor,
-                        reference=view.reference, category=category,
-                        subcategory=choice if "/" in choice else None)
+        await in_thread(services.change_category_to, ctx=ctx, actor=actor,
+                        reference=view.reference, choice=choice)
     except ValidationFailed as exc:
         message = "; ".join(field_error_text(e, tr) for e in exc.errors)
         return _status(request, view, tr, category_error=message, status_code=422)
