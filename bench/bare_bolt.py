@@ -1,14 +1,21 @@
-"""`python -m bench.bare_bolt --port P --secret S --api-url U`: Bolt's bare dispatch.
+"""`python -m bench.bare_bolt --port P --secret S --api-url U [--open-modal]`: Bolt's bare
+dispatch.
 
 The Slack phase's baseline: an AsyncApp with a `/meld` command listener and a `meld_report`
 view listener that only `await ack()`, behind the same FastAPI adapter
 (AsyncSlackRequestHandler) and uvicorn as Meld's POST /slack/events. What is left of a
 Meld ack beyond this is Meld's own work (header guard, middleware, the store).
+
+With --open-modal, `/meld` also does what no implementation of the door can leave out: after
+the ack it opens Meld's report form (the same blank modal, ~13 kB) with views.open, through
+an AsyncWebClient made as Meld makes it. Meld over this is the door's own cost (its checks,
+the defaults read, the prefill), apart from the cost of opening a modal at all.
 """
 
 from __future__ import annotations
 
 import argparse
+from datetime import date
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
@@ -16,17 +23,29 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.notifier import slack_client
+from bot.slack.views import new_report_modal
+from intake.domain.taxonomy import load_taxonomy
+from intake.i18n import Translator
+
 TOKEN = "xoxb-bench"
 
 
-def build(secret: str, api_url: str) -> FastAPI:
+def build(secret: str, api_url: str, *, open_modal: bool = False) -> FastAPI:
     # with a client (token) and no authorize=, Bolt calls auth.test once, on the first
     # request, as Meld's app does; the fake Web API answers it
-    bolt = AsyncApp(signing_secret=secret, client=AsyncWebClient(token=TOKEN, base_url=api_url))
+    client = (slack_client(TOKEN, base_url=api_url) if open_modal
+              else AsyncWebClient(token=TOKEN, base_url=api_url))
+    bolt = AsyncApp(signing_secret=secret, client=client)
+    tr, taxonomy = Translator("nb"), load_taxonomy()
 
     @bolt.command("/meld")
-    async def meld_command(ack: AsyncAck) -> None:
+    async def meld_command(ack: AsyncAck, command: dict[str, str],
+                           client: AsyncWebClient) -> None:
         await ack()
+        if open_modal:
+            view = new_report_modal(tr, taxonomy, today=date.today())
+            await client.views_open(trigger_id=command["trigger_id"], view=view)
 
     @bolt.view("meld_report")
     async def report_submitted(ack: AsyncAck) -> None:
@@ -51,11 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--secret", required=True, help="Slack signing secret")
     p.add_argument("--api-url", required=True, help="Slack Web API base URL (the fake)")
+    p.add_argument("--open-modal", action="store_true",
+                   help="/meld opens Meld's blank report form after the ack (views.open)")
     args = p.parse_args(argv)
     # uvicorn as `meld serve` runs it (one process, no proxy headers), without access logs
-    uvicorn.run(build(args.secret, args.api_url), host="127.0.0.1", port=args.port,
-                log_level="warning", access_log=False, proxy_headers=False,
-                server_header=False)
+    app = build(args.secret, args.api_url, open_modal=args.open_modal)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
+                proxy_headers=False, server_header=False)
     return 0
 
 

@@ -225,6 +225,7 @@ def write_json(path: Path, document: dict[str, Any]) -> None:
 
 SLACK_LIMIT_MS = 3000.0  # Slack shows the user an error when the ack takes longer
 SLACK_P99_TARGET_MS = 50.0
+BOLT_P99_FACTOR = 2.0  # an ack's p99 against bare Bolt's, at the same load
 SLACK_KINDS = (("command", "/meld command (the HTTP response is the ack)"),
                ("view", "meld_report submission (store + ack)"))
 
@@ -236,6 +237,8 @@ class SlackResult:
     bolt_command: LoadResult
     meld_view: LoadResult
     bolt_view: LoadResult
+    # bare Bolt whose /meld also opens Meld's blank form (views.open) after the ack
+    modal_command: LoadResult
     server_cpu_s: dict[str, float]  # "meld_command", "bolt_view", ...: during each load
     commands_acked: int  # Meld's 200s to /meld, warm-up and probe included
     views_opened: int  # views.open calls the fake received meanwhile
@@ -247,6 +250,7 @@ class SlackResult:
     fake_calls: dict[str, int]  # Web API calls from Meld (during its whole life)
     fake_failed: dict[str, int]
     bolt_fake_calls: dict[str, int]
+    modal_views_opened: int  # views.open calls from the bare Bolt that opens the form
     rss_before_mb: float
     rss_after_mb: float
     rss_peak_mb: float
@@ -257,7 +261,9 @@ class SlackResult:
                 else (self.meld_view, self.bolt_view))
 
     def cpu_ms_per_request(self, who: str, kind: str) -> float | None:
-        load = self.loads(kind)[0 if who == "meld" else 1]
+        """Server CPU per request of "meld", "bolt" or "modal" (bare Bolt with the form)."""
+        load = (self.modal_command if who == "modal"
+                else self.loads(kind)[0 if who == "meld" else 1])
         cpu = self.server_cpu_s[f"{who}_{kind}"]
         return cpu / load.ok * 1000 if load.ok else None
 
@@ -285,6 +291,10 @@ class SlackResult:
                  "value": _round(p99, 1), "met": p99 is not None and p99 < SLACK_P99_TARGET_MS},
                 {"backend": self.backend, "target": f"{name}: no errors",
                  "value": meld.error_count, "met": meld.error_count == 0},
+                {"backend": self.backend, "target": f"{name} p99 <= {BOLT_P99_FACTOR:g}x bare "
+                                                    f"Bolt's ({meld.clients} clients)",
+                 "value": ratio(p99, self.loads(kind)[1].percentile_ms(99), 2),
+                 "met": _within(p99, self.loads(kind)[1].percentile_ms(99), BOLT_P99_FACTOR)},
             ]
         out.append({"backend": self.backend, "target": "meld_report: rows stored = 'clear' acks",
                     "value": self.stored, "met": self.stored_ok})
@@ -307,6 +317,16 @@ class SlackResult:
                     "p99": ratio(meld.percentile_ms(99), bolt.percentile_ms(99)),
                 },
             }
+        modal, meld = self.modal_command, self.meld_command
+        out["command"]["bare_bolt_with_form"] = {
+            **load_json(modal), "views_opened": self.modal_views_opened,
+            "server_cpu_ms_per_request": _round(self.cpu_ms_per_request("modal", "command"), 2)}
+        out["command"]["ratio_meld_over_bolt_with_form"] = {
+            "per_second": ratio(meld.throughput, modal.throughput),
+            "p99": ratio(meld.percentile_ms(99), modal.percentile_ms(99)),
+            "server_cpu": ratio(self.cpu_ms_per_request("meld", "command"),
+                                self.cpu_ms_per_request("modal", "command")),
+        }
         out["checks"] = {
             "commands_acked": self.commands_acked, "views_opened": self.views_opened,
             "views_open_backlog_s": round(self.views_open_drain_s, 2),
@@ -324,6 +344,10 @@ class SlackResult:
         return out
 
 
+def _within(value: float | None, base: float | None, factor: float) -> bool:
+    return value is not None and base is not None and value <= factor * base
+
+
 def _over(load: LoadResult) -> int:
     return sum(1 for ms in load.latencies_ms if ms >= SLACK_LIMIT_MS)
 
@@ -331,6 +355,22 @@ def _over(load: LoadResult) -> int:
 def ratio(a: float | None, b: float | None, digits: int = 3) -> float | None:
     """a / b, rounded; None when either is missing (or b is 0)."""
     return None if a is None or not b else round(a / b, digits)
+
+
+def _print_with_form(result: SlackResult) -> None:
+    """/meld against a bare Bolt that also opens Meld's blank form: what opening a modal
+    costs at all, whoever opens it."""
+    m, f = result.meld_command, result.modal_command
+    cpu_m = result.cpu_ms_per_request("meld", "command")
+    cpu_f = result.cpu_ms_per_request("modal", "command")
+    print(f"    {'':<26}{'Meld':>12}{'Bolt+form':>12}{'Meld/form':>11}")
+    for name, a, b in (("acks/s", m.throughput, f.throughput),
+                       ("ack p99 ms", m.percentile_ms(99), f.percentile_ms(99)),
+                       ("server CPU ms/request", cpu_m, cpu_f)):
+        print(f"    {name:<26}{fmt(a, '.2f'):>12}{fmt(b, '.2f'):>12}"
+              f"{fmt(ratio(a, b), '.2f'):>11}")
+    print(f"    (Bolt+form: bare Bolt whose /meld opens Meld's blank form after the ack; "
+          f"{result.modal_views_opened} views.open)")
 
 
 def print_slack_table(result: SlackResult) -> None:
@@ -361,6 +401,8 @@ def print_slack_table(result: SlackResult) -> None:
         print(f"  {heading}")
         for name, a, bb, r in rows:
             print(f"    {name:<26}{a:>12}{bb:>12}{r:>11}")
+        if kind == "command":
+            _print_with_form(result)
         for label, load in (("Meld", m), ("bare Bolt", b)):
             if load.errors:
                 detail = ", ".join(f"{k} x{v}" for k, v in load.errors.most_common())

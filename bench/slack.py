@@ -267,6 +267,31 @@ def _diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
             if v - before.get(k, 0)}
 
 
+def _bare_bolt(fake: FakeSlackProcess, secret: str, log_path: Path, *, open_modal: bool,
+               clients: int, seconds: float, max_ops: int,
+               ) -> tuple[Phase, Phase | None, dict[str, int]]:
+    """bench.bare_bolt's /meld (and, without the form, its meld_report) under the same load,
+    with the fake Web API calls it made."""
+    load = {"clients": clients, "seconds": seconds, "max_ops": max_ops}
+    port = free_port()
+    calls_before = fake.counts()["calls"]
+    command = [sys.executable, "-m", "bench.bare_bolt", "--port", str(port), "--secret", secret,
+               "--api-url", fake.url, *(["--open-modal"] if open_modal else [])]
+    with running_process(command, env=dict(os.environ), base_url=f"http://127.0.0.1:{port}",
+                         log_path=log_path) as bolt:
+        commands = SlackLoad(bolt.base_url, secret, COMMAND, expect_clear=False)
+        commands.probe()
+        cmd = _measure(bolt.pid, commands, **load)
+        view = None
+        if not open_modal:
+            views = SlackLoad(bolt.base_url, secret, VIEW, expect_clear=False)
+            views.probe()
+            view = _measure(bolt.pid, views, **load)
+        if open_modal:  # the modals still being opened after the load
+            _wait_views_open(fake, calls_before.get("views.open", 0), commands.accepted)
+    return cmd, view, _diff(fake.counts()["calls"], calls_before)
+
+
 def bench_slack(backend: str, dbs: AbstractContextManager[list[BenchDatabase]], *,
                 work_dir: Path, clients: int, seconds: float, max_ops: int,
                 idle_seconds: float, say: Callable[[str], None]) -> SlackResult:
@@ -274,6 +299,7 @@ def bench_slack(backend: str, dbs: AbstractContextManager[list[BenchDatabase]], 
     secret = secrets.token_hex(16)
     meld_log = work_dir / f"server-slack-{backend}.log"
     bolt_log = work_dir / f"bare-bolt-{backend}.log"
+    modal_log = work_dir / f"bare-bolt-modal-{backend}.log"
     with fake_slack_process(work_dir / f"fake-slack-{backend}.log") as fake, dbs as dbs_:
         db = dbs_[0]
         env = {"MELD_SLACK_BOT_TOKEN": TOKEN, "MELD_SLACK_SIGNING_SECRET": secret,
@@ -300,34 +326,27 @@ def bench_slack(backend: str, dbs: AbstractContextManager[list[BenchDatabase]], 
         meld_log_problems = log_problems(meld_log)
 
         say(f"{backend}: Slack: bare Bolt baseline")
-        port = free_port()
-        bolt_calls_before = fake.counts()["calls"]
-        with running_process(
-            [sys.executable, "-m", "bench.bare_bolt", "--port", str(port), "--secret", secret,
-             "--api-url", fake.url],
-            env=dict(os.environ), base_url=f"http://127.0.0.1:{port}", log_path=bolt_log,
-        ) as bolt:
-            bolt_commands = SlackLoad(bolt.base_url, secret, COMMAND, expect_clear=False)
-            bolt_views = SlackLoad(bolt.base_url, secret, VIEW, expect_clear=False)
-            bolt_commands.probe()
-            bolt_views.probe()
-            bolt_cmd = _measure(bolt.pid, bolt_commands, **load)
-            bolt_view = _measure(bolt.pid, bolt_views, **load)
-        bolt_calls = _diff(fake.counts()["calls"], bolt_calls_before)
+        bolt_cmd, bolt_view, bolt_calls = _bare_bolt(fake, secret, bolt_log, open_modal=False,
+                                                     **load)
+        say(f"{backend}: Slack: bare Bolt that opens Meld's blank form after /meld")
+        modal_cmd, _, modal_calls = _bare_bolt(fake, secret, modal_log, open_modal=True, **load)
+    assert bolt_view is not None
 
     return SlackResult(
         backend=backend,
-        meld_command=meld_cmd.load, bolt_command=bolt_cmd.load,
+        meld_command=meld_cmd.load, bolt_command=bolt_cmd.load, modal_command=modal_cmd.load,
         meld_view=meld_view.load, bolt_view=bolt_view.load,
         server_cpu_s={"meld_command": meld_cmd.server_cpu_s,
                       "bolt_command": bolt_cmd.server_cpu_s,
-                      "meld_view": meld_view.server_cpu_s, "bolt_view": bolt_view.server_cpu_s},
+                      "meld_view": meld_view.server_cpu_s, "bolt_view": bolt_view.server_cpu_s,
+                      "modal_command": modal_cmd.server_cpu_s},
         commands_acked=commands.accepted, views_opened=opened, views_open_drain_s=drain_s,
         views_cleared=views.accepted, views_sent=views.sent, stored=stored,
         stored_distinct_keys=distinct_keys,
         fake_calls=meld_calls["calls"], fake_failed=meld_calls["failed"],
-        bolt_fake_calls=bolt_calls,
+        bolt_fake_calls=bolt_calls, modal_views_opened=modal_calls.get("views.open", 0),
         rss_before_mb=rss_before, rss_after_mb=rss_after["VmRSS"],
         rss_peak_mb=rss_after["VmHWM"],
-        log_problems=meld_log_problems + [f"bare Bolt: {p}" for p in log_problems(bolt_log)],
+        log_problems=meld_log_problems + [f"bare Bolt: {p}" for p in log_problems(bolt_log)]
+        + [f"bare Bolt with the form: {p}" for p in log_problems(modal_log)],
     )
