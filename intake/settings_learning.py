@@ -35,11 +35,12 @@ class LearningSettings(BaseSettings):
     )
 
     # suggestions (intake.services.suggesting): a report sent without a category
-    suggest_min_score: float = Field(
-        0.5, ge=0, le=1, description="A report sent without a category is filed under "
-        "Meld's suggestion from its text when the suggestion's probability is at least "
-        "this (the reporter sees it in the receipt and may change it); else under "
-        "\"Ikke kategorisert\" for the group (1: never file under a suggestion)",
+    suggest_min_score: float | None = Field(
+        None, ge=0, le=1, description="Unset (the default): a report sent without a "
+        "category is filed under \"Ikke kategorisert\" for the group to set, with Meld's "
+        "suggestion from its text kept and offered in the receipt. Set (0-1): such a report "
+        "is filed under the suggestion when its probability is at least this (a group that "
+        "wants auto-filing); 1 never files (a probability may round to exactly 1)",
     )
     suggest_refresh_hour: int = Field(
         3, ge=0, le=23, description="The hour (MELD_TIMEZONE) at which `meld serve` trains "

@@ -1,6 +1,7 @@
 """The words of a report sent with its text alone, shared by every door: what the receipt
-says of a category Meld suggested or left to the group, the chat forms' hints for the
-fields that may be left empty, and the labels of Meld's suggestions.
+says of a category Meld suggested or left to the group (and the suggestion it offers to
+take), the chat forms' hints for the fields that may be left empty, and the labels of
+Meld's suggestions.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ SUGGESTED_LINE = N_("Category: {category}. Meld suggested it from your text; cha
                     "it is wrong.")
 NONE_LINE = N_("Category: not chosen. Forbedringsgruppen will choose it, or you may choose "
                "it yourself.")
+NONE_SUGGESTED_LINE = N_("Category: {uncategorized}; Forbedringsgruppen will choose it. "
+                         "Meld suggests {category}: choose it if it fits.")
+CHOOSE_SUGGESTION = N_("Choose {category}")
 CHANGED_LINE = N_("The category of {reference} is now: {category}.")
 LEFT_TO_GROUP_LINE = N_("Forbedringsgruppen will choose the category of {reference}.")
 CHANGE_CATEGORY = N_("Change the category")
@@ -61,15 +65,43 @@ def group_category_text(taxonomy: Taxonomy, view: Any, tr: Translator) -> str:
 
 def category_line(taxonomy: Taxonomy, payload: dict[str, Any], tr: Translator) -> str | None:
     """The receipt's line on a category the reporter did not choose (a receipt's outbox
-    payload or a Receipt's fields: category, subcategory, category_source); None when
-    the reporter chose it."""
+    payload or a Receipt's fields: category, subcategory, category_source, and for one
+    left uncategorized Meld's suggestion, named); None when the reporter chose it."""
     source = payload.get("category_source")
     if source == CategorySource.SUGGESTED:
         return tr(SUGGESTED_LINE, category=category_name(
             taxonomy, payload.get("category"), payload.get("subcategory"), tr))
     if source == CategorySource.NONE:
+        offered = offered_choice(taxonomy, payload, tr)
+        if offered is not None:
+            return tr(NONE_SUGGESTED_LINE, category=offered[1], uncategorized=category_name(
+                taxonomy, UNCATEGORIZED, None, tr))
         return tr(NONE_LINE)
     return None
+
+
+def receipt_fields(receipt: Any) -> dict[str, Any]:
+    """What category_line and offered_choice read, from a services.Receipt."""
+    return {name: getattr(receipt, name) for name in (
+        "category", "subcategory", "category_source", "suggested_category",
+        "suggested_subcategory")}
+
+
+def offered_choice(taxonomy: Taxonomy, payload: dict[str, Any],
+                   tr: Translator) -> tuple[str, str] | None:
+    """Meld's suggestion that a receipt of a report left uncategorized offers to take in
+    one click (payload: suggested_category, suggested_subcategory, category_source), as
+    (the doors' choice "category[/subcategory]", its label); None when there is none, or
+    when it is no longer a category a reporter may choose."""
+    if payload.get("category_source") != CategorySource.NONE:
+        return None
+    found = taxonomy.category(str(payload.get("suggested_category") or ""))
+    if found is None or not found.active or found.system:
+        return None
+    sub = found.subcategory(str(payload.get("suggested_subcategory") or ""))
+    if sub is None or not sub.active:
+        return found.id, category_name(taxonomy, found.id, None, tr)
+    return f"{found.id}/{sub.id}", category_name(taxonomy, found.id, sub.id, tr)
 
 
 def changed_line(taxonomy: Taxonomy, reference: str, category: str,

@@ -5,7 +5,9 @@ receipt's "Endre kategorien".
   form proposes (bot.slack.listeners opens it; views.new_report_modal chooses them).
 - `register(app, door)` (bot.slack.app, next to bot.slack.listeners): the receipt's
   category select (`notifier.CHANGE_CATEGORY_ACTION`), with which the reporter files
-  their report under another category or leaves it to the group.
+  their report under another category or leaves it to the group, and the button that
+  takes Meld's suggestion for a report left uncategorized
+  (`notifier.TAKE_SUGGESTION_ACTION`).
 
 `door` is bot.slack.listeners.SlackDoor, which imports this module (so this one names it
 only in words).
@@ -22,7 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.chat.defaults import last_form_defaults
 from bot.slack import views
-from bot.slack.notifier import CHANGE_CATEGORY_ACTION
+from bot.slack.notifier import CHANGE_CATEGORY_ACTION, TAKE_SUGGESTION_ACTION
 from intake import services
 from intake.domain.model import Actor, DomainError, Role
 from intake.texts import domain_error_text, error_text
@@ -42,9 +44,11 @@ async def form_defaults(door: Any, user_id: str | None) -> services.FormDefaults
 
 
 def read_category_choice(action: dict[str, Any]) -> tuple[str, str]:
-    """The receipt select's choice, "<reference>|<category[/sub]>": (reference, choice);
-    the choice is "" for "let the group choose"."""
-    value = str((action.get("selected_option") or {}).get("value") or "")
+    """The receipt select's choice (or the "Velg <forslag>" button's value),
+    "<reference>|<category[/sub]>": (reference, choice); the choice is "" for "let the
+    group choose"."""
+    value = str((action.get("selected_option") or {}).get("value")
+                or action.get("value") or "")
     reference, _, choice = value.partition("|")
     return reference[:40], choice[:100]
 
@@ -53,6 +57,7 @@ def register(app: AsyncApp, door: Any) -> None:
     """Attach the receipt's category select."""
 
     @app.action(CHANGE_CATEGORY_ACTION)
+    @app.action(TAKE_SUGGESTION_ACTION)
     async def change_category(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                               respond: AsyncRespond) -> None:
         """The receipt's "Endre kategorien": the reporter files their report under another

@@ -53,10 +53,12 @@ from intake.texts import RATING_LABELS, notice_links, notification_text
 from intake.texts_filing import (
     ALL_CATEGORIES_GROUP,
     CHANGE_CATEGORY,
+    CHOOSE_SUGGESTION,
     LET_GROUP_CHOOSE,
     SUGGESTIONS_GROUP,
     category_line,
     change_choices,
+    offered_choice,
 )
 
 log = logging.getLogger("meld.slack.notifier")
@@ -66,6 +68,8 @@ RATE_ACTION_PREFIX = "meld_rate_"  # + yes / partly / no: "Var svaret nyttig?"
 # the receipt's "Endre kategorien" (a category Meld suggested or left to the group); each
 # option's value is "<reference>|<category[/subcategory]>", "<reference>|" for the group
 CHANGE_CATEGORY_ACTION = "meld_change_category"
+# and, for a report left uncategorized, "Velg <Meld's suggestion>": a button of that value
+TAKE_SUGGESTION_ACTION = "meld_take_suggestion"
 OPTION_TEXT_MAX = 75  # Slack's limit for an option's text
 OPTION_VALUE_MAX = 150  # and for its value
 SECTION_MAX = 3000  # characters of mrkdwn in one section block (slack_sdk validates this)
@@ -167,6 +171,9 @@ def render(note: Notification, tr: Translator,
         line = category.text.text if category.text is not None else ""
         text += "\n\n" + line
         blocks.append(category)
+        take = take_suggestion_block(note, tr, taxonomy) if taxonomy is not None else None
+        if take is not None:
+            blocks.append(take)
     links = link_mrkdwn(note.payload)
     if links:  # where to report: the target's system, melde.no (from redirects.toml)
         text += "\n\n" + links
@@ -238,6 +245,23 @@ def category_block(note: Notification, tr: Translator,
     return SectionBlock(block_id="meld_category",
                         text=MarkdownTextObject(text=escape_mrkdwn(line)[:SECTION_MAX]),
                         accessory=select)
+
+
+def take_suggestion_block(note: Notification, tr: Translator,
+                          taxonomy: Taxonomy) -> ActionsBlock | None:
+    """For a receipt of a report left uncategorized, Meld's suggestion in one click: the
+    button "Velg <forslag>" (value "<reference>|<category[/subcategory]>", as the
+    select's); None without a suggestion a reporter may still choose."""
+    offered = offered_choice(taxonomy, note.payload, tr)
+    reference = note.reference or ""
+    if offered is None or len(reference) + 1 + len(offered[0]) > OPTION_VALUE_MAX:
+        return None
+    title = tr(CHOOSE_SUGGESTION, category=offered[1])
+    return ActionsBlock(block_id="meld_take_suggestion", elements=[ButtonElement(
+        text=PlainTextObject(text=title if len(title) <= OPTION_TEXT_MAX
+                             else title[:OPTION_TEXT_MAX - 1] + "…", emoji=False),
+        action_id=TAKE_SUGGESTION_ACTION, value=f"{reference}|{offered[0]}",
+        style="primary")])
 
 
 def link_mrkdwn(payload: dict[str, Any]) -> str:

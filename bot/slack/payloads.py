@@ -179,6 +179,20 @@ class CategorySelect(_Carrier):
     actions: list[_SelectAction] = Field(min_length=1)
 
 
+class _SuggestionAction(_Shape):
+    action_id: str
+    value: str = Field(min_length=1, max_length=150)  # as an option's value
+
+
+class SuggestionButton(_Carrier):
+    """The receipt's "Velg <forslag>" (a report left uncategorized): the reporter, the
+    choice in the select's form ("<reference>|<category[/sub]>") and where to answer."""
+
+    user: _User
+    response_url: Id
+    actions: list[_SuggestionAction] = Field(min_length=1)
+
+
 # ---------------------------------------------------------------- modal submissions
 
 
@@ -356,6 +370,7 @@ ROUTES: dict[str, type[_Shape]] = {
     "block_actions:meld_rate_partly": RateButton,
     "block_actions:meld_rate_no": RateButton,
     "block_actions:meld_change_category": CategorySelect,
+    "block_actions:meld_take_suggestion": SuggestionButton,
     "block_actions:triage_show": GroupButton,
     "block_actions:triage_assess": GroupButton,
     "block_actions:triage_reply": GroupButton,

@@ -149,7 +149,7 @@ def report_modal(
                        initial_option=next((o for o in kinds
                                             if o.value == v.get("kind", "deviation")), None))),
         # category, place and text are dispatched as they change: the form's suggestions.
-        # Optional: left empty, Meld files it under its suggestion (changeable in the receipt)
+        # Optional: left empty, uncategorized with Meld's suggestion (taken in the receipt)
         InputBlock(block_id="category", label=_plain(tr("Category")), dispatch_action=True,
                    optional=True, hint=_plain(tr(CATEGORY_HINT)),
                    element=StaticSelectElement(

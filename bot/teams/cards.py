@@ -157,7 +157,7 @@ def report_form(
                        is_required=True, error_message=tr("This field is required."),
                        choices=_choices([(k.value, tr(KIND_LABELS[k])) for k in Kind]),
                        value=v.get("kind") or Kind.DEVIATION.value), "kind")
-    # optional: left empty, Meld files it under its suggestion (changeable in the receipt)
+    # optional: left empty, uncategorized with Meld's suggestion (taken in the receipt)
     add(ChoiceSetInput(id="category", label=tr("Category"), style="compact",
                        placeholder=tr(CATEGORY_HINT),
                        choices=_choices(_category_choices(tr, taxonomy)),

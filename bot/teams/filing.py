@@ -7,7 +7,8 @@ receipt's "Endre kategorien".
 - `category_part`: on a receipt whose category the reporter did not choose (Meld suggested
   it or left it to the group), the line saying so, a ChoiceSet of categories and the
   button "Endre kategorien" (Action.Execute, verb `CHANGE_CATEGORY_VERB`), for
-  `cards.notice_card` (bot.teams.notifier).
+  `cards.notice_card` (bot.teams.notifier); for a report left uncategorized with a
+  suggestion, first the button "Velg <forslag>" (the same verb, the choice in its data).
 - `change_category`: that button's invoke: one service call; the answer is a message (the
   card stays).
 
@@ -36,11 +37,13 @@ from intake.i18n import Translator
 from intake.texts import domain_error_text, error_text
 from intake.texts_filing import (
     CHANGE_CATEGORY,
+    CHOOSE_SUGGESTION,
     LET_GROUP_CHOOSE,
     PLACE_HINT_REMEMBERED,
     category_line,
     change_choices,
     changed_line,
+    offered_choice,
 )
 
 log = logging.getLogger("meld.teams")
@@ -107,10 +110,11 @@ def _remembered_note(locale: str, timezone: str) -> dict[str, Any]:
 
 def category_part(tr: Translator, taxonomy: Taxonomy | None, note: Notification,
                   ) -> tuple[list[CardElement], list[ExecuteAction]] | None:
-    """A receipt's elements and action for `cards.notice_card` when Meld suggested its
+    """A receipt's elements and actions for `cards.notice_card` when Meld suggested its
     category or left it to the group: the line saying so, a choice of category (Meld's
     suggestions first, "let the group choose", then every other category) and "Endre
-    kategorien". None for any other notice, or without a taxonomy or a reference."""
+    kategorien", after "Velg <forslag>" for one left uncategorized with a suggestion.
+    None for any other notice, or without a taxonomy or a reference."""
     reference = note.reference
     if taxonomy is None or note.event != "receipt" or not reference:
         return None
@@ -129,8 +133,16 @@ def category_part(tr: Translator, taxonomy: Taxonomy | None, note: Notification,
         ChoiceSetInput(id="category", label=tr(CHANGE_CATEGORY), style="compact",
                        is_required=True, error_message=tr("This field is required."),
                        placeholder=tr("Choose…"), choices=cards._choices(choices))]
-    return body, [ExecuteAction(title=tr(CHANGE_CATEGORY), verb=CHANGE_CATEGORY_VERB,
-                                data={"meld": "change_category", "reference": reference})]
+    actions = [ExecuteAction(title=tr(CHANGE_CATEGORY), verb=CHANGE_CATEGORY_VERB,
+                             data={"meld": "change_category", "reference": reference})]
+    offered = offered_choice(taxonomy, note.payload, tr)
+    if offered is not None:  # left uncategorized: Meld's suggestion in one click
+        actions.insert(0, ExecuteAction(
+            title=tr(CHOOSE_SUGGESTION, category=offered[1]), verb=CHANGE_CATEGORY_VERB,
+            style="positive", associated_inputs="none",  # the choice is in the data
+            data={"meld": "change_category", "reference": reference,
+                  "category": offered[0]}))
+    return body, actions
 
 
 async def change_category(door: Any, aad: str, data: dict[str, Any]) -> dict[str, Any]:

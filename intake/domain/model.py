@@ -43,8 +43,8 @@ class CategorySource(StrEnum):
     """Who chose a report's category (reports.category_source)."""
 
     REPORTER = "reporter"
-    SUGGESTED = "suggested"  # the reporter gave none and Meld filed it under its suggestion
-    NONE = "none"  # neither: filed as UNCATEGORIZED
+    SUGGESTED = "suggested"  # none given; filed under Meld's suggestion (MELD_SUGGEST_MIN_SCORE)
+    NONE = "none"  # none given: filed as UNCATEGORIZED (Meld's suggestion kept beside it)
     GROUP = "group"  # the group's assessment
 
 

@@ -12,7 +12,7 @@ from intake import services
 from intake.domain.model import Kind, Party, Severity
 from intake.i18n import Translator
 from intake.texts import receipt_lines
-from intake.texts_filing import category_line
+from intake.texts_filing import category_line, receipt_fields
 
 TEXT = 20000  # hard cap at the door; the service applies the configured limit
 
@@ -26,9 +26,11 @@ class ReportIn(BaseModel):
     kind: Kind = Field(Kind.DEVIATION, description="Left out: deviation")
     category: str | None = Field(
         None, max_length=64, examples=["discharge_summary"],
-        description="Left out: Meld files the report under its suggestion from the text "
-        "when it is likely enough (category_source \"suggested\" in the receipt), else "
-        "under \"uncategorized\" for Forbedringsgruppen to choose")
+        description="Left out: the report is filed under \"uncategorized\" for "
+        "Forbedringsgruppen to choose, and the receipt names Meld's suggestion from the "
+        "text (suggested_category), which the reporter may take on the status page. Only "
+        "where MELD_SUGGEST_MIN_SCORE is set is it filed under a likely enough suggestion "
+        "(category_source \"suggested\")")
     subcategory: str | None = Field(None, max_length=130, examples=["missing"])
     description: str = Field(max_length=TEXT)
     occurred_on: date | None = Field(None, description="Left out: today")
@@ -72,15 +74,18 @@ class ReceiptOut(BaseModel):
         description="Who chose the category: reporter; suggested (Meld, from the text: the "
         "reporter may change it on the status page); none (\"uncategorized\": "
         "Forbedringsgruppen chooses)")
+    suggested_category: str | None = Field(
+        None, description="For a report left uncategorized (category_source none): Meld's "
+        "suggestion from the text, which the reporter may take in one click on the status "
+        "page (status_url); null otherwise")
+    suggested_subcategory: str | None = None
 
 
 def receipt_out(ctx: services.Context, receipt: services.Receipt, url: str,
                 tr: Translator) -> ReceiptOut:
     """The receipt as the API answers it: its sentences, and what it says of a category the
     reporter did not choose."""
-    line = category_line(ctx.taxonomy, {"category": receipt.category,
-                                        "subcategory": receipt.subcategory,
-                                        "category_source": receipt.category_source}, tr)
+    line = category_line(ctx.taxonomy, receipt_fields(receipt), tr)
     return ReceiptOut(
         reference=receipt.reference,
         status=receipt.status.value,
@@ -91,4 +96,6 @@ def receipt_out(ctx: services.Context, receipt: services.Receipt, url: str,
         messages=[*receipt_lines(receipt, tr), *([line] if line else [])],
         category=receipt.category, subcategory=receipt.subcategory,
         category_source=receipt.category_source,
+        suggested_category=receipt.suggested_category,
+        suggested_subcategory=receipt.suggested_subcategory,
     )

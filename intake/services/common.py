@@ -32,7 +32,7 @@ from intake.domain.model import (
 from intake.domain.taxonomy import Taxonomy
 from intake.services.context import Context
 from intake.services.outbox_rows import OUTBOX_WRITTEN, mark_outbox_written, notify_followers
-from intake.services.views import MessageView, Receipt, ReportView
+from intake.services.views import MessageView, Receipt, ReportView, offered_suggestion
 from storage import models as m
 
 REFERENCE_RE = re.compile(r"^MELD-(\d{4})-(\d{4,})$")
@@ -267,6 +267,8 @@ def make_receipt(ctx: Context, report: m.Report, created: bool) -> Receipt:
         category=report.category_id,
         subcategory=report.subcategory_id,
         category_source=report.category_source,
+        **offered_suggestion(report.category_source, report.suggested_category_id,
+                             report.suggested_subcategory_id),
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from intake.domain.model import Actor, Kind, Party, Severity
 from intake.services.context import Context
+from intake.services.views import offered_suggestion
 
 
 @dataclass(slots=True)
@@ -63,6 +64,9 @@ class Filed:
     alternatives: tuple[str, ...] = ()
 
     def receipt_payload(self) -> dict[str, Any]:
-        """What a receipt says of the category (coded fields only)."""
+        """What a receipt says of the category (coded fields only); for a report left
+        uncategorized, also Meld's suggestion, which the receipt offers in one click."""
+        offered = offered_suggestion(self.source, self.suggested, self.suggested_sub)
         return {"category": self.category, "subcategory": self.subcategory,
-                "category_source": self.source, "alternatives": list(self.alternatives)}
+                "category_source": self.source, "alternatives": list(self.alternatives),
+                **{k: v for k, v in offered.items() if v is not None}}

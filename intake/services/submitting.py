@@ -42,7 +42,7 @@ from intake.services.common import (
 from intake.services.context import Context
 from intake.services.submit_plan import Filed, SubmitPlan, Valid
 from intake.services.suggesting import suggest_category
-from intake.services.views import Receipt, ReportDraft
+from intake.services.views import Receipt, ReportDraft, offered_suggestion
 from storage import models as m
 
 
@@ -138,11 +138,13 @@ def _request_hash(valid: Valid) -> str:
 
 
 def _file(ctx: Context, valid: Valid) -> Filed:
-    """The reporter's choice wins. Without one, Meld's suggestion from the text when it is
-    likely enough (MELD_SUGGEST_MIN_SCORE), else "uncategorized" for the group to set. The
-    suggestion is kept either way (the group sees it; it measures the suggestions). Only
-    a category Meld chose is offered to change in the receipt, with the alternatives: for
-    the reporter's own choice, Meld's best guess alone is kept (less work)."""
+    """The reporter's choice wins. Without one, the report is "uncategorized" for the
+    group to set, and Meld's suggestion from the text is kept (the receipt offers it in
+    one click, the group sees it, it measures the suggestions). Only a group that opts in
+    with MELD_SUGGEST_MIN_SCORE files it under the suggestion when that is likely enough
+    (unset, or 1: never; a probability may round to exactly 1.0). A category the reporter
+    did not choose is offered to change in the receipt, with the alternatives: for the
+    reporter's own choice, Meld's best guess alone is kept (less work)."""
     guesses = suggest_category(ctx, valid.description,
                                limit=1 if valid.category is not None else 3)
     top = guesses[0] if guesses else None
@@ -151,7 +153,9 @@ def _file(ctx: Context, valid: Valid) -> Filed:
     if valid.category is not None:
         return Filed(valid.category, valid.subcategory, CategorySource.REPORTER, *suggested,
                       alternatives)
-    if top is not None and top.score >= ctx.settings.suggest_min_score:
+    threshold = ctx.settings.suggest_min_score
+    if top is not None and threshold is not None and threshold < 1 \
+            and top.score >= threshold:
         return Filed(top.category, top.subcategory, CategorySource.SUGGESTED, *suggested,
                       alternatives)
     return Filed(UNCATEGORIZED, None, CategorySource.NONE, *suggested, alternatives)
@@ -196,6 +200,8 @@ def submit_report(
         category=plan.filed.category,
         subcategory=plan.filed.subcategory,
         category_source=plan.filed.source,
+        **offered_suggestion(plan.filed.source, plan.filed.suggested,
+                             plan.filed.suggested_sub),
     )
 
 

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from intake.domain.model import (
+    CategorySource,
     Status,
 )
 
@@ -72,6 +73,19 @@ class Receipt:
     category: str = "uncategorized"
     subcategory: str | None = None
     category_source: str = "reporter"
+    # Meld's suggestion from the text for a report left "uncategorized" (category_source
+    # none), which the receipt offers to take in one click; None otherwise
+    suggested_category: str | None = None
+    suggested_subcategory: str | None = None
+
+
+def offered_suggestion(source: str, category: str | None,
+                       subcategory: str | None) -> dict[str, str | None]:
+    """Meld's suggestion as a receipt offers it (Receipt's and the receipt notice's
+    suggested_category/suggested_subcategory): only for a report left uncategorized."""
+    offered = source == CategorySource.NONE and category is not None
+    return {"suggested_category": category if offered else None,
+            "suggested_subcategory": subcategory if offered else None}
 
 
 @dataclass(frozen=True, slots=True)

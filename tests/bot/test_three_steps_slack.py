@@ -1,9 +1,10 @@
 """Three steps in Slack: write what happened, tick "no patient data", send.
 
 Through the real door (signed requests, the app on uvicorn, the fake Slack Web API): the
-modal is stored with only its text and the box; the receipt DM says which category Meld
-filed it under and offers "Endre kategorien"; choosing there (a signed block_actions
-request) changes the category for the reporter only, until the group has assessed it.
+modal is stored with only its text and the box; the receipt DM says the report is left
+uncategorized for the group, names Meld's suggestion with a one-click "Velg <forslag>"
+and offers "Endre kategorien"; choosing there (a signed block_actions request) changes
+the category for the reporter only, until the group has assessed it.
 A reporter who reported before finds the form proposing the place and parties of the
 last report.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack.notifier import CHANGE_CATEGORY_ACTION, render
+from bot.slack.notifier import CHANGE_CATEGORY_ACTION, TAKE_SUGGESTION_ACTION, render
 from intake import services
 from intake.delivery.outbox import Notification
 from intake.domain.model import Actor, Conflict, PermissionDenied, Role
@@ -27,11 +28,13 @@ from intake.texts_filing import (
     ALL_CATEGORIES_GROUP,
     CATEGORY_HINT,
     CHANGE_CATEGORY,
+    CHOOSE_SUGGESTION,
     LET_GROUP_CHOOSE,
     PLACE_HINT_REMEMBERED,
     SUGGESTIONS_GROUP,
     category_line,
     changed_line,
+    offered_choice,
 )
 from tests.bot.conftest import (
     APP_ID,
@@ -105,11 +108,24 @@ def option_values(select: dict[str, Any]) -> list[str]:
     return [o["value"] for g in select["option_groups"] for o in g["options"]]
 
 
-def choose(slack: SlackDoor, value: str, user: str = REPORTER) -> str:
+def choose(slack: SlackDoor, value: str, user: str = REPORTER, *,
+           button: bool = False) -> str:
     """The reporter picks an option of the receipt's select (a signed block_actions
-    request, shaped as Slack sends a static_select in a message); what Meld answers at
-    the response_url."""
+    request, shaped as Slack sends a static_select in a message), or with `button`
+    clicks "Velg <forslag>" of that value; what Meld answers at the response_url."""
     url = slack.response_url()
+    action: dict[str, Any] = (
+        {"type": "button", "action_id": TAKE_SUGGESTION_ACTION,
+         "block_id": "meld_take_suggestion", "value": value,
+         "text": {"type": "plain_text", "text": "Velg", "emoji": False},
+         "action_ts": "1772450001.000300"} if button else
+        {"type": "static_select", "action_id": CHANGE_CATEGORY_ACTION,
+         "block_id": "meld_category",
+         "selected_option": {"text": {"type": "plain_text", "text": "x",
+                                      "emoji": False}, "value": value},
+         "placeholder": {"type": "plain_text", "text": "Endre kategorien",
+                         "emoji": False},
+         "action_ts": "1772450001.000200"})
     payload = {
         "type": "block_actions", "user": slack_user(user), "api_app_id": APP_ID,
         "token": "verification-token",
@@ -121,13 +137,7 @@ def choose(slack: SlackDoor, value: str, user: str = REPORTER) -> str:
         "message": {"type": "message", "user": BOT_USER_ID, "bot_id": "B0MELDBOT",
                     "text": "Takk!", "ts": "1772450000.000009"},
         "state": {"values": {}}, "response_url": url,
-        "actions": [{"type": "static_select", "action_id": CHANGE_CATEGORY_ACTION,
-                     "block_id": "meld_category",
-                     "selected_option": {"text": {"type": "plain_text", "text": "x",
-                                                  "emoji": False}, "value": value},
-                     "placeholder": {"type": "plain_text", "text": "Endre kategorien",
-                                     "emoji": False},
-                     "action_ts": "1772450001.000200"}],
+        "actions": [action],
     }
     r = slack.interact(payload)
     assert r.status_code == 200, r.text
@@ -188,7 +198,9 @@ def test_text_and_box_alone_are_stored_and_the_receipt_offers_the_category(
     [report] = slack.reports()
     assert (report.kind, report.reported_severity, report.occurred_on) == (
         "deviation", "unknown", slack.ctx.today())
-    assert report.category_source in ("suggested", "none")
+    # left to the group, with Meld's suggestion kept (never filed under it by default)
+    assert (report.category_id, report.category_source) == ("uncategorized", "none")
+    assert report.suggested_category_id == "discharge_summary"
     assert report.reported_category_id is None
     assert (report.place_id, report.reporter_party, report.concerned_party) == (
         None, None, None)
@@ -196,10 +208,22 @@ def test_text_and_box_alone_are_stored_and_the_receipt_offers_the_category(
 
     assert slack.drain() == 2
     [dm] = dms(slack)
-    line = category_line(TAX, {"category": report.category_id,
-                               "subcategory": report.subcategory_id,
-                               "category_source": report.category_source}, NB)
-    assert line is not None
+    payload = {"category": report.category_id, "subcategory": report.subcategory_id,
+               "category_source": report.category_source,
+               "suggested_category": report.suggested_category_id,
+               "suggested_subcategory": report.suggested_subcategory_id}
+    line = category_line(TAX, payload, NB)
+    offered = offered_choice(TAX, payload, NB)
+    assert line is not None and offered is not None
+    assert line.startswith("Kategori: Ikke kategorisert; Forbedringsgruppen velger den.")
+    assert f"Meld foreslår {offered[1]}" in line and offered[1].startswith("Epikrise")
+    # the suggestion in one click, right under the line
+    [take] = [b for b in dm["blocks"] if b.get("block_id") == "meld_take_suggestion"]
+    [button] = take["elements"]
+    assert (button["type"], button["action_id"], button["value"]) == (
+        "button", TAKE_SUGGESTION_ACTION, f"{ref}|{offered[0]}")
+    assert button["text"]["text"] == NB(CHOOSE_SUGGESTION, category=offered[1])
+    assert button["text"]["text"].startswith("Velg Epikrise")
     block = receipt_select(dm)
     assert block["text"]["text"] == line
     assert line in dm["text"]
@@ -219,6 +243,14 @@ def test_text_and_box_alone_are_stored_and_the_receipt_offers_the_category(
     assert NB(LET_GROUP_CHOOSE) in texts and all(len(t) <= 75 for t in texts)
     # the answer button stays last, as on every notice
     assert dm["blocks"][-1]["elements"][0]["action_id"] == "meld_answer"
+
+    # the reporter takes Meld's suggestion with the button
+    said = choose(slack, button["value"], button=True)
+    category, _, subcategory = offered[0].partition("/")
+    assert said == changed_line(TAX, ref, category, subcategory or None, NB)
+    seen = as_group(slack, ref)
+    assert (seen.category, seen.subcategory, seen.category_source) == (
+        category, subcategory or None, "reporter")
 
     # the reporter chooses a subcategory in the DM
     said = choose(slack, f"{ref}|referral/unanswered")
@@ -247,7 +279,7 @@ def test_text_and_box_alone_are_stored_and_the_receipt_offers_the_category(
     seen = as_group(slack, ref)
     assert (seen.category, seen.subcategory, seen.category_source) == (
         "discharge_summary", "missing", "group")
-    assert [e.actor_id for e in slack.audit("category_changed")] == [f"slack:{REPORTER}"] * 2
+    assert [e.actor_id for e in slack.audit("category_changed")] == [f"slack:{REPORTER}"] * 3
 
 
 def test_a_submission_with_only_the_two_blocks_is_stored(slack: SlackDoor) -> None:
@@ -285,23 +317,45 @@ def test_the_reporters_choice_in_the_modal_gets_no_select(slack: SlackDoor) -> N
 
 
 def test_a_report_left_to_the_group_says_so(sqlite_url: str, fake_slack: FakeSlack) -> None:
-    """Meld never files under a suggestion here (score 1): "uncategorized", and the DM
-    offers every category, the first choice being to leave it to the group."""
-    sd = start_slack_door(slack_settings(sqlite_url, fake_slack, suggest_min_score=1),
-                          fake_slack)
+    """A text with no telling words has no suggestion: "uncategorized", and the DM offers
+    every category, the first choice being to leave it to the group; nothing to take."""
+    sd = start_slack_door(slack_settings(sqlite_url, fake_slack), fake_slack)
     try:
-        state = {"description": text_state("Noe gikk galt i samhandlingen i går."),
+        state = {"description": text_state("Hei, dette er bare en prøve."),
                  "no_ids": checkbox_state(True)}
         assert sd.submit_view(view_submission("meld_report", state)) == {
             "response_action": "clear"}
         [report] = sd.reports()
         assert (report.category_id, report.category_source) == ("uncategorized", "none")
+        assert report.suggested_category_id is None
         sd.drain()
         [dm] = dms(sd)
         block = receipt_select(dm)
         assert block["text"]["text"] == category_line(
             TAX, {"category_source": "none"}, NB)
         assert f"{report.reference}|" in option_values(block["accessory"])
+        assert "meld_take_suggestion" not in {b.get("block_id") for b in dm["blocks"]}
+    finally:
+        stop_slack_door(sd)
+
+
+def test_a_group_that_opts_in_files_under_the_suggestion(sqlite_url: str,
+                                                         fake_slack: FakeSlack) -> None:
+    """MELD_SUGGEST_MIN_SCORE set: a likely enough suggestion is filed, and the DM says
+    Meld chose it (changeable), with nothing more to take."""
+    sd = start_slack_door(slack_settings(sqlite_url, fake_slack, suggest_min_score=0.5),
+                          fake_slack)
+    try:
+        state = {"description": text_state(DESCRIPTION), "no_ids": checkbox_state(True)}
+        assert sd.submit_view(view_submission("meld_report", state)) == {
+            "response_action": "clear"}
+        [report] = sd.reports()
+        assert (report.category_id, report.category_source) == (
+            "discharge_summary", "suggested")
+        sd.drain()
+        [dm] = dms(sd)
+        assert "Meld foreslo den ut fra teksten din" in receipt_select(dm)["text"]["text"]
+        assert "meld_take_suggestion" not in {b.get("block_id") for b in dm["blocks"]}
     finally:
         stop_slack_door(sd)
 

@@ -1,7 +1,8 @@
 """Three steps in a real browser (headless Chromium): write what happened, tick the
 confirmation, send. Meld suggests the category as the doctor types (announced in a live
-region), the receipt says what it chose and lets the doctor change it, keyboard-only use
-works, and without JavaScript the form still files the report."""
+region); a report sent without one is left uncategorized for the group, and the receipt
+says so, offers Meld's suggestion in one click and lets the doctor choose another;
+keyboard-only use works, and without JavaScript the form still files the report."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def stored(meld: Meld, reference: str) -> m.Report:
         return session.scalars(select(m.Report).where(m.Report.reference == reference)).one()
 
 
-def test_three_interactions_from_page_load_to_the_receipt(meld: Meld, page: Any) -> None:
+def test_three_interactions_from_page_load_to_the_receipt(meld: Meld, page: Any,
+                                                          axe_source: str) -> None:
     started = time.perf_counter()
     page.goto(meld.url + "/")
     page.get_by_label("Hva skjedde?").fill(TEXT)  # 1
@@ -34,10 +36,20 @@ def test_three_interactions_from_page_load_to_the_receipt(meld: Meld, page: Any)
     reference = page.locator("h1").inner_text()
     assert "Takk! Meldingen din er mottatt" in page.content()
     report = stored(meld, reference)
-    assert (report.category_id, report.category_source) == ("discharge_summary", "suggested")
+    assert (report.category_id, report.category_source) == ("uncategorized", "none")
+    assert report.suggested_category_id == "discharge_summary"
     assert report.reported_severity == "unknown" and report.kind == "deviation"
-    # the receipt says Meld chose the category, and the doctor changes it in two clicks
-    assert "Foreslått av Meld ut fra teksten din" in page.locator(".facts").inner_text()
+    # the receipt says it waits for the group, and takes Meld's suggestion in one click
+    facts = page.locator(".facts").inner_text()
+    assert "Ikke kategorisert" in facts and "Forbedringsgruppen velger kategorien" in facts
+    assert "Meld foreslår: Epikrise" in facts
+    assert axe_violations(page, axe_source) == []
+    page.get_by_role("button", name="Velg Epikrise").click()
+    page.wait_for_url("**#kategori")
+    assert "Epikrise" in page.locator(".facts").inner_text()
+    report = stored(meld, reference)
+    assert (report.category_id, report.category_source) == ("discharge_summary", "reporter")
+    # and the doctor changes it to another in two clicks
     page.get_by_label("Endre kategorien").select_option("referral/unanswered")
     page.get_by_role("button", name="Lagre kategorien").click()
     assert "Henvisning › Ikke besvart" in page.locator(".facts").inner_text()
@@ -98,7 +110,14 @@ def test_keyboard_only(meld: Meld, page: Any) -> None:
     assert page.evaluate("document.activeElement.textContent.trim()") == "Send meldingen"
     page.keyboard.press("Enter")
     page.wait_for_url("**/status/**")
-    assert stored(meld, page.locator("h1").inner_text()).category_id == "discharge_summary"
+    report = stored(meld, page.locator("h1").inner_text())
+    assert (report.category_id, report.suggested_category_id) == (
+        "uncategorized", "discharge_summary")
+    # the suggestion is taken from the keyboard too
+    page.get_by_role("button", name="Velg Epikrise").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**#kategori")
+    assert stored(meld, report.reference).category_id == "discharge_summary"
     # the optional part opens from the keyboard too
     page.goto(meld.url + "/")
     page.locator("#more-details summary").focus()
@@ -119,7 +138,11 @@ def test_without_javascript_the_three_steps_still_file_it(meld: Meld, chromium: 
         page.get_by_role("button", name="Send meldingen").click()
         assert "/status/" in page.url
         report = stored(meld, page.locator("h1").inner_text())
-        assert report.category_source == "suggested"
+        assert (report.category_source, report.suggested_category_id) == (
+            "none", "discharge_summary")
+        # the receipt's one-click suggestion is a plain form
+        page.get_by_role("button", name="Velg Epikrise").click()
+        assert stored(meld, report.reference).category_id == "discharge_summary"
         # a refused form (no confirmation) shows the suggestion made by the server
         page.goto(meld.url + "/")
         page.get_by_label("Hva skjedde?").fill(TEXT)

@@ -217,18 +217,50 @@ def test_the_text_and_the_confirmation_alone_are_a_report(door: Door,
         "no_patient_identifiers": True})
     assert r.status_code == 201, r.text
     receipt = r.json()
-    assert receipt["category_source"] in ("suggested", "none")
     with door.ctx.db.reading() as session:
         report = session.scalars(select(m.Report)).one()
     assert (report.kind, report.reported_severity, report.occurred_on) == (
         "deviation", "unknown", door.ctx.today())
-    assert (report.category_id, report.category_source) == (
-        receipt["category"], receipt["category_source"])
-    assert report.suggested_category_id == "referral"
-    if receipt["category_source"] == "suggested":  # the receipt says what Meld chose
-        assert any("Meld foreslo den" in line for line in receipt["messages"])
-    else:
-        assert any("ikke valgt" in line for line in receipt["messages"])
+    # left to the group; Meld's suggestion is kept and named, never filed by default
+    assert (report.category_id, report.category_source) == ("uncategorized", "none")
+    assert (receipt["category"], receipt["category_source"]) == ("uncategorized", "none")
+    assert report.suggested_category_id == receipt["suggested_category"] == "referral"
+    assert receipt["suggested_subcategory"] == report.suggested_subcategory_id
+    assert any(line.startswith("Kategori: Ikke kategorisert;") and "Meld foreslår Henvisning"
+               in line for line in receipt["messages"])
+
+
+# a text whose suggestion is near-certain (a posterior of some 1 - 1e-6)
+CLEAR = ("Epikrisen mangler. Epikrise ikke mottatt, utskrivningsepikrise etterlyst, "
+         "utskrivningsnotat og legebrev mangler, epikrisen er aldri kommet.")
+
+
+def test_even_a_near_certain_suggestion_is_offered_not_filed(door: Door,
+                                                             api: httpx.Client) -> None:
+    assert door.ctx.settings.suggest_min_score is None  # the default: never file
+    r = api.post("/api/v1/reports", json={"description": CLEAR,
+                                          "no_patient_identifiers": True})
+    assert r.status_code == 201, r.text
+    receipt = r.json()
+    assert (receipt["category"], receipt["subcategory"], receipt["category_source"]) == (
+        "uncategorized", None, "none")
+    assert (receipt["suggested_category"], receipt["suggested_subcategory"]) == (
+        "discharge_summary", "missing")
+    assert ("Kategori: Ikke kategorisert; Forbedringsgruppen velger den. Meld foreslår "
+            "Epikrise › Mangler: velg den om den passer.") in receipt["messages"]
+    with door.ctx.db.reading() as session:
+        report = session.scalars(select(m.Report)).one()
+    assert (report.category_id, report.category_source) == ("uncategorized", "none")
+    assert (report.suggested_category_id, report.suggested_subcategory_id) == (
+        "discharge_summary", "missing")
+    # the status page the receipt links to takes it in one click
+    page = door.client().get("/status/" + status_token(receipt)).text
+    assert 'name="category" value="discharge_summary/missing"' in page
+    assert "Velg Epikrise › Mangler" in page
+    # the reporter's own choice names no suggestion
+    chosen = submit(api, description=CLEAR)
+    assert chosen["category_source"] == "reporter"
+    assert chosen["suggested_category"] is None
 
 
 def test_blank_description_is_required(api: httpx.Client) -> None:

@@ -39,13 +39,33 @@ def test_text_and_confirmation_file_it_and_the_status_page_says_so(door: Door) -
     browser, status = _three_steps(door)
     report = _stored(door)
     assert (report.kind, report.reported_severity) == ("deviation", "unknown")
+    # left to the group by default, with Meld's suggestion kept
+    assert (report.category_id, report.category_source) == ("uncategorized", "none")
     assert report.suggested_category_id == "referral"
     page = browser.get(status + "?ny=1").text
     assert 'action="' + status + '/kategori"' in page
-    if report.category_source == "suggested":
-        assert "Foreslått av Meld ut fra teksten din" in page
-    else:
-        assert "Forbedringsgruppen velger kategorien" in page
+    assert "Ikke kategorisert" in page and "Forbedringsgruppen velger kategorien" in page
+
+
+def test_the_status_page_takes_the_suggestion_in_one_click(door: Door) -> None:
+    browser, status = _three_steps(door)
+    report = _stored(door)
+    choice = f"{report.suggested_category_id}/{report.suggested_subcategory_id}"
+    page = browser.get(status + "?ny=1").text
+    form = re.search(r'<form method="post" action="([^"]+)" class="take-suggestion">(.*?)'
+                     r'</form>', page, re.S)
+    assert form is not None and form.group(1) == status + "/kategori"
+    assert f'name="category" value="{choice}"' in form.group(2)
+    assert "Meld foreslår: Henvisning ›" in form.group(2)
+    assert re.search(r"<button type=\"submit\">Velg Henvisning › [^<]+</button>", form.group(2))
+    # one click: the form as it stands
+    r = browser.post(status + "/kategori", data={"csrf": csrf_of(page), "category": choice})
+    assert r.status_code == 303
+    report = _stored(door)
+    assert (report.category_id, report.category_source) == ("referral", "reporter")
+    assert report.subcategory_id == report.suggested_subcategory_id
+    # taken: nothing more to offer
+    assert 'class="take-suggestion"' not in browser.get(status).text
 
 
 def test_the_reporter_changes_the_category_on_the_status_page(door: Door) -> None:

@@ -1,8 +1,9 @@
 """Three steps from any door, in the service, on SQLite and PostgreSQL: only the text and
 the no-identifiers confirmation are required; what is left out is filed as the group
-expects (a deviation of today, of unknown severity; the category Meld suggests from the
-text, or "uncategorized"); the reporter's choice always wins and is kept apart from the
-suggestion and from the group's assessment; the reporter can change a category until the
+expects (a deviation of today, of unknown severity, "uncategorized" with Meld's suggestion
+from the text kept and offered in the receipt; filed under the suggestion only where a group
+opts in with MELD_SUGGEST_MIN_SCORE); the reporter's choice always wins and is kept apart
+from the suggestion and from the group's assessment; the reporter can change a category until the
 group has assessed it; the group's lists show the uncategorized open reports first."""
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from intake.domain.model import (
 from intake.domain.periods import parse_period
 from intake.i18n import Translator
 from intake.reporting.period_report import build_period_report
-from intake.texts_filing import category_line
+from intake.services.suggesting import suggest_category
+from intake.settings import Settings
+from intake.texts_filing import category_line, offered_choice
 from storage import models as m
 
 REPORTER = Actor("slack:U0THREE1", Role.REPORTER)
@@ -39,6 +42,13 @@ GROUP = Actor("slack:UGROUP", Role.TRIAGER)
 NB = Translator("nb", "Europe/Oslo")
 CLEAR = "Epikrisen mangler fortsatt, pasienten ble utskrevet for en uke siden."
 NOTHING = "Hei, dette er bare en prøve."
+# suggested with a posterior of some 1 - 1e-6, and one that rounds to exactly 1.0
+CERTAIN = ("Epikrisen mangler. Epikrise ikke mottatt, utskrivningsepikrise etterlyst, "
+           "utskrivningsnotat og legebrev mangler, epikrisen er aldri kommet.")
+BEYOND_DOUBT = (CERTAIN + " Foreløpig epikrise, sammenfatning, oppsummering og diktat er "
+                "uteblitt; vi savner kopi av epikrise og journalnotat. Epikrisetid, utreise, "
+                "behandlingsforløp, forløpet under oppholdet, anbefalinger til fastlegen og "
+                "plan videre mangler; ingen papirer, ingen forløpsbeskrivelse.")
 
 
 def minimal(text: str = CLEAR, **more: Any) -> services.ReportDraft:
@@ -87,6 +97,61 @@ def test_text_and_confirmation_alone_are_a_report(eager: services.Context) -> No
     assert payload["alternatives"][0] == "discharge_summary"
     line = category_line(ctx.taxonomy, payload, NB)
     assert line is not None and "Epikrise" in line and "endre" in line
+
+
+def test_by_default_even_a_certain_suggestion_is_left_to_the_group(
+        ctx: services.Context) -> None:
+    """The default never files under a suggestion: "uncategorized" for the group to set,
+    the suggestion kept, and the receipt names it with a way to take it."""
+    assert Settings().suggest_min_score is None and ctx.settings.suggest_min_score is None
+    [top] = suggest_category(ctx, CERTAIN, limit=1)
+    assert (top.category, top.subcategory) == ("discharge_summary", "missing")
+    assert top.score > 0.999  # near-certain, and still not filed
+    receipt = services.submit_report(ctx=ctx, actor=REPORTER, draft=minimal(CERTAIN))
+    report = stored(ctx, receipt.reference)
+    assert (report.category_id, report.subcategory_id, report.category_source) == (
+        "uncategorized", None, "none")
+    assert (report.suggested_category_id, report.suggested_subcategory_id) == (
+        "discharge_summary", "missing")
+    assert (receipt.category, receipt.category_source) == ("uncategorized", "none")
+    assert (receipt.suggested_category, receipt.suggested_subcategory) == (
+        "discharge_summary", "missing")
+    # the receipt notice (Slack, Teams) and a receipt shown again (the status page) say so
+    payload = receipt_payload(ctx, receipt.reference)
+    assert (payload["suggested_category"], payload["suggested_subcategory"]) == (
+        "discharge_summary", "missing")
+    again = services.receipt_for(ctx=ctx, reference=receipt.reference)
+    assert again.suggested_category == "discharge_summary"
+    assert category_line(ctx.taxonomy, payload, NB) == (
+        "Kategori: Ikke kategorisert; Forbedringsgruppen velger den. Meld foreslår "
+        "Epikrise › Mangler: velg den om den passer.")
+    assert offered_choice(ctx.taxonomy, payload, NB) == (
+        "discharge_summary/missing", "Epikrise › Mangler")
+    # taking it files the reporter's choice; left to the group again, it is offered again
+    taken = services.change_category_to(ctx=ctx, actor=REPORTER, reference=receipt.reference,
+                                        choice="discharge_summary/missing")
+    assert (taken.category, taken.subcategory, taken.category_source) == (
+        "discharge_summary", "missing", "reporter")
+    assert taken.suggested_category is None  # nothing to offer: the reporter chose
+    left = services.change_category_to(ctx=ctx, actor=REPORTER, reference=receipt.reference,
+                                       choice="")
+    assert (left.category_source, left.suggested_category) == ("none", "discharge_summary")
+
+
+def test_a_threshold_of_one_never_files_even_a_posterior_of_one(
+        ctx: services.Context) -> None:
+    [top] = suggest_category(ctx, BEYOND_DOUBT, limit=1)
+    assert top.score == 1.0  # rounded: the reason 1 must mean "never", not "at least 1"
+    for threshold in (None, 1.0):
+        receipt = services.submit_report(
+            ctx=with_settings(ctx, suggest_min_score=threshold), actor=REPORTER,
+            draft=minimal(BEYOND_DOUBT, confirm_warnings=True))
+        assert (receipt.category, receipt.category_source) == ("uncategorized", "none")
+    opted_in = with_settings(ctx, suggest_min_score=0.999)
+    receipt = services.submit_report(ctx=opted_in, actor=REPORTER,
+                                     draft=minimal(BEYOND_DOUBT, confirm_warnings=True))
+    assert (receipt.category, receipt.category_source) == ("discharge_summary", "suggested")
+    assert receipt.suggested_category is None  # filed under it: nothing more to offer
 
 
 def test_the_confirmation_and_the_text_stay_required(ctx: services.Context) -> None:

@@ -1,10 +1,11 @@
 """Three steps in Teams: write what happened, turn on "no patient data", send.
 
 Through the real door (RSA-signed activities, the app on uvicorn, the fake Bot Connector):
-the report card is stored with only its text and the toggle; the receipt card says which
-category Meld filed it under, with a choice and "Endre kategorien" (Action.Execute, answered
-in the invoke's response); it changes the category for the reporter only, until the group
-has assessed it. A reporter who reported before finds the form proposing the place and
+the report card is stored with only its text and the toggle; the receipt card says it is
+left uncategorized for the group and names Meld's suggestion with a one-click "Velg
+<forslag>", beside a choice and "Endre kategorien" (Action.Execute, answered in the
+invoke's response); it changes the category for the reporter only, until the group has
+assessed it. A reporter who reported before finds the form proposing the place and
 parties of the last report.
 """
 
@@ -21,10 +22,12 @@ from intake.texts import domain_error_text
 from intake.texts_filing import (
     CATEGORY_HINT,
     CHANGE_CATEGORY,
+    CHOOSE_SUGGESTION,
     LET_GROUP_CHOOSE,
     PLACE_HINT_REMEMBERED,
     category_line,
     changed_line,
+    offered_choice,
 )
 from tests.doors.conftest import yesterday
 from tests.teams.conftest import (
@@ -126,17 +129,31 @@ def test_text_and_toggle_alone_are_stored_and_the_receipt_offers_the_category(
     assert report.reference in card_texts(answer)  # stored before the answer
     assert (report.kind, report.reported_severity, report.occurred_on) == (
         "deviation", "unknown", teams.ctx.today())
-    assert report.category_source in ("suggested", "none")
+    # left to the group, with Meld's suggestion kept (never filed under it by default)
+    assert (report.category_id, report.category_source) == ("uncategorized", "none")
+    assert report.suggested_category_id == "discharge_summary"
     assert report.reported_category_id is None
     ref = report.reference
 
     teams.ms.sent.clear()
     teams.drain()
     card = receipt_card(teams)
-    line = category_line(TAX, {"category": report.category_id,
-                               "subcategory": report.subcategory_id,
-                               "category_source": report.category_source}, NB)
-    assert line is not None and line in card_texts(card)
+    payload = {"category": report.category_id, "subcategory": report.subcategory_id,
+               "category_source": report.category_source,
+               "suggested_category": report.suggested_category_id,
+               "suggested_subcategory": report.suggested_subcategory_id}
+    line = category_line(TAX, payload, NB)
+    offered = offered_choice(TAX, payload, NB)
+    assert line is not None and offered is not None and line in card_texts(card)
+    assert line.startswith("Kategori: Ikke kategorisert; Forbedringsgruppen velger den.")
+    assert f"Meld foreslår {offered[1]}" in line and offered[1].startswith("Epikrise")
+    # the suggestion in one click: the first action, its choice in its data (no input)
+    take = card["actions"][0]
+    assert (take["type"], take["verb"], take["title"], take["associatedInputs"]) == (
+        "Action.Execute", "meld_change_category",
+        NB(CHOOSE_SUGGESTION, category=offered[1]), "none")
+    assert take["data"] == {"meld": "change_category", "reference": ref,
+                            "category": offered[0]}
     _, choice = find_input(card, "category")
     assert choice["type"] == "Input.ChoiceSet" and choice["style"] == "compact"
     assert choice["label"] == NB(CHANGE_CATEGORY) == "Endre kategorien"
@@ -148,9 +165,18 @@ def test_text_and_toggle_alone_are_stored_and_the_receipt_offers_the_category(
     # Meld's suggestions come first, before "let the group choose" and the full list
     first = values[:values.index("uncategorized")]
     assert all(TAX.category(v) is not None for v in first)
-    [button] = [a for a in card["actions"] if a.get("verb") == "meld_change_category"]
+    [button] = [a for a in card["actions"] if a.get("verb") == "meld_change_category"
+                and a["title"] == NB(CHANGE_CATEGORY)]
     assert (button["type"], button["title"], button["data"]) == (
         "Action.Execute", "Endre kategorien", {"meld": "change_category", "reference": ref})
+
+    # "Velg <forslag>": Teams sends the action's data alone
+    said = change(teams, ref, take["data"]["category"])
+    category, _, subcategory = offered[0].partition("/")
+    assert said == changed_line(TAX, ref, category, subcategory or None, NB)
+    seen = as_group(teams, ref)
+    assert (seen.category, seen.subcategory, seen.category_source) == (
+        category, subcategory or None, "reporter")
 
     said = change(teams, ref, "referral/unanswered")
     assert said == changed_line(TAX, ref, "referral", "unanswered", NB)

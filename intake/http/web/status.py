@@ -47,7 +47,7 @@ from intake.texts import (
     notification_text,
     receipt_lines,
 )
-from intake.texts_filing import category_name
+from intake.texts_filing import category_name, offered_choice, receipt_fields
 
 SEEN_COOKIE = "meld_seen"
 VISIT_GAP = timedelta(minutes=30)  # requests closer than this belong to one visit of /mine
@@ -83,10 +83,20 @@ def _status(request: Request, view: services.ReportView, tr: Translator, *,
     messages = [msg for msg in view.messages if msg.id not in with_notice]
     receipt = None
     link = None
-    if request.query_params.get("ny") == "1":
-        token = services.status_token_for(ctx, view.reference)
-        receipt = receipt_lines(services.receipt_for(ctx=ctx, reference=view.reference), tr)
+    # the reporter may file it under another category until the group has assessed it
+    category_change = (f"/status/{token}/kategori"
+                       if view.category_source != CategorySource.GROUP
+                       and view.status != Status.CLOSED else None)
+    fresh = request.query_params.get("ny") == "1"
+    filed = (services.receipt_for(ctx=ctx, reference=view.reference)
+             if fresh or (category_change and view.category_source == CategorySource.NONE)
+             else None)
+    if fresh and filed is not None:
+        receipt = receipt_lines(filed, tr)
         link = f"{ctx.settings.base_url.rstrip('/')}/status/{token}"
+    # left uncategorized: Meld's suggestion, taken with one button
+    offer = (offered_choice(ctx.taxonomy, receipt_fields(filed), tr)
+             if category_change and filed is not None else None)
     errs = errors or []
     return render_page(
         request, "status.html", status_code=status_code, tr=tr, view=view, receipt=receipt,
@@ -97,10 +107,7 @@ def _status(request: Request, view: services.ReportView, tr: Translator, *,
         category_label=category_name(ctx.taxonomy, view.category, view.subcategory, tr),
         category_note=tr(CATEGORY_NOTES[view.category_source])
         if view.category_source in CATEGORY_NOTES else "",
-        # the reporter may file it under another category until the group has assessed it
-        category_change=(f"/status/{token}/kategori"
-                         if view.category_source != CategorySource.GROUP
-                         and view.status != Status.CLOSED else None),
+        category_change=category_change, category_offer=offer,
         category_choices=_category_choices(ctx, tr), category_error=category_error,
         place_label=ctx.taxonomy.place_label(view.place, tr.locale),
         answer=answer, answer_errors=[(field_error_text(e, tr), e.warning) for e in errs],
