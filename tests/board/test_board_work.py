@@ -224,3 +224,34 @@ def test_search_and_order(board: Board) -> None:
     assert listed(c.get("/gruppe", params={"q": "%"}).text) == [first]
     assert listed(c.get("/gruppe", params={"sort": "eldst"}).text) == [first, second, third]
     assert c.get("/gruppe", params={"q": "a\x00"}).status_code == 422
+
+
+def test_the_open_uncategorized_reports_come_first(board: Board) -> None:
+    """Sent with the text alone, a report waits for the group to set its category: the
+    open ones lead the list (in the list's own order), whatever their date; a closed one,
+    or one the group has set the category of, keeps its place by date."""
+    def text_alone(text: str) -> str:
+        return services.submit_report(ctx=board.ctx, actor=REPORTER,
+                                      draft=services.ReportDraft(
+                                          description=text, no_patient_identifiers=True)
+                                      ).reference
+
+    waiting = text_alone("Hei, dette er bare en prøve.")  # no suggestion
+    chosen = board.report()
+    suggested = text_alone("Epikrisen mangler fortsatt, pasienten ble utskrevet i går.")
+    closed = text_alone("Noe gikk galt i går.")
+    set_by_group = text_alone("Noe annet gikk galt i går.")
+    newest = board.report()
+    services.move_status(ctx=board.ctx, actor=ADMIN, reference=closed, status="rejected")
+    services.close(ctx=board.ctx, actor=ADMIN, reference=closed, learning_point="Ingen.",
+                   measure="Ingen.")
+    services.assess(ctx=board.ctx, actor=ADMIN, reference=set_by_group, category="routines")
+    c = board.signed_in()
+    page = c.get("/gruppe").text
+    assert listed(page) == [suggested, waiting, newest, set_by_group, closed, chosen]
+    assert page.count(">Ikke kategorisert</td>") == 3  # the two waiting, and the closed one
+    assert listed(c.get("/gruppe", params={"sort": "eldst"}).text) == [
+        waiting, suggested, chosen, closed, set_by_group, newest]
+    # and within a filter
+    assert listed(c.get("/gruppe", params={"status": "received"}).text) == [
+        suggested, waiting, newest, chosen]

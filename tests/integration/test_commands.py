@@ -159,6 +159,32 @@ def test_liste_shows_twenty_lines_and_how_many_more(ctx: services.Context) -> No
     assert lines[20] == "… og 3 til. Snevre inn listen med status, type eller kategori."
 
 
+def test_liste_shows_the_open_uncategorized_reports_first(ctx: services.Context) -> None:
+    """Reports sent with the text alone wait for the group to set the category: `liste`
+    shows the open ones first, in the list's order, however many others came after;
+    a closed one keeps its place by date."""
+    def text_alone(text: str) -> str:
+        return services.submit_report(ctx=ctx, actor=REPORTER, draft=services.ReportDraft(
+            description=text, no_patient_identifiers=True)).reference
+
+    waiting = text_alone("Hei, dette er bare en prøve.")
+    suggested = text_alone("Epikrisen mangler fortsatt, pasienten ble utskrevet i går.")
+    closed = text_alone("Noe gikk galt i går.")
+    services.move_status(ctx=ctx, actor=GROUP, reference=closed, status="rejected")
+    services.close(ctx=ctx, actor=GROUP, reference=closed, learning_point="Ingen.",
+                   measure="Ingen.")
+    others = [submit(ctx) for _ in range(20)]
+    lines = run(ctx, "liste").text.splitlines()
+    assert lines[:2] == [
+        f"{suggested} · Mottatt · Avvik · Ikke kategorisert · 02.03.2026",
+        f"{waiting} · Mottatt · Avvik · Ikke kategorisert · 02.03.2026"]
+    assert [line.split(" · ")[0] for line in lines[2:20]] == list(reversed(others))[:18]
+    assert closed not in "\n".join(lines)  # the 23rd: under "… og 3 til"
+    # a filter keeps them first
+    assert run(ctx, "liste mottatt").text.splitlines()[:2] == lines[:2]
+    assert run(ctx, "liste avvik").text.splitlines()[0].startswith(suggested)
+
+
 # ---------------------------------------------------------------- vis
 
 

@@ -191,6 +191,40 @@ def test_the_text_reads_well_and_carries_no_report_text(ctx: services.Context,
     assert r["g"] not in text and r["rejected_idea"] not in text
 
 
+def test_reports_sent_with_the_text_alone_have_their_own_rows(ctx: services.Context,
+                                                               clock: FakeClock) -> None:
+    """Sent with the text alone, a report is counted under "Ikke kategorisert" and
+    "Ukjent": each its own row, beside the others, never folded into another category or
+    severity, nor left out. A report Meld filed under its suggestion (where a group opted
+    in) counts under that category; Meld's mere suggestion never counts."""
+    def text_alone(when: datetime, text: str, c: services.Context = ctx) -> str:
+        clock.now = when
+        return services.submit_report(ctx=c, actor=REPORTER, draft=services.ReportDraft(
+            description=text, no_patient_identifiers=True)).reference
+
+    clear = "Epikrisen mangler fortsatt, pasienten ble utskrevet for en uke siden."
+    text_alone(utc(2026, 3, 2, 9, 0), "Hei, dette er bare en prøve.")
+    text_alone(utc(2026, 3, 3, 9, 0), "Noe gikk galt i går.")
+    text_alone(utc(2026, 3, 4, 9, 0), clear)  # suggested, and still uncategorized
+    opted_in = dataclasses.replace(ctx, settings=ctx.settings.model_copy(
+        update={"suggest_min_score": 0.5}))
+    text_alone(utc(2026, 3, 5, 9, 0), clear, opted_in)  # filed under the suggestion
+    submit(ctx, clock, utc(2026, 3, 6, 9, 0), category="referral", subcategory=None,
+           severity="minor")
+    d = build_digest(ctx=ctx, week="2026-W10", now=MONDAY_0800)
+    assert d.total == 5
+    assert counts(d.by_category) == {"uncategorized": 3, "discharge_summary": 1,
+                                     "referral": 1}
+    assert (d.by_category[0].key, d.by_category[0].label) == ("uncategorized",
+                                                              "Ikke kategorisert")
+    assert counts(d.by_severity) == {"minor": 1, "unknown": 4}
+    text = render_text(d, NB)
+    assert ("Etter kategori:\n  Ikke kategorisert: 3\n  Epikrise: 1\n  Henvisning: 1\n"
+            in text)
+    assert ("Etter alvorlighetsgrad (slik den ble meldt):\n  Mindre alvorlig: 1\n  Ukjent: 4\n"
+            in text)
+
+
 def test_an_empty_week_says_so_and_still_lists_the_waiting(ctx: services.Context,
                                                            week10: dict[str, str]) -> None:
     d = build_digest(ctx=ctx, week="2026-W12", now=utc(2026, 3, 23, 7, 0))
