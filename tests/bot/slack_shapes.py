@@ -182,6 +182,19 @@ def _category_select(sd: SlackDoor, n: int) -> dict[str, Any]:
     return payload
 
 
+def _suggestion_button(sd: SlackDoor, n: int) -> dict[str, Any]:
+    """The receipt DM's "Velg <forslag>" for a report left uncategorized: a button."""
+    ref = sd.seed_report()
+    payload = block_action("meld_take_suggestion", ref, user=REPORTER,
+                           response_url=sd.response_url(), trigger_id=f"9797.{n}.take")
+    payload["actions"] = [{
+        "type": "button", "action_id": "meld_take_suggestion",
+        "block_id": "meld_take_suggestion", "action_ts": "1772450001.000300",
+        "text": {"type": "plain_text", "text": "Velg Henvisning"},
+        "value": f"{ref}|referral", "style": "primary"}]
+    return payload
+
+
 def modal_action(action: dict[str, Any], values: dict[str, Any], *, user: str,
                  view_id: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     """A block_actions payload from the open report form: a dispatched input (category,
@@ -371,6 +384,11 @@ CASES: tuple[Case, ...] = (
                  Read(("actions", 0, "selected_option"), (dict,), True),
                  Read(("actions", 0, "selected_option", "value"), (str,), True),
                  effect=(RESPONSE_URL,)),
+    _interactive("suggestion_button", _suggestion_button, Read(("user",), (dict,), True),
+                 Read(("user", "id"), (str,), True), Read(("response_url",), (str,), True),
+                 Read(("actions",), (list,), True), Read(("actions", 0), (dict,), True),
+                 Read(("actions", 0, "action_id"), (str,), True),
+                 Read(("actions", 0, "value"), (str,), True), effect=(RESPONSE_URL,)),
     _form_case("form_change", _form_change, Read(("actions", 0, "block_id"), (str,), True)),
     _form_case("me_too_button", _me_too, Read(("actions", 0, "value"), (str,), True)),
     _interactive("report_submission", _report_submission, stores=True, metadata="report"),
