@@ -1,10 +1,11 @@
 """Slack as an outbox channel: notices to reporters arrive as a direct message from the bot.
 
-`SlackNotifier.deliver` opens the DM (`conversations.open`) and posts one message
-(`chat.postMessage`) with the notice, the group's message (if any) as a quote, and an
-"Answer" button. Failures become `intake.delivery.outbox.DeliveryError`, so the outbox worker owns
-retries and backoff: give it a client without slack_sdk's own retry handlers
-(`slack_client()` builds one). slack_sdk's defaults, checked against 3.47:
+`SlackNotifier.deliver` opens the DM (`conversations.open`, once per reporter and process:
+the channel id is remembered) and posts one message (`chat.postMessage`) with the notice,
+the group's message (if any) as a quote, and an "Answer" button. Failures become
+`intake.delivery.outbox.DeliveryError`, so the outbox worker owns retries and backoff: give
+it a client without slack_sdk's own retry handlers (`slack_client()` builds one).
+slack_sdk's defaults, checked against 3.47:
 
 - `AsyncWebClient` and `WebClient` install one retry handler by default, a
   connection-error handler (`AsyncConnectionErrorRetryHandler`, max 1 retry) that re-sends
@@ -28,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import OrderedDict
 from typing import Any
 
 import aiohttp
@@ -86,6 +88,10 @@ PERMANENT_ERRORS = frozenset({
     "channel_not_found",  # the DM channel is gone
     "is_archived",
 })
+# What chat.postMessage answers, without posting, to a DM channel id it no longer takes:
+# a remembered id is then opened afresh (conversations.open) before the notice gives up
+STALE_DM_ERRORS = frozenset({"slack_channel_not_found", "slack_is_archived"})
+DM_CHANNELS_MAX = 10_000  # remembered DM channel ids per process (least recent dropped)
 # Not permanent on purpose: `account_inactive` means the *bot token* belongs to a deleted
 # user or workspace (Slack's method docs), and `invalid_auth`, `token_revoked`,
 # `missing_scope` and friends are configuration problems too. Every pending notice would
@@ -342,6 +348,9 @@ class SlackNotifier:
         if getattr(client, "retry_handlers", None):
             log.warning("slack notifier: the client has its own retry handlers; a dropped "
                         "connection may post a DM twice. Use slack_client().")
+        # each reporter's DM channel id, as conversations.open answered it (most recent last):
+        # the notices to one reporter need one conversations.open, not one each
+        self._dm_channels: OrderedDict[str, str] = OrderedDict()
         # slack_sdk logs request bodies (the message text) at DEBUG: keep it above that.
         sdk_log = logging.getLogger("slack_sdk")
         if sdk_log.getEffectiveLevel() < logging.INFO:
@@ -358,12 +367,33 @@ class SlackNotifier:
             raise DeliveryError("slack_invalid_blocks") from None
         try:
             async with asyncio.timeout(self.deadline):
-                opened = await _call(note, self.client.conversations_open, users=user)
-                await post_message(self.client, note, channel=opened["channel"]["id"],
-                                   text=text, blocks=blocks)
+                await self._post_dm(note, user, text, blocks)
         except TimeoutError:  # our own deadline ran out
             log.info("slack outbox id=%s attempt %s: slack_timeout", note.id, note.attempt)
             raise DeliveryError("slack_timeout", ambiguous=True) from None
+
+    async def _post_dm(self, note: Notification, user: str, text: str,
+                       blocks: list[dict[str, Any]]) -> None:
+        """Post to the user's DM with the bot: its channel id as conversations.open gave it
+        before (a user's DM keeps its id), else opened now. A remembered channel Slack no
+        longer knows (it answers so without posting) is forgotten and opened afresh, once."""
+        channel = self._dm_channels.get(user)
+        if channel is not None:
+            self._dm_channels.move_to_end(user)
+            try:
+                await post_message(self.client, note, channel=channel, text=text,
+                                   blocks=blocks)
+                return
+            except DeliveryError as err:
+                if err.code not in STALE_DM_ERRORS:
+                    raise
+                self._dm_channels.pop(user, None)
+        opened = await _call(note, self.client.conversations_open, users=user)
+        channel = str(opened["channel"]["id"])
+        self._dm_channels[user] = channel
+        if len(self._dm_channels) > DM_CHANNELS_MAX:
+            self._dm_channels.popitem(last=False)
+        await post_message(self.client, note, channel=channel, text=text, blocks=blocks)
 
 
 async def _call(note: Notification, method: Any, **kwargs: Any) -> Any:

@@ -325,3 +325,64 @@ def test_the_answer_button_is_in_bokmal() -> None:
     """Fails until the msgid "Answer" -> "Svar" is in intake/locale/nb/.../messages.po."""
     _text, blocks = render(note(), NB)
     assert blocks[-1]["elements"][0]["text"]["text"] == "Svar"
+
+
+# ---------------------------------------------------------------- the DM channel, remembered
+
+
+def deliver_all(slack_url: str, notes: list[Notification]) -> None:
+    """Several notices through one notifier, one after the other."""
+    client = slack_client("xoxb-test", base_url=slack_url, timeout=CLIENT_TIMEOUT)
+    notifier = SlackNotifier(client)
+
+    async def run() -> None:
+        for n in notes:
+            await notifier.deliver(n)
+    asyncio.run(run())
+
+
+def test_a_reporters_dm_is_opened_once_for_all_their_notices(fake_slack) -> None:
+    deliver_all(fake_slack.url, [note(id=1), note(id=2, recipient="slack:U456"), note(id=3),
+                                 note(id=4)])
+    opened = [c.params["users"] for c in fake_slack.calls_to("conversations.open")]
+    assert opened == ["U123", "U456"]  # one each, not one per notice
+    assert [m["channel"] for m in posted(fake_slack)] == ["DU123", "DU456", "DU123", "DU123"]
+
+
+def test_a_stale_dm_channel_is_forgotten_and_the_notice_still_posted(fake_slack) -> None:
+    client = slack_client("xoxb-test", base_url=fake_slack.url, timeout=CLIENT_TIMEOUT)
+    notifier = SlackNotifier(client)
+
+    async def run() -> None:
+        await notifier.deliver(note(id=1))
+        fake_slack.fail("chat.postMessage", error="channel_not_found")  # the next post only
+        await notifier.deliver(note(id=2))
+        await notifier.deliver(note(id=3))
+    asyncio.run(run())
+    assert fake_slack.methods == [
+        "conversations.open", "chat.postMessage",  # the first notice
+        "chat.postMessage", "conversations.open", "chat.postMessage",  # refused, reopened
+        "chat.postMessage",  # the new channel id is remembered
+    ]
+    answered_ok = [bool(c.response.get("ok")) for c in fake_slack.calls_to("chat.postMessage")]
+    assert answered_ok == [True, False, True, True]  # each notice posted once
+    channels = [c.params["channel"] for c in fake_slack.calls_to("chat.postMessage")]
+    assert channels == ["DU123"] * 4
+
+
+def test_another_failure_on_a_remembered_dm_is_the_notices_failure(fake_slack) -> None:
+    client = slack_client("xoxb-test", base_url=fake_slack.url, timeout=CLIENT_TIMEOUT)
+    notifier = SlackNotifier(client)
+
+    async def run() -> DeliveryError:
+        await notifier.deliver(note(id=1))
+        fake_slack.fail("chat.postMessage", status=429, retry_after=2)
+        with pytest.raises(DeliveryError) as err:
+            await notifier.deliver(note(id=2))
+        await notifier.deliver(note(id=2, attempt=2))  # the outbox's retry
+        return err.value
+    err = asyncio.run(run())
+    assert (err.code, err.retry_after) == ("slack_rate_limited", 2)
+    # not reopened for a rate limit: the channel id stays remembered
+    assert fake_slack.methods == ["conversations.open", "chat.postMessage", "chat.postMessage",
+                                  "chat.postMessage"]
