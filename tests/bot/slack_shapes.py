@@ -169,30 +169,30 @@ def _button(action: str, user: str, *, seeded: bool) -> Callable[[SlackDoor, int
     return build
 
 
-def _category_select(sd: SlackDoor, n: int) -> dict[str, Any]:
-    """The receipt DM's "Endre kategorien": a static_select in a message."""
-    ref = sd.seed_report()
-    payload = block_action("meld_change_category", ref, user=REPORTER,
-                           response_url=sd.response_url(), trigger_id=f"9898.{n}.select")
-    payload["actions"] = [{
-        "type": "static_select", "action_id": "meld_change_category",
-        "block_id": "meld_category", "action_ts": "1772450001.000200",
-        "selected_option": {"text": {"type": "plain_text", "text": "Henvisning"},
-                            "value": f"{ref}|referral"}}]
-    return payload
+def _receipt_control(action_id: str, block_id: str,
+                     element: Callable[[str], dict[str, Any]],
+                     ) -> Callable[[SlackDoor, int], dict[str, Any]]:
+    """A control in the receipt DM, pressed by its reporter: `element(reference)` is the
+    action as Slack sends it, beyond its ids."""
+    def build(sd: SlackDoor, n: int) -> dict[str, Any]:
+        ref = sd.seed_report()
+        payload = block_action(action_id, ref, user=REPORTER, response_url=sd.response_url(),
+                               trigger_id=f"9898.{n}.receipt")
+        payload["actions"] = [{"action_id": action_id, "block_id": block_id,
+                               "action_ts": "1772450001.000200", **element(ref)}]
+        return payload
+    return build
 
 
-def _suggestion_button(sd: SlackDoor, n: int) -> dict[str, Any]:
-    """The receipt DM's "Velg <forslag>" for a report left uncategorized: a button."""
-    ref = sd.seed_report()
-    payload = block_action("meld_take_suggestion", ref, user=REPORTER,
-                           response_url=sd.response_url(), trigger_id=f"9797.{n}.take")
-    payload["actions"] = [{
-        "type": "button", "action_id": "meld_take_suggestion",
-        "block_id": "meld_take_suggestion", "action_ts": "1772450001.000300",
-        "text": {"type": "plain_text", "text": "Velg Henvisning"},
-        "value": f"{ref}|referral", "style": "primary"}]
-    return payload
+# "Endre kategorien": a static_select; "Velg <forslag>" (a report left uncategorized): a button
+_category_select = _receipt_control("meld_change_category", "meld_category", lambda ref: {
+    "type": "static_select",
+    "selected_option": {"text": {"type": "plain_text", "text": "Henvisning"},
+                        "value": f"{ref}|referral"}})
+_suggestion_button = _receipt_control("meld_take_suggestion", "meld_take_suggestion",
+                                      lambda ref: {
+    "type": "button", "text": {"type": "plain_text", "text": "Velg Henvisning"},
+    "value": f"{ref}|referral", "style": "primary"})
 
 
 def modal_action(action: dict[str, Any], values: dict[str, Any], *, user: str,

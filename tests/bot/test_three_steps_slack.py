@@ -34,7 +34,6 @@ from intake.texts_filing import (
     SUGGESTIONS_GROUP,
     category_line,
     changed_line,
-    offered_choice,
 )
 from tests.bot.conftest import (
     APP_ID,
@@ -52,6 +51,7 @@ from tests.bot.conftest import (
     text_state,
     view_submission,
 )
+from tests.integration.helpers import uncategorized_offer
 from tests.slack_fake import BOT_USER_ID, FakeSlack
 
 NB = Translator("nb")
@@ -208,15 +208,8 @@ def test_text_and_box_alone_are_stored_and_the_receipt_offers_the_category(
 
     assert slack.drain() == 2
     [dm] = dms(slack)
-    payload = {"category": report.category_id, "subcategory": report.subcategory_id,
-               "category_source": report.category_source,
-               "suggested_category": report.suggested_category_id,
-               "suggested_subcategory": report.suggested_subcategory_id}
-    line = category_line(TAX, payload, NB)
-    offered = offered_choice(TAX, payload, NB)
-    assert line is not None and offered is not None
-    assert line.startswith("Kategori: Ikke kategorisert; Forbedringsgruppen velger den.")
-    assert f"Meld foreslår {offered[1]}" in line and offered[1].startswith("Epikrise")
+    line, offered = uncategorized_offer(report)
+    assert offered[1].startswith("Epikrise")
     # the suggestion in one click, right under the line
     [take] = [b for b in dm["blocks"] if b.get("block_id") == "meld_take_suggestion"]
     [button] = take["elements"]

@@ -25,11 +25,10 @@ from intake.texts_filing import (
     CHOOSE_SUGGESTION,
     LET_GROUP_CHOOSE,
     PLACE_HINT_REMEMBERED,
-    category_line,
     changed_line,
-    offered_choice,
 )
 from tests.doors.conftest import yesterday
+from tests.integration.helpers import uncategorized_offer
 from tests.teams.conftest import (
     DESCRIPTION,
     GROUP,
@@ -138,15 +137,8 @@ def test_text_and_toggle_alone_are_stored_and_the_receipt_offers_the_category(
     teams.ms.sent.clear()
     teams.drain()
     card = receipt_card(teams)
-    payload = {"category": report.category_id, "subcategory": report.subcategory_id,
-               "category_source": report.category_source,
-               "suggested_category": report.suggested_category_id,
-               "suggested_subcategory": report.suggested_subcategory_id}
-    line = category_line(TAX, payload, NB)
-    offered = offered_choice(TAX, payload, NB)
-    assert line is not None and offered is not None and line in card_texts(card)
-    assert line.startswith("Kategori: Ikke kategorisert; Forbedringsgruppen velger den.")
-    assert f"Meld foreslår {offered[1]}" in line and offered[1].startswith("Epikrise")
+    line, offered = uncategorized_offer(report)
+    assert line in card_texts(card) and offered[1].startswith("Epikrise")
     # the suggestion in one click: the first action, its choice in its data (no input)
     take = card["actions"][0]
     assert (take["type"], take["verb"], take["title"], take["associatedInputs"]) == (
