@@ -267,6 +267,12 @@ class SlackResult:
         cpu = self.server_cpu_s[f"{who}_{kind}"]
         return cpu / load.ok * 1000 if load.ok else None
 
+    def cpu_with_receipts_ms(self) -> float | None:
+        """Meld's server CPU per submission from the load's start until every receipt DM
+        was sent (the outbox sends them after the acks, and catches up after the load)."""
+        cpu = self.server_cpu_s.get("meld_view_with_receipts")
+        return cpu / self.meld_view.ok * 1000 if cpu is not None and self.meld_view.ok else None
+
     @property
     def stored_ok(self) -> bool:
         return self.stored == self.views_cleared == self.stored_distinct_keys
@@ -317,6 +323,8 @@ class SlackResult:
                     "p99": ratio(meld.percentile_ms(99), bolt.percentile_ms(99)),
                 },
             }
+        out["view"]["meld"]["server_cpu_ms_with_receipt_dm"] = _round(
+            self.cpu_with_receipts_ms(), 2)
         modal, meld = self.modal_command, self.meld_command
         out["command"]["bare_bolt_with_form"] = {
             **load_json(modal), "views_opened": self.modal_views_opened,
@@ -398,6 +406,9 @@ def print_slack_table(result: SlackResult) -> None:
             ("server CPU ms/request", fmt(result.cpu_ms_per_request("meld", kind), ".2f"),
              fmt(result.cpu_ms_per_request("bolt", kind), ".2f"), ""),
         ]
+        if kind == "view":
+            rows.append(("... with its receipt DM", fmt(result.cpu_with_receipts_ms(), ".2f"),
+                         "", ""))
         print(f"  {heading}")
         for name, a, bb, r in rows:
             print(f"    {name:<26}{a:>12}{bb:>12}{r:>11}")

@@ -220,10 +220,17 @@ def _wait_views_open(fake: FakeSlackProcess, before: int, expected: int,
                      timeout_s: float = 15.0) -> tuple[int, float]:
     """views.open calls since `before`, once `expected` arrived or the count stops moving;
     and how long that took after the load ended (the backlog of modals still to open)."""
+    return _wait_calls(fake, "views.open", before, expected, timeout_s)
+
+
+def _wait_calls(fake: FakeSlackProcess, method: str, before: int, expected: int,
+                timeout_s: float = 15.0) -> tuple[int, float]:
+    """Calls of `method` since `before`, once `expected` arrived or the count stops
+    moving for 2 s; and how long that took."""
     started = time.monotonic()
     last, still_since = -1, started
     while True:
-        opened = fake.counts()["calls"].get("views.open", 0) - before
+        opened = fake.counts()["calls"].get(method, 0) - before
         now = time.monotonic()
         if opened >= expected or now - started > timeout_s:
             return opened, now - started
@@ -318,9 +325,17 @@ def bench_slack(backend: str, dbs: AbstractContextManager[list[BenchDatabase]], 
                                                commands.accepted)
             say(f"{backend}: Slack: Meld meld_report submissions, {clients} clients, "
                 f"{seconds:g} s")
+            cpu_before_views = cpu_seconds(server.pid)
+            posts_before = fake.counts()["calls"].get("chat.postMessage", 0)
+            accepted_before = views.accepted
             meld_view = _measure(server.pid, views, **load)
             stored, distinct_keys = _stored_reports(db.url)
-            time.sleep(idle_seconds)  # the outbox delivers the receipts (DMs) meanwhile
+            # the outbox sends the receipt DMs after the acks and falls behind under the
+            # load: the CPU of a submission with its receipt is counted until they are out
+            _wait_calls(fake, "chat.postMessage", posts_before,
+                        views.accepted - accepted_before)
+            receipts_cpu_s = cpu_seconds(server.pid) - cpu_before_views
+            time.sleep(idle_seconds)
             meld_calls = fake.counts()
             rss_after = memory_mb(server.pid)
         meld_log_problems = log_problems(meld_log)
@@ -339,7 +354,8 @@ def bench_slack(backend: str, dbs: AbstractContextManager[list[BenchDatabase]], 
         server_cpu_s={"meld_command": meld_cmd.server_cpu_s,
                       "bolt_command": bolt_cmd.server_cpu_s,
                       "meld_view": meld_view.server_cpu_s, "bolt_view": bolt_view.server_cpu_s,
-                      "modal_command": modal_cmd.server_cpu_s},
+                      "modal_command": modal_cmd.server_cpu_s,
+                      "meld_view_with_receipts": receipts_cpu_s},
         commands_acked=commands.accepted, views_opened=opened, views_open_drain_s=drain_s,
         views_cleared=views.accepted, views_sent=views.sent, stored=stored,
         stored_distinct_keys=distinct_keys,
