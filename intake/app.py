@@ -283,7 +283,8 @@ def create_app(
 
         email = build_email_notifier(
             settings, status_token=lambda reference: services.status_token_for(context,
-                                                                               reference))
+                                                                               reference),
+            taxonomy=context.taxonomy)
         if email is not None:
             all_notifiers[email.channel] = email
         from intake.delivery.mail_newsletter import build_newsletter_mailer

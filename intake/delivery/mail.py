@@ -36,9 +36,11 @@ from typing import Protocol
 
 from intake.delivery.outbox import EMAIL_CHANNEL, DeliveryError, Notification
 from intake.domain.model import Status
+from intake.domain.taxonomy import Taxonomy
 from intake.i18n import N_, Translator
 from intake.settings import Settings
 from intake.texts import STATUS_LABELS, label, notice_links, notification_text
+from intake.texts_filing import category_line
 
 log = logging.getLogger("meld.mail")
 
@@ -57,6 +59,9 @@ RATING_LINK = N_("Answer here: {link}")  # after the question "Var svaret nyttig
 WHY_LINE = N_("You get this e-mail because you gave your address with report {reference}. "
               "It never contains the text of your report.")
 STOP_LINE = N_("Stop e-mails about this report: {link}")
+# under a receipt's line on a category the reporter did not choose (Meld's suggestion, or
+# left to the group): where to choose it, as at every other door
+CATEGORY_LINK = N_("Choose or change the category on the status page: {link}")
 STATUS_LINK_HTML = N_("Open the status page of your report")
 STOP_LINK_HTML = N_("Stop e-mails about this report")
 
@@ -104,9 +109,16 @@ def is_closing(note: Notification) -> bool:
 
 
 def mail_paragraphs(note: Notification, tr: Translator, *, status_link: str,
-                    stop_link: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """The body's paragraphs (plain text) and its links (label, url) for the HTML part."""
+                    stop_link: str, taxonomy: Taxonomy | None = None,
+                    ) -> tuple[list[str], list[tuple[str, str]]]:
+    """The body's paragraphs (plain text) and its links (label, url) for the HTML part. A
+    receipt says what the others say of a category the reporter did not choose (with the
+    taxonomy to name it), and links to where it is chosen."""
     paragraphs = [notification_text(note.event, note.payload, tr, EMAIL_CHANNEL)]
+    line = (category_line(taxonomy, note.payload, tr)
+            if note.event == "receipt" and taxonomy is not None else None)
+    if line:
+        paragraphs.append(line + "\n" + tr(CATEGORY_LINK, link=f"{status_link}#kategori"))
     if note.message:
         paragraphs.append(note.message[:MESSAGE_MAX])
     if is_closing(note):
@@ -134,14 +146,14 @@ def _html(paragraphs: list[str], links: list[tuple[str, str]], lang: str,
 
 
 def build_message(note: Notification, *, sender: str, to: str, base_url: str,
-                  status_token: str, tr: Translator, now: datetime | None = None
-                  ) -> EmailMessage:
+                  status_token: str, tr: Translator, now: datetime | None = None,
+                  taxonomy: Taxonomy | None = None) -> EmailMessage:
     """The MIME message of one notice: text and HTML alternatives and the headers above."""
     base = base_url.rstrip("/")
     status_link = f"{base}/status/{status_token}"
     stop_link = f"{status_link}/epost-av"
     paragraphs, links = mail_paragraphs(note, tr, status_link=status_link,
-                                        stop_link=stop_link)
+                                        stop_link=stop_link, taxonomy=taxonomy)
     title = subject(note, tr)
     msg = EmailMessage(policy=SMTP)
     msg["Message-ID"] = message_id(note.id, sender)
@@ -180,7 +192,8 @@ class EmailNotifier:
 
     def __init__(self, transport: MailTransport, *, settings: Settings,
                  status_token: Callable[[str], str],
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 taxonomy: Taxonomy | None = None) -> None:
         if not settings.mail_sender:
             raise ValueError("e-mail notices need MELD_MAIL_FROM or MELD_GRAPH_MAILBOX")
         self.transport = transport
@@ -188,6 +201,7 @@ class EmailNotifier:
         self.sender = settings.mail_sender
         self.status_token = status_token
         self.clock = clock
+        self.taxonomy = taxonomy  # names a receipt's category (None: the line is left out)
 
     def render(self, note: Notification) -> EmailMessage:
         if note.address is None:  # erased by retention, or the reporter said stop
@@ -198,7 +212,7 @@ class EmailNotifier:
         return build_message(note, sender=self.sender, to=note.address,
                              base_url=self.settings.base_url,
                              status_token=self.status_token(note.reference), tr=tr,
-                             now=self.clock())
+                             now=self.clock(), taxonomy=self.taxonomy)
 
     async def deliver(self, note: Notification) -> None:
         message = self.render(note)
@@ -224,10 +238,11 @@ def build_transport(settings: Settings) -> MailTransport | None:
     return None
 
 
-def build_email_notifier(settings: Settings, *, status_token: Callable[[str], str]
-                         ) -> EmailNotifier | None:
+def build_email_notifier(settings: Settings, *, status_token: Callable[[str], str],
+                         taxonomy: Taxonomy | None = None) -> EmailNotifier | None:
     """The e-mail channel's notifier for the composition root, or None when mail is off."""
     transport = build_transport(settings)
     if transport is None:
         return None
-    return EmailNotifier(transport, settings=settings, status_token=status_token)
+    return EmailNotifier(transport, settings=settings, status_token=status_token,
+                         taxonomy=taxonomy)

@@ -99,7 +99,8 @@ class MailSite:
         self.ctx = services.Context(db=database, settings=settings, taxonomy=load_taxonomy(),
                                     secret_key=KEY.encode(), clock=clock)
         notifier = build_email_notifier(
-            settings, status_token=lambda ref: services.status_token_for(self.ctx, ref))
+            settings, status_token=lambda ref: services.status_token_for(self.ctx, ref),
+            taxonomy=self.ctx.taxonomy)
         assert notifier is not None
         self.notifier = notifier
         self.worker = OutboxWorker(db=database, clock=clock, backoff_base=1.0,

@@ -217,3 +217,28 @@ def test_smtplib_is_what_we_think(smtp: SmtpServer) -> None:
         assert c.rcpt(ADDRESS)[0] == 250
         smtp.handler.data_answers.append("554 5.7.1 Rejected")
         assert c.data(message().as_bytes())[0] == 554
+
+
+def test_a_receipt_says_what_the_other_doors_say_of_a_category_left_open(
+        db_url: str, site: Site, smtp: SmtpServer) -> None:
+    s = site(smtp_settings(db_url, smtp))
+    chosen = submit(s)  # the reporter chose the category: nothing to say of it
+    left = submit(s, category=None, subcategory=None)  # Meld suggests, the group decides
+    s.drain()
+    mails = smtp.wait_mails(2)
+    by_reference = {m.message["Subject"].split()[-3]: m for m in mails}
+    assert set(by_reference) == {chosen, left}, [m.message["Subject"] for m in mails]
+
+    plain, rich = texts(by_reference[left].message)
+    assert "Kategori: Ikke kategorisert; Forbedringsgruppen velger den." in plain
+    assert "Meld foreslår Epikrise" in plain
+    token = services.status_token_for(s.ctx, left)
+    link = f"/status/{token}#kategori"
+    assert f"Velg eller endre kategorien på statussiden: {s.settings.base_url.rstrip('/')}" \
+           f"{link}" in plain
+    assert "Kategori: Ikke kategorisert" in rich
+    check_notice(s, by_reference[left].message, email_rows(s)[1].id, left,
+                 by_reference[left].raw)
+
+    plain, _ = texts(by_reference[chosen].message)
+    assert "Kategori" not in plain and "#kategori" not in plain
