@@ -53,6 +53,7 @@ from intake.services.common import (
 from intake.services.context import Context
 from intake.services.storing import ensure_reference_sequence, next_reference
 from intake.services.suggesting import suggest_category
+from intake.services.views import offered_suggestion
 from storage import models as m
 
 MAIL_OUTCOMES = ("imported", "withheld", "reply", "duplicate", "auto", "refused")
@@ -169,8 +170,9 @@ def _new_report(session: Session, ctx: Context, mail: IncomingMail, *,
     received = mail.received_at or now
     occurred_on = min(ctx.local_date(received), ctx.local_date(now))
     reference = next_reference(session, ctx.local_date(now).year)
-    # a mail stays "uncategorized" for the group (its sender cannot change a category with
-    # one click); Meld's suggestion from the text goes with it for the group to take
+    # a mail is filed "uncategorized" for the group, as any report sent without a category;
+    # Meld's suggestion from the text goes with it, for the group and, through the receipt's
+    # link to the status page, for the sender to take
     guesses = [] if withheld else suggest_category(ctx, description, limit=1)
     report = m.Report(
         reference=reference, kind=Kind.INPUT.value, category_id=MAIL_CATEGORY,
@@ -202,6 +204,11 @@ def _new_report(session: Session, ctx: Context, mail: IncomingMail, *,
         if withheld:
             payload["withheld"] = True
             payload["form_url"] = ctx.settings.base_url
+        else:  # what a receipt says of the category (left to the group), as at every door
+            payload.update(category=MAIL_CATEGORY, category_source=CategorySource.NONE.value,
+                           **{k: v for k, v in offered_suggestion(
+                               CategorySource.NONE, report.suggested_category_id,
+                               report.suggested_subcategory_id).items() if v is not None})
         notify_reporter(session, report, "receipt", **payload)
     notify_group(session, report, "new_report", kind=Kind.INPUT.value, category=MAIL_CATEGORY,
                  severity=Severity.UNKNOWN.value, place=None, serious=False)

@@ -144,6 +144,23 @@ def test_the_receipt_is_threaded_over_smtp(db_url, site, smtp) -> None:  # noqa:
     assert outcome.reference in str(sent["Subject"])
     assert accepted.rcpt_tos == [mails.SENDER]
     assert str(sent["Message-ID"]).endswith("@" + MELD_SENDER.split("@")[1] + ">")
+    # left to the group, as every door says, with Meld's suggestion to take on the status page
+    plain = sent.get_body(("plain",)).get_content()
+    assert "Kategori: Ikke kategorisert; Forbedringsgruppen velger den." in plain
+    assert "Meld foreslår Epikrise" in plain
+    token = services.status_token_for(mailsite.ctx, outcome.reference)
+    assert f"/status/{token}#kategori" in plain
+
+    # ... where the sender takes it in one click
+    status = mailsite.client.get(f"/status/{token}")
+    assert status.status_code == 200 and "take-suggestion" in status.text
+    csrf = status.text.split('name="csrf" value="')[1].split('"')[0]
+    chosen = mailsite.client.post(f"/status/{token}/kategori",
+                                  data={"csrf": csrf, "category": "discharge_summary"},
+                                  follow_redirects=False)
+    assert chosen.status_code == 303
+    view = services.get_report(ctx=mailsite.ctx, actor=GROUP, reference=outcome.reference)
+    assert (view.category, view.category_source) == ("discharge_summary", "reporter")
 
 
 def _run(settings: Settings, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
