@@ -52,8 +52,8 @@ from intake.services.common import (
 )
 from intake.services.context import Context
 from intake.services.storing import ensure_reference_sequence, next_reference
+from intake.services.submit_plan import Filed
 from intake.services.suggesting import suggest_category
-from intake.services.views import offered_suggestion
 from storage import models as m
 
 MAIL_OUTCOMES = ("imported", "withheld", "reply", "duplicate", "auto", "refused")
@@ -205,10 +205,9 @@ def _new_report(session: Session, ctx: Context, mail: IncomingMail, *,
             payload["withheld"] = True
             payload["form_url"] = ctx.settings.base_url
         else:  # what a receipt says of the category (left to the group), as at every door
-            payload.update(category=MAIL_CATEGORY, category_source=CategorySource.NONE.value,
-                           **{k: v for k, v in offered_suggestion(
-                               CategorySource.NONE, report.suggested_category_id,
-                               report.suggested_subcategory_id).items() if v is not None})
+            payload.update(Filed(MAIL_CATEGORY, None, CategorySource.NONE.value,
+                                 report.suggested_category_id,
+                                 report.suggested_subcategory_id).receipt_payload())
         notify_reporter(session, report, "receipt", **payload)
     notify_group(session, report, "new_report", kind=Kind.INPUT.value, category=MAIL_CATEGORY,
                  severity=Severity.UNKNOWN.value, place=None, serious=False)
