@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -75,12 +77,18 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 IDLE_PING_SECONDS = 1.0
 
 
+# When a connection last broke in use through Database.driver (monotonic seconds), per
+# engine: every connection given back before then is pinged at its next checkout.
+_BROKEN_AT: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
+
+
 def _ping_when_idle(engine: Engine) -> None:
     """A pooled connection idle for IDLE_PING_SECONDS or more is pinged before use, and
     replaced if the server has gone (restarted, or a proxy dropped it); one used moments
     ago is not. (SQLAlchemy's pool_pre_ping pings on every checkout: a round trip more on
     every request under load, where the connections are never idle.) A connection that
-    breaks in use invalidates the pool as before."""
+    breaks in use invalidates the pool as before (SQLAlchemy's Connection), or, through
+    `Database.driver`, has every connection given back before it pinged at its next use."""
 
     @event.listens_for(engine, "checkin")
     def _checked_in(_dbapi_conn, record) -> None:
@@ -89,7 +97,8 @@ def _ping_when_idle(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_conn, record, _proxy) -> None:
         since = record.info.get("checked_in_at")
-        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+        if since is None or (time.monotonic() - since < IDLE_PING_SECONDS
+                             and since > _BROKEN_AT.get(engine, -1.0)):
             return
         try:
             engine.dialect.do_ping(dbapi_conn)
@@ -131,6 +140,57 @@ class Database:
         """A read-only session."""
         with self.read() as session, session.begin():
             yield session
+
+    @contextmanager
+    def driver(self) -> Iterator[Callable[..., tuple[Any, ...] | None]]:
+        """PostgreSQL: a pooled connection's own driver (psycopg) in autocommit, for the
+        one hot path where SQLAlchemy's work per statement is a large share of the cost
+        (a submit's two statements). Yields `run(sql, params=None)`, which executes one
+        statement and returns its first row (or None).
+
+        Errors come out as SQLAlchemy's own (OperationalError, IntegrityError, ...), so they
+        get the same answers as everywhere else (503 when the server is gone), with the
+        parameters left out of the message (a report's text never reaches a log). A
+        connection that lost its server is invalidated, and every connection given back
+        before that is pinged at its next checkout (see `_ping_when_idle`)."""
+        dialect = self.engine.dialect
+        base = dialect.loaded_dbapi.Error
+        try:
+            proxied = self.engine.raw_connection()
+        except base as exc:
+            raise self._wrapped(exc, None, None, disconnect=True) from exc
+        conn: Any = proxied.driver_connection
+        broken = False
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+
+                def run(sql: str, params: Any = None) -> tuple[Any, ...] | None:
+                    nonlocal broken
+                    try:
+                        cursor.execute(sql, params)
+                        return cursor.fetchone() if cursor.description else None
+                    except base as exc:
+                        broken = dialect.is_disconnect(exc, conn, cursor)
+                        raise self._wrapped(exc, sql, params, disconnect=broken) from exc
+
+                yield run
+        finally:
+            if broken:
+                _BROKEN_AT[self.engine] = time.monotonic()
+                proxied.invalidate()
+            else:
+                try:
+                    conn.autocommit = False
+                except base:  # left mid-command by an exception from the caller
+                    proxied.invalidate()
+            proxied.close()
+
+    def _wrapped(self, exc: Exception, sql: str | None, params: Any, *,
+                 disconnect: bool) -> Exception:
+        return DBAPIError.instance(sql, params, exc, self.engine.dialect.loaded_dbapi.Error,
+                                   hide_parameters=True, connection_invalidated=disconnect,
+                                   dialect=self.engine.dialect)
 
     def dispose(self) -> None:
         self.engine.dispose()

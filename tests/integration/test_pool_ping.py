@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 import storage.db
 from storage.db import open_database
@@ -51,5 +51,74 @@ def test_a_connection_used_moments_ago_is_not_pinged(
         with pytest.raises(OperationalError):  # no ping: the dead connection was used
             _backend_pid(db)
         assert _backend_pid(db) != dropped  # and the pool recovers on the next use
+    finally:
+        db.dispose()
+
+
+def _pooled_pids(db: storage.db.Database, count: int) -> list[int]:
+    """Check out `count` connections at once (so the pool holds that many), give them back."""
+    held = [db.engine.raw_connection() for _ in range(count)]
+    try:
+        pids = []
+        for proxied in held:
+            cursor = proxied.cursor()
+            cursor.execute("SELECT pg_backend_pid()")
+            pids.append(int(cursor.fetchone()[0]))
+            cursor.close()
+            proxied.rollback()
+        return pids
+    finally:
+        for proxied in held:
+            proxied.close()
+
+
+def _driver_pid(db: storage.db.Database) -> int:
+    with db.driver() as run:
+        row = run("SELECT pg_backend_pid()")
+    assert row is not None
+    return int(row[0])
+
+
+def test_the_driver_path_answers_a_dropped_connection_as_sqlalchemy_does_and_recovers(
+        pg_database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection the server dropped under `Database.driver` (the submit's path) raises
+    SQLAlchemy's OperationalError (the 503 answer), is replaced, and the other connections
+    given back before it broke are pinged at their next use instead of failing in turn."""
+    monkeypatch.setattr(storage.db, "IDLE_PING_SECONDS", 3600.0)  # no ping for idleness
+    db = open_database(pg_database_url)
+    try:
+        dropped = _pooled_pids(db, 2)
+        for pid in dropped:
+            _terminate(pg_database_url, pid)
+        with pytest.raises(OperationalError) as caught:
+            _driver_pid(db)
+        assert caught.value.connection_invalidated
+        assert _driver_pid(db) not in dropped  # the other dead one was pinged, replaced
+        assert _backend_pid(db) not in dropped  # and SQLAlchemy's own sessions see it too
+    finally:
+        db.dispose()
+
+
+def test_the_driver_path_raises_sqlalchemy_errors_without_the_parameters(
+        pg_database_url: str) -> None:
+    """A statement's error through `Database.driver` is SQLAlchemy's own class (an
+    IntegrityError for a taken key), its message leaves the parameters out (they hold a
+    report's text), and the connection stays usable (autocommit: nothing left aborted)."""
+    db = open_database(pg_database_url)
+    secret = "Kari Nordmann ringte fra 912 34 567"
+    try:
+        with db.driver() as run:
+            run("CREATE TEMP TABLE taken (k text PRIMARY KEY, note text)")
+            run("INSERT INTO taken VALUES ('api:1', %(note)s)", {"note": secret})
+            with pytest.raises(IntegrityError):
+                run("INSERT INTO taken VALUES ('api:1', %(note)s)", {"note": secret})
+            with pytest.raises(DataError) as caught:
+                run("SELECT length(%(note)s) / 0", {"note": secret})
+            assert secret not in str(caught.value)
+            assert "hidden" in str(caught.value)
+            assert run("SELECT count(*) FROM taken") == (1,)
+        with db.reading() as session:  # given back in its usual state: not in autocommit
+            assert session.execute(text("SHOW transaction_isolation")).scalar_one()
+            assert not session.connection().connection.driver_connection.autocommit
     finally:
         db.dispose()
