@@ -9,7 +9,7 @@ from __future__ import annotations
 import gettext as _gettext
 import io
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -80,6 +80,13 @@ def _babel_locale(name: str) -> Locale:
     return Locale.parse(name)
 
 
+@lru_cache(maxsize=1024)
+def _format_date(value: date, fmt: str, locale: str) -> str:
+    """Babel's date for a locale, remembered: a receipt names the same few dates all day
+    (today's promise, the day it happened), and Babel's formatting is a share of a submit."""
+    return format_date(value, format=fmt, locale=_babel_locale(locale))
+
+
 class Translator:
     """Texts, dates and times for one locale; times are shown in the configured zone."""
 
@@ -97,10 +104,14 @@ class Translator:
 
     @property
     def babel_locale(self) -> Locale:
-        return _babel_locale("nb_NO" if self.locale == "nb" else "en_GB")
+        return _babel_locale(self._babel_name)
+
+    @property
+    def _babel_name(self) -> str:
+        return "nb_NO" if self.locale == "nb" else "en_GB"
 
     def date(self, value: date, fmt: str = "long") -> str:
-        return format_date(value, format=fmt, locale=self.babel_locale)
+        return _format_date(value, fmt, self._babel_name)
 
     def datetime(self, value: datetime, fmt: str = "medium") -> str:
         return format_datetime(value, format=fmt, tzinfo=self.tz, locale=self.babel_locale)

@@ -409,9 +409,10 @@ class CategoryModel:
             sources[phrase] = tuple(s for p in parts for s in sources[p])
         return _Found({f: w for f, w in weights.items() if f in known}, sources)
 
-    def suggest(self, text: str, limit: int = 3) -> list[CategoryGuess]:
+    def suggest(self, text: str, limit: int = 3, *, words: bool = True) -> list[CategoryGuess]:
         """The likeliest categories for the text, best first; [] when it has no word the
-        model knows."""
+        model knows. `words=False` leaves out the words that weighed most (a submit stores
+        the categories only, and finding the words as written is a share of its CPU)."""
         if limit < 1 or not self._categories:
             return []
         found = self.features(text)
@@ -423,7 +424,7 @@ class CategoryModel:
         guesses = []
         for i in order:
             category = self._categories[i]
-            features = self._bayes.explaining(i, found.weights)
+            features = self._bayes.explaining(i, found.weights) if words else []
             guesses.append(CategoryGuess(
                 category=category.id, subcategory=self._subcategory(category.id, found),
                 score=posterior[i],

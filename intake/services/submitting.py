@@ -146,7 +146,7 @@ def _file(ctx: Context, valid: Valid) -> Filed:
     did not choose is offered to change in the receipt, with the alternatives: for the
     reporter's own choice, Meld's best guess alone is kept (less work)."""
     guesses = suggest_category(ctx, valid.description,
-                               limit=1 if valid.category is not None else 3)
+                               limit=1 if valid.category is not None else 3, words=False)
     top = guesses[0] if guesses else None
     suggested = (top.category, top.subcategory) if top else (None, None)
     alternatives = tuple(g.category for g in guesses)

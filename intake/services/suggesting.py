@@ -138,9 +138,11 @@ def refresh_category_model(ctx: Context) -> CategoryModel:
     return model
 
 
-def suggest_category(ctx: Context, text: str | None, limit: int = 3) -> list[CategoryGuess]:
+def suggest_category(ctx: Context, text: str | None, limit: int = 3, *,
+                     words: bool = True) -> list[CategoryGuess]:
     """The likeliest categories (with a subcategory where one stands out) for a report's
-    text, best first; [] for a text with no word the model knows."""
+    text, best first; [] for a text with no word the model knows. `words=False`: without
+    the words that weighed most (CategoryModel.suggest)."""
     if not text or not text.strip():
         return []
-    return category_model(ctx).suggest(text, limit)
+    return category_model(ctx).suggest(text, limit, words=words)

@@ -130,6 +130,18 @@ def test_the_words_explain_a_guess_as_written(model: CategoryModel) -> None:
     assert all(w in text for w in top.words)
 
 
+def test_without_the_words_the_guesses_are_the_same(model: CategoryModel) -> None:
+    """`words=False` (a submit's filing) leaves out the explaining words only."""
+    for text in ("Fastlegen har purret, men Epikrisen fra ortopeden er fortsatt ikke kommet.",
+                 "Henvisningen ble returnert uten begrunnelse.",
+                 "Ingen beskjed til hjemmetjenesten ved utskrivning."):
+        full, bare = model.suggest(text), model.suggest(text, words=False)
+        assert any(g.words for g in full)
+        assert [g.words for g in bare] == [()] * len(full)
+        assert [(g.category, g.subcategory, g.score) for g in bare] == \
+            [(g.category, g.subcategory, g.score) for g in full]
+
+
 def test_a_subcategory_is_named_when_it_stands_out(model: CategoryModel) -> None:
     for text, category, sub in [
         ("Epikrisen ble sendt til pasientens tidligere fastlege.", "discharge_summary",
