@@ -8,22 +8,26 @@ Meld ack beyond this is Meld's own work (header guard, middleware, the store).
 
 With --open-modal, `/meld` also does what no implementation of the door can leave out: after
 the ack it opens Meld's report form (the same blank modal, ~13 kB) with views.open, through
-an AsyncWebClient made as Meld makes it. Meld over this is the door's own cost (its checks,
-the defaults read, the prefill), apart from the cost of opening a modal at all.
+a client made as Meld's listeners' is (bot.slack.app.listener_client, on one aiohttp session
+shared while the app runs). Meld over this is the door's own cost (its checks, the defaults
+read, the prefill), apart from the cost of opening a modal at all.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import date
 
+import aiohttp
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.notifier import slack_client
+from bot.slack.app import listener_client
 from bot.slack.views import new_report_modal
 from intake.domain.taxonomy import load_taxonomy
 from intake.i18n import Translator
@@ -34,9 +38,19 @@ TOKEN = "xoxb-bench"
 def build(secret: str, api_url: str, *, open_modal: bool = False) -> FastAPI:
     # with a client (token) and no authorize=, Bolt calls auth.test once, on the first
     # request, as Meld's app does; the fake Web API answers it
-    client = (slack_client(TOKEN, base_url=api_url) if open_modal
+    client = (listener_client(TOKEN, base_url=api_url, timeout=10.0) if open_modal
               else AsyncWebClient(token=TOKEN, base_url=api_url))
     bolt = AsyncApp(signing_secret=secret, client=client)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if not open_modal:
+            yield
+            return
+        async with aiohttp.ClientSession() as session:  # as Slack.open_session
+            bolt.client.session = session
+            yield
+
     tr, taxonomy = Translator("nb"), load_taxonomy()
 
     @bolt.command("/meld")
@@ -52,7 +66,7 @@ def build(secret: str, api_url: str, *, open_modal: bool = False) -> FastAPI:
         await ack()
 
     handler = AsyncSlackRequestHandler(bolt)
-    api = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    api = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
 
     @api.post("/slack/events")
     async def slack_events(request: Request) -> Response:

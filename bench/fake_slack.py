@@ -5,6 +5,10 @@ every stored report (the outbox's DM). Served from the bench process, those hand
 would take the GIL from the 20 load clients and inflate the latencies they measure; in
 their own process they only share the CPU, as Slack's servers would not even do that.
 
+It keeps connections open between calls (HTTP/1.1 keep-alive), as Slack's servers do: a
+client with a shared session (Meld's listeners) takes them again; one that opens a session
+per call (Bolt's default client, the notifiers') opens a connection per call.
+
 Protocol: prints the base URL on one line, serves until stdin closes. The fake keeps
 counts, not the calls (a run opens thousands of modals): `GET <url>bench.counts` answers
 {"ok": true, "calls": {method: n}, "failed": {method: n}} (itself not counted).
@@ -38,7 +42,7 @@ class CountingFakeSlack(FakeSlack):
     """FakeSlack that counts calls per method instead of keeping them."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(keep_alive=True)  # as Slack's servers: a client may keep them
         self.counted: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()
         self._count_lock = threading.Lock()

@@ -307,6 +307,8 @@ def create_app(
         context.outbox_signal.subscribe(worker.wake)  # receipts go out at the commit
         if teams is not None:
             teams.start()
+        if slack is not None:
+            await slack.open_session()
         task = None
         socket_mode = None
         if settings.run_outbox_worker:
@@ -374,6 +376,8 @@ def create_app(
                 await mailbox_task
             if teams is not None:
                 await teams.close()
+            if slack is not None:
+                await slack.close_session()
             if ctx is None:
                 context.db.dispose()
 

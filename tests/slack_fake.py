@@ -17,8 +17,10 @@ answer comes late: what a client that timed out cannot know is that Slack did th
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ class Call:
     headers: dict[str, str]
     status: int = 200
     response: dict[str, Any] = field(default_factory=dict)
+    peer: int = 0  # the client's port: calls over one kept connection share it
 
     @property
     def token(self) -> str | None:
@@ -75,8 +78,11 @@ class Failure:
 class FakeSlack:
     """The fake Web API. `url` is the base URL to give slack_sdk (`base_url=`)."""
 
-    def __init__(self, *, tokens: set[str] | None = None) -> None:
+    def __init__(self, *, tokens: set[str] | None = None, keep_alive: bool = False) -> None:
         self.tokens = tokens  # None: any xoxb-/xoxp- token is valid
+        # keep_alive: connections stay open between calls, as Slack's do (HTTP/1.1); off,
+        # every answer closes its connection
+        self.keep_alive = keep_alive
         self.usergroups: dict[str, list[str]] = {}
         self.users: dict[str, dict[str, Any]] = {}
         # conversations.info knows these channels (id -> fields over the defaults: a public
@@ -90,6 +96,7 @@ class FakeSlack:
         self._view_ids = itertools.count(1)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._open: set[socket.socket] = set()  # connections being served (kept ones too)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -111,6 +118,10 @@ class FakeSlack:
             return
         self._stopping.set()  # wakes hanging handlers
         server.shutdown()
+        with self._lock:  # a kept connection waiting for its next request ends now
+            for sock in self._open:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
         server.server_close()  # joins the handler threads (block_on_close)
         if thread is not None:
             thread.join(timeout=5)
@@ -196,7 +207,8 @@ class FakeSlack:
     def _update(self, index: int, status: int, body: dict[str, Any]) -> None:
         with self._lock:
             old = self._calls[index]
-            self._calls[index] = Call(old.method, old.params, old.headers, status, body)
+            self._calls[index] = Call(old.method, old.params, old.headers, status, body,
+                                      old.peer)
 
     def _valid_token(self, token: str | None) -> bool:
         if not token:
@@ -317,6 +329,16 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return None
 
+    def setup(self) -> None:
+        super().setup()
+        with self.server.fake._lock:
+            self.server.fake._open.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.fake._lock:
+            self.server.fake._open.discard(self.connection)
+        super().finish()
+
     def do_GET(self) -> None:
         self._handle()
 
@@ -351,7 +373,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         method = parts.path[len("/api/"):].strip("/")
         headers = {k.lower(): v for k, v in self.headers.items()}
-        call = Call(method, params, headers)
+        call = Call(method, params, headers, peer=int(self.client_address[1]))
         index = fake._record(call)
         status, body, extra = self._respond(fake, method, call)
         fake._update(index, status, body)
@@ -389,12 +411,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
-            self.send_header("Connection", "close")
+            if not self.server.fake.keep_alive:
+                self.send_header("Connection", "close")
             for name, value in (extra or {}).items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
             self.wfile.flush()
         except OSError:  # the client gave up (timeout) and closed the connection
-            pass
-        self.close_connection = True
+            self.close_connection = True
+            return
+        self.close_connection = not self.server.fake.keep_alive

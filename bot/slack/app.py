@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
+from aiohttp import ClientOSError, ServerDisconnectedError
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -16,6 +18,8 @@ from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
@@ -50,19 +54,50 @@ class Slack:
     router: APIRouter | None
     app_token: str | None
 
+    async def open_session(self) -> None:
+        """From here the listeners' calls (views.open after /meld, views.update, ...) share
+        one aiohttp session and its kept connections, instead of a session, a connection
+        and (to slack.com) a TLS handshake per call. Call it in the loop that serves Slack
+        (the app's lifespan); `close_session` when it stops."""
+        if self.app.client.session is None:
+            self.app.client.session = aiohttp.ClientSession()
+
+    async def close_session(self) -> None:
+        session, self.app.client.session = self.app.client.session, None
+        if session is not None:
+            await session.close()
+
+
+# A kept connection that Slack closed while it sat idle fails the next call sent on it
+# before Slack has it (disconnected, or reset by peer): that call is sent again at once on
+# a new connection, once, so a /meld never loses its form to a stale connection.
+STALE_CONNECTION_ERRORS: list[type[Exception]] = [ServerDisconnectedError, ClientOSError]
+
+
+def listener_client(token: str, *, base_url: str | None, timeout: float) -> AsyncWebClient:
+    """The Bolt app's client: its calls are sent again once after a stale connection
+    (`STALE_CONNECTION_ERRORS`); the notifiers' client retries nothing (the outbox does)."""
+    client = slack_client(token, base_url=base_url, timeout=timeout)
+    client.retry_handlers = [AsyncConnectionErrorRetryHandler(
+        max_retry_count=1, interval_calculator=FixedValueRetryIntervalCalculator(0.0),
+        error_types=STALE_CONNECTION_ERRORS)]
+    return client
+
 
 def build_slack(settings: Settings, ctx: services.Context) -> Slack | None:
     """The Slack door, or None when no bot token is configured (Slack is off)."""
     if settings.slack_bot_token is None:
         return None
-    # slack_sdk opens an aiohttp session per call when given none: a little slower than a
-    # shared pool, but a client that works from any event loop (the outbox worker, tests)
-    client = slack_client(settings.slack_bot_token.get_secret_value(),
-                          base_url=settings.slack_api_url,
+    # the notifiers' client: slack_sdk opens an aiohttp session per call when given none, a
+    # client that works from any event loop (the outbox worker, tests); the listeners' gets
+    # the app's shared session while it runs (Slack.open_session)
+    token = settings.slack_bot_token.get_secret_value()
+    client = slack_client(token, base_url=settings.slack_api_url,
                           timeout=settings.slack_timeout_seconds)
     secret = settings.slack_signing_secret
     app = AsyncApp(
-        client=client,
+        client=listener_client(token, base_url=settings.slack_api_url,
+                               timeout=settings.slack_timeout_seconds),
         signing_secret=secret.get_secret_value() if secret else "",
         # the HTTP route verifies the signature itself, before it parses anything (Bolt
         # parses first); Socket Mode needs none. Without a secret there is no HTTP route.
@@ -98,8 +133,9 @@ def build_slack(settings: Settings, ctx: services.Context) -> Slack | None:
     notifiers[SLACK_NEWSLETTER] = SlackNewsletterNotifier(
         client, Translator(settings.locale, settings.timezone))
     router = _http_router(app, secret.get_secret_value()) if secret is not None else None
-    token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
-    return Slack(app=app, client=client, notifiers=notifiers, router=router, app_token=token)
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+    return Slack(app=app, client=client, notifiers=notifiers, router=router,
+                 app_token=app_token)
 
 
 def _http_router(app: AsyncApp, signing_secret: str) -> APIRouter:
