@@ -9,25 +9,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.bot.conftest import SlackDoor, slack_settings, start_slack_door, stop_slack_door
+from tests.bot.conftest import SlackDoor, slack_settings, start_slack_door
 from tests.slack_fake import FakeSlack
 
 
 @pytest.fixture
-def kept() -> Iterator[FakeSlack]:
-    """A fake Slack that keeps its connections open, as Slack does."""
+def fake_slack() -> Iterator[FakeSlack]:
+    """Here the fake Slack keeps its connections open, as Slack does (the `slack` door of
+    tests.bot.conftest runs against it)."""
     with FakeSlack(keep_alive=True) as fake:
         yield fake
-
-
-@pytest.fixture
-def door(sqlite_url: str, kept: FakeSlack) -> Iterator[SlackDoor]:
-    """The Slack door on SQLite, against it."""
-    sd = start_slack_door(slack_settings(sqlite_url, kept), kept)
-    try:
-        yield sd
-    finally:
-        stop_slack_door(sd)
 
 
 def _meld(door: SlackDoor) -> None:
@@ -35,26 +26,26 @@ def _meld(door: SlackDoor) -> None:
     assert r.status_code == 200, r.text
 
 
-def test_the_forms_are_opened_over_kept_connections(door: SlackDoor) -> None:
+def test_the_forms_are_opened_over_kept_connections(slack: SlackDoor) -> None:
     """Six /meld, one after another, each once its form was answered: a session per call
     takes six connections. The shared one takes a kept connection again once its last
     answer was read; when the listener before has not read it yet (the app's one event
     loop is busy with the next /meld) it opens another, so how many take turns varies,
     but never one per call."""
     for count in range(1, 7):
-        _meld(door)
-        door.wait_for("views.open", count)
-    calls = door.fake.calls_to("views.open")
+        _meld(slack)
+        slack.wait_for("views.open", count)
+    calls = slack.fake.calls_to("views.open")
     assert len({call.peer for call in calls}) < len(calls) == 6
 
 
-def test_a_connection_slack_closed_does_not_lose_the_form(door: SlackDoor) -> None:
-    _meld(door)
-    first = door.wait_for("views.open", 1)[0]
-    door.fake.fail("views.open", disconnect=True)  # the kept connection is gone, unanswered
-    _meld(door)
-    opened = door.wait_for("views.open", 2)
-    calls = door.fake.calls_to("views.open")
+def test_a_connection_slack_closed_does_not_lose_the_form(slack: SlackDoor) -> None:
+    _meld(slack)
+    first = slack.wait_for("views.open", 1)[0]
+    slack.fake.fail("views.open", disconnect=True)  # the kept connection is gone, unanswered
+    _meld(slack)
+    opened = slack.wait_for("views.open", 2)
+    calls = slack.fake.calls_to("views.open")
     assert [c.status for c in calls] == [200, 0, 200]  # sent again once, and opened
     dropped, again = calls[1], calls[2]
     assert again.params["trigger_id"] == dropped.params["trigger_id"] != first.params[
@@ -63,16 +54,17 @@ def test_a_connection_slack_closed_does_not_lose_the_form(door: SlackDoor) -> No
     assert opened[1].json_param("view")["callback_id"] == first.json_param("view")["callback_id"]
 
 
-def test_the_session_is_closed_when_the_app_stops(sqlite_url: str, kept: FakeSlack) -> None:
-    sd = start_slack_door(slack_settings(sqlite_url, kept), kept)
-    slack = sd.door.app.state.slack
+def test_the_session_is_closed_when_the_app_stops(sqlite_url: str,
+                                                  fake_slack: FakeSlack) -> None:
+    sd = start_slack_door(slack_settings(sqlite_url, fake_slack), fake_slack)
+    door = sd.door.app.state.slack
     try:
         _meld(sd)
         sd.wait_for("views.open", 1)
-        session = slack.app.client.session
+        session = door.app.client.session
         assert session is not None and not session.closed
     finally:
         sd.door.close()
         sd.door.server.stop(wait=True)
     assert session.closed
-    assert slack.app.client.session is None
+    assert door.app.client.session is None
