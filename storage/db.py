@@ -162,7 +162,11 @@ class Database:
         conn: Any = proxied.driver_connection
         broken = False
         try:
-            conn.autocommit = True
+            try:
+                conn.autocommit = True
+            except base as exc:  # the connection is known to be gone
+                broken = True
+                raise self._wrapped(exc, None, None, disconnect=True) from exc
             with conn.cursor() as cursor:
 
                 def run(sql: str, params: Any = None) -> tuple[Any, ...] | None:
