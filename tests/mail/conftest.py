@@ -31,6 +31,10 @@ from tests.mail.fakes import (
 
 KEY = "test-secret" * 3
 BASE_URL = "https://meld.example.no"
+# Generous: on a loaded machine (2 cores, two test workers and their servers) the fake mail
+# servers in this process may greet late, and a mail the outbox must retry is not what
+# these tests are about. The tests of a timeout set a short one of their own.
+MAIL_TIMEOUT = 10.0
 SENDER = "meld@helse.example.no"
 ADDRESS = "lege@eksempel.no"
 
@@ -74,7 +78,7 @@ def smtp_settings(db_url: str, server: SmtpServer, **overrides: Any) -> Settings
     values: dict[str, Any] = dict(
         database_url=db_url, secret_key=KEY, run_outbox_worker=False, base_url=BASE_URL,
         mail_transport="smtp", smtp_url=server.url(), mail_from=SENDER, smtp_starttls="off",
-        mail_timeout_seconds=3, rate_limit_enabled=False)
+        mail_timeout_seconds=MAIL_TIMEOUT, rate_limit_enabled=False)
     values.update(overrides)
     return Settings(**values)
 
@@ -84,7 +88,8 @@ def graph_settings(db_url: str, fake: FakeGraph, **overrides: Any) -> Settings:
         database_url=db_url, secret_key=KEY, run_outbox_worker=False, base_url=BASE_URL,
         mail_transport="graph", graph_tenant_id=TENANT_ID, graph_client_id=CLIENT_ID,
         graph_client_secret=CLIENT_SECRET, graph_mailbox=MAILBOX, graph_url=fake.url,
-        graph_authority_url=fake.url, graph_ca_bundle=fake.ca_path, mail_timeout_seconds=3,
+        graph_authority_url=fake.url, graph_ca_bundle=fake.ca_path,
+        mail_timeout_seconds=MAIL_TIMEOUT,
         rate_limit_enabled=False)
     values.update(overrides)
     return Settings(**values)
