@@ -44,6 +44,7 @@ from intake.ops.doctor import Check
 from intake.services.context import build_context
 from intake.settings import Settings
 from intake.texts import error_text, field_error_text
+from storage import async_driver
 
 log = logging.getLogger("meld.app")
 
@@ -309,6 +310,7 @@ def create_app(
             teams.start()
         if slack is not None:
             await slack.open_session()
+        async_driver.open_for_loop(context.db)  # PostgreSQL: the submit's, on this loop
         task = None
         socket_mode = None
         if settings.run_outbox_worker:
@@ -378,6 +380,7 @@ def create_app(
                 await teams.close()
             if slack is not None:
                 await slack.close_session()
+            await async_driver.close_for_loop(context.db)
             if ctx is None:
                 context.db.dispose()
 

@@ -157,8 +157,8 @@ def register(app: AsyncApp, door: SlackDoor) -> None:
         # the view id is the same for every delivery of one submission: idempotent
         key = f"slack:{view['id']}"
         try:
-            receipt = await door.call(services.submit_report, actor=actor, draft=draft,
-                                      idempotency_key=key)
+            receipt = await services.submit_report_async(ctx=door.ctx, actor=actor,
+                                                         draft=draft, idempotency_key=key)
         except ValidationFailed as err:
             if err.only_warnings and not values[views.CONFIRM]:
                 # show the warnings and a confirm box; the typed values stay in the form

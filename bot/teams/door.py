@@ -342,8 +342,9 @@ class TeamsDoor:
             values, source_link=values["link"], locale=tr.locale)
         actor = Actor(identity=f"teams:{aad.lower()}", role=Role.REPORTER)
         try:
-            receipt = await self.call(services.submit_report, actor=actor, draft=draft,
-                                      idempotency_key=f"teams:{aad.lower()}:{key}")
+            receipt = await services.submit_report_async(
+                ctx=self.ctx, actor=actor, draft=draft,
+                idempotency_key=f"teams:{aad.lower()}:{key}")
         except ValidationFailed as err:
             if err.only_warnings and not values[cards.CONFIRM]:
                 return again(warnings=err.errors)

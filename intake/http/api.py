@@ -183,9 +183,8 @@ async def submit(
     draft.locale = body.locale or tr.locale
     actor = Actor(identity=services.ANONYMOUS_WEB, role=Role.REPORTER)
     key = f"api:{idempotency_key}" if idempotency_key else None  # apart from other doors' keys
-    receipt = await call(
-        services.submit_report, ctx=ctx, actor=actor, draft=draft, idempotency_key=key
-    )
+    receipt = await services.submit_report_async(
+        ctx=ctx, actor=actor, draft=draft, idempotency_key=key)
     url = status_url(ctx, receipt.status_token)
     response.headers["Location"] = url
     if not receipt.created:

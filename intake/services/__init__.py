@@ -131,7 +131,12 @@ from intake.services.reading import (
 from intake.services.received import first_delivery
 from intake.services.search import search_reports
 from intake.services.similarity import SimilarReport, card_match, similar_reports
-from intake.services.submitting import receipt_for, submit_report, validate_draft
+from intake.services.submitting import (
+    receipt_for,
+    submit_report,
+    submit_report_async,
+    validate_draft,
+)
 from intake.services.suggesting import (
     category_model,
     refresh_category_model,
@@ -290,6 +295,7 @@ __all__ = [
     "status_token_for",
     "stop_email_notices",
     "submit_report",
+    "submit_report_async",
     "suggest_category",
     "suggestions",
     "take_mail",

@@ -11,7 +11,9 @@ outbox rows written in one transaction, durably, before the receipt is given.
   inserts, COMMIT.) A submit with an idempotency key reads the key first, so a replay
   takes no number; two submits racing with one key meet the unique index, and the loser
   is answered with the winner's report. Both statements go through the driver's own
-  connection (`Database.driver`), without SQLAlchemy's work per statement.
+  connection (`Database.driver`), without SQLAlchemy's work per statement; a door on the
+  event loop runs them there (`write_async`, on `storage.async_driver`), without a worker
+  thread.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import sqlite
@@ -42,6 +44,9 @@ from intake.services.submit_plan import SubmitPlan
 from storage import models as m
 from storage.db import Database
 from storage.group_commit import GroupCommit
+
+if TYPE_CHECKING:
+    from storage.async_driver import AsyncDriver
 
 _NEXTVAL = "SELECT nextval('meld_reference_{year}')"  # the year's sequence
 
@@ -308,18 +313,49 @@ def _write_postgresql(plan: SubmitPlan) -> Written:
     with db.driver() as run:
         row = run(_NEXTVAL.format(year=int(plan.year)))
         assert row is not None
-        reference = f"MELD-{plan.year}-{row[0]:04d}"
-        params = _report_row(plan, reference)
-        statement = _pg_submit(tuple(params))
-        audit = _audit_row(plan, 0)
-        rows = _outbox_rows(plan, 0, reference)
-        params.update(a_at=audit["at"], a_actor_id=audit["actor_id"],
-                      a_actor_role=audit["actor_role"], a_details=json.dumps(audit["details"]),
-                      o_at=plan.now, o_rows=json.dumps([
-                          {k: row[k] for k in ("channel", "recipient", "event", "payload")}
-                          for row in rows]))
+        statement, params, written = _pg_submit_params(plan, row[0])
         run(statement, params)
-    return Written(reference, channels=frozenset(row["channel"] for row in rows))
+    return written
+
+
+_KEY_STORED = "SELECT 1 FROM reports WHERE idempotency_key = %(key)s"
+
+
+async def write_async(plan: SubmitPlan, driver: AsyncDriver) -> Written | None:
+    """`_write_postgresql` on the event loop (`AsyncDriver`), for a plan whose year's
+    sequence exists: the same statements, without a worker thread. None when the plan's
+    idempotency key names a stored report, or the insert met a concurrent submit with the
+    same key (the unique index): `write` answers those with that report."""
+    async with driver.connection() as run:
+        if plan.key is not None and await run(_KEY_STORED, {"key": plan.key}) is not None:
+            return None
+        row = await run(_NEXTVAL.format(year=int(plan.year)))
+        assert row is not None
+        statement, params, written = _pg_submit_params(plan, row[0])
+        try:
+            await run(statement, params)
+        except IntegrityError:
+            if plan.key is None:
+                raise
+            return None
+    return written
+
+
+def _pg_submit_params(plan: SubmitPlan, number: int) -> tuple[str, dict[str, Any], Written]:
+    """The one statement of a PostgreSQL submit with the year's `number`, its parameters,
+    and what it writes."""
+    reference = f"MELD-{plan.year}-{number:04d}"
+    params = _report_row(plan, reference)
+    statement = _pg_submit(tuple(params))
+    audit = _audit_row(plan, 0)
+    rows = _outbox_rows(plan, 0, reference)
+    params.update(a_at=audit["at"], a_actor_id=audit["actor_id"],
+                  a_actor_role=audit["actor_role"], a_details=json.dumps(audit["details"]),
+                  o_at=plan.now, o_rows=json.dumps([
+                      {k: row[k] for k in ("channel", "recipient", "event", "payload")}
+                      for row in rows]))
+    return statement, params, Written(reference,
+                                      channels=frozenset(row["channel"] for row in rows))
 
 
 def _audit_row(p: SubmitPlan, report_id: int) -> dict[str, Any]:

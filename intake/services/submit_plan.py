@@ -39,7 +39,7 @@ class SubmitPlan:
     ctx: Context
     valid: Valid
     key: str | None
-    request_hash: str
+    request_hash: str | None  # with a key only (what a replay compares)
     formal: bool
     channel: str
     reporter_id: str

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
+
+import anyio.to_thread
 
 from intake.domain import model as domain
 from intake.domain.contact import normalize_email
@@ -41,9 +44,10 @@ from intake.services.common import (
 )
 from intake.services.context import Context
 from intake.services.submit_plan import Filed, SubmitPlan, Valid
-from intake.services.suggesting import suggest_category
+from intake.services.suggesting import suggest_category, suggestions_ready
 from intake.services.views import Receipt, ReportDraft, offered_suggestion
 from storage import models as m
+from storage.async_driver import for_this_loop
 
 
 def validate_draft(ctx: Context, draft: ReportDraft) -> Valid:
@@ -161,6 +165,29 @@ def _file(ctx: Context, valid: Valid) -> Filed:
     return Filed(UNCATEGORIZED, None, CategorySource.NONE, *suggested, alternatives)
 
 
+def plan_submit(
+    *, ctx: Context, actor: Actor, draft: ReportDraft, idempotency_key: str | None = None
+) -> SubmitPlan:
+    """Validate a draft and plan its submit (nothing is read or written: the category
+    model must be trained, `suggestions_ready`, or this trains it)."""
+    valid = validate_draft(ctx, draft)
+    key = idempotency_key.strip()[:200] if idempotency_key and idempotency_key.strip() else None
+    if key is not None and ("\x00" in key or has_control_chars(key)):
+        raise ValidationFailed([FieldError("idempotency_key", "control_characters")])
+    now = now_utc(ctx)
+    return SubmitPlan(
+        ctx=ctx, valid=valid, key=key,
+        # only a replay compares it, and only a submit with a key can be replayed
+        request_hash=_request_hash(valid) if key is not None else None,
+        formal=valid.severity in domain.SERIOUS_SEVERITIES,
+        channel=channel_of(actor.identity),
+        reporter_id=(f"web:{secrets.token_hex(12)}" if actor.identity == ANONYMOUS_WEB
+                     else actor.identity),
+        actor=actor, now=now, year=ctx.local_date(now).year,
+        locale=normalize_locale(draft.locale or ctx.settings.locale),
+        promised=promised_by(ctx, valid.kind, now), filed=_file(ctx, valid))
+
+
 def submit_report(
     *, ctx: Context, actor: Actor, draft: ReportDraft, idempotency_key: str | None = None
 ) -> Receipt:
@@ -169,23 +196,38 @@ def submit_report(
     On SQLite, reports submitted at the same moment are written together, in one
     transaction (`storage.group_commit`); each is stored before its receipt is given.
     """
-    valid = validate_draft(ctx, draft)
-    key = idempotency_key.strip()[:200] if idempotency_key and idempotency_key.strip() else None
-    if key is not None and ("\x00" in key or has_control_chars(key)):
-        raise ValidationFailed([FieldError("idempotency_key", "control_characters")])
-    now = now_utc(ctx)
-    plan = SubmitPlan(
-        ctx=ctx, valid=valid, key=key, request_hash=_request_hash(valid),
-        formal=valid.severity in domain.SERIOUS_SEVERITIES,
-        channel=channel_of(actor.identity),
-        reporter_id=(f"web:{secrets.token_hex(12)}" if actor.identity == ANONYMOUS_WEB
-                     else actor.identity),
-        actor=actor, now=now, year=ctx.local_date(now).year,
-        locale=normalize_locale(draft.locale or ctx.settings.locale),
-        promised=promised_by(ctx, valid.kind, now), filed=_file(ctx, valid))
+    plan = plan_submit(ctx=ctx, actor=actor, draft=draft, idempotency_key=idempotency_key)
     storing.ensure_reference_sequence(ctx, plan.year)
-    written = storing.write(plan)
+    return _answer(plan, storing.write(plan))
+
+
+async def submit_report_async(
+    *, ctx: Context, actor: Actor, draft: ReportDraft, idempotency_key: str | None = None
+) -> Receipt:
+    """`submit_report` for a door on the event loop. On the loop that has PostgreSQL's
+    async driver (the app's, `storage.async_driver`), the submit is planned and written
+    there, without a worker thread (the hand-over cost more CPU than any work of Meld's
+    own); the rare rest runs in one: the first use of a year's sequence, a replayed key,
+    the category model's first training, and without the driver (SQLite's group commit,
+    another loop) all of it."""
+    driver = for_this_loop(ctx.db)
+    if driver is None or not suggestions_ready(ctx):
+        return await anyio.to_thread.run_sync(functools.partial(
+            submit_report, ctx=ctx, actor=actor, draft=draft, idempotency_key=idempotency_key))
+    plan = plan_submit(ctx=ctx, actor=actor, draft=draft, idempotency_key=idempotency_key)
+    if plan.year not in ctx.db.known_sequences:
+        await anyio.to_thread.run_sync(storing.ensure_reference_sequence, ctx, plan.year)
+    written = await storing.write_async(plan, driver)
+    if written is None:  # the key names a stored report (or a concurrent submit's)
+        written = await anyio.to_thread.run_sync(storing.write, plan)
+    return _answer(plan, written)
+
+
+def _answer(plan: SubmitPlan, written: storing.Written) -> Receipt:
+    """The receipt of a written plan: a new report's, or the replayed one's."""
+    ctx, valid = plan.ctx, plan.valid
     if written.existing is not None:
+        assert plan.request_hash is not None  # a replay has a key
         return _replayed(ctx, written.existing, plan.request_hash)
     ctx.outbox_signal.fire(written.channels)  # committed: the receipt may go out now
     return Receipt(

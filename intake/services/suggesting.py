@@ -127,6 +127,11 @@ def category_model(ctx: Context) -> CategoryModel:
         kept.lock.release()
 
 
+def suggestions_ready(ctx: Context) -> bool:
+    """Whether suggesting for this context reads nothing (its model is trained and kept)."""
+    return _kept(ctx).get(ctx.taxonomy) is not None
+
+
 def refresh_category_model(ctx: Context) -> CategoryModel:
     """Train anew from the database now and keep the new model (the nightly refresh);
     suggestions go on from the old one (or, before the first, from the taxonomy's words)

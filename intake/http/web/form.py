@@ -32,7 +32,6 @@ from intake.http.web.pages import (
     check_csrf,
     csrf_refused,
     ctx_of,
-    in_thread,
     render_page,
     reporter_identity,
     translator,
@@ -251,8 +250,8 @@ async def submit(request: Request) -> Response:
     session_value, _new = browser_session(request)
     actor = Actor(identity=reporter_identity(session_value), role=Role.REPORTER)
     try:
-        receipt = await in_thread(services.submit_report, ctx=ctx, actor=actor, draft=draft,
-                                  idempotency_key=f"web:{values['submission_id']}")
+        receipt = await services.submit_report_async(
+            ctx=ctx, actor=actor, draft=draft, idempotency_key=f"web:{values['submission_id']}")
     except ValidationFailed as exc:
         return _form(request, values=values, errors=exc.errors, status_code=422)
     except Conflict as exc:
