@@ -11,9 +11,11 @@ outbox rows written in one transaction, durably, before the receipt is given.
   inserts, COMMIT.) A submit with an idempotency key reads the key first, so a replay
   takes no number; two submits racing with one key meet the unique index, and the loser
   is answered with the winner's report. Both statements go through the driver's own
-  connection (`Database.driver`), without SQLAlchemy's work per statement; a door on the
-  event loop runs them there (`write_async`, on `storage.async_driver`), without a worker
-  thread.
+  connection (`Database.driver`), without SQLAlchemy's work per statement.
+
+A door on the event loop calls `write_async`: no worker thread of its own waits for the
+write (on SQLite a batch's callers share one; PostgreSQL's statements run on the loop's
+`storage.async_driver`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import anyio.to_thread
 from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError, ProgrammingError
@@ -42,11 +45,9 @@ from intake.services.common import (
 from intake.services.context import Context
 from intake.services.submit_plan import SubmitPlan
 from storage import models as m
+from storage.async_driver import AsyncDriver, for_this_loop
 from storage.db import Database
 from storage.group_commit import GroupCommit
-
-if TYPE_CHECKING:
-    from storage.async_driver import AsyncDriver
 
 _NEXTVAL = "SELECT nextval('meld_reference_{year}')"  # the year's sequence
 
@@ -321,11 +322,35 @@ def _write_postgresql(plan: SubmitPlan) -> Written:
 _KEY_STORED = "SELECT 1 FROM reports WHERE idempotency_key = %(key)s"
 
 
-async def write_async(plan: SubmitPlan, driver: AsyncDriver) -> Written | None:
-    """`_write_postgresql` on the event loop (`AsyncDriver`), for a plan whose year's
-    sequence exists: the same statements, without a worker thread. None when the plan's
-    idempotency key names a stored report, or the insert met a concurrent submit with the
-    same key (the unique index): `write` answers those with that report."""
+def writes_on_loop(db: Database) -> bool:
+    """Whether `write_async` can write for the running event loop without a worker
+    thread of the caller's own: SQLite's group commit always can, PostgreSQL on the loop
+    that has the database's `AsyncDriver`."""
+    return db.dialect == "sqlite" or for_this_loop(db) is not None
+
+
+async def write_async(plan: SubmitPlan) -> Written:
+    """`write` for a caller on the event loop (`writes_on_loop`), for a plan whose year's
+    sequence exists. SQLite: the plan joins the group commit and waits for it on the loop.
+    PostgreSQL: `_write_postgresql`'s statements on the loop's `AsyncDriver`; a key that
+    names a stored report, or met a concurrent submit's (the unique index), is answered
+    by `write` in a worker thread."""
+    db = plan.ctx.db
+    if db.dialect == "sqlite":
+        return await _writer(db).run_async(plan)
+    driver = for_this_loop(db)
+    if driver is None:
+        raise RuntimeError("no async driver on this loop (see writes_on_loop)")
+    written = await _write_postgresql_async(plan, driver)
+    if written is None:
+        written = await anyio.to_thread.run_sync(write, plan)
+    return written
+
+
+async def _write_postgresql_async(plan: SubmitPlan, driver: AsyncDriver) -> Written | None:
+    """`_write_postgresql` on the event loop: the same statements, without a worker
+    thread. None when the key names a stored report or the insert met a concurrent
+    submit with the same key."""
     async with driver.connection() as run:
         if plan.key is not None and await run(_KEY_STORED, {"key": plan.key}) is not None:
             return None

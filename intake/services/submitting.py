@@ -47,7 +47,6 @@ from intake.services.submit_plan import Filed, SubmitPlan, Valid
 from intake.services.suggesting import suggest_category, suggestions_ready
 from intake.services.views import Receipt, ReportDraft, offered_suggestion
 from storage import models as m
-from storage.async_driver import for_this_loop
 
 
 def validate_draft(ctx: Context, draft: ReportDraft) -> Valid:
@@ -204,23 +203,19 @@ def submit_report(
 async def submit_report_async(
     *, ctx: Context, actor: Actor, draft: ReportDraft, idempotency_key: str | None = None
 ) -> Receipt:
-    """`submit_report` for a door on the event loop. On the loop that has PostgreSQL's
-    async driver (the app's, `storage.async_driver`), the submit is planned and written
-    there, without a worker thread (the hand-over cost more CPU than any work of Meld's
-    own); the rare rest runs in one: the first use of a year's sequence, a replayed key,
-    the category model's first training, and without the driver (SQLite's group commit,
-    another loop) all of it."""
-    driver = for_this_loop(ctx.db)
-    if driver is None or not suggestions_ready(ctx):
+    """`submit_report` for a door on the event loop: planned on the loop and written by
+    `storing.write_async` (SQLite: the group commit, awaited; PostgreSQL: on the loop's
+    async driver), with no worker thread per submit; handing each submit to a thread and
+    back cost more CPU than any work of Meld's own. The rare rest runs in a thread: the
+    first use of a year's sequence, a replayed key on PostgreSQL, the category model's
+    first training, and all of it where the loop cannot write (`writes_on_loop`)."""
+    if not storing.writes_on_loop(ctx.db) or not suggestions_ready(ctx):
         return await anyio.to_thread.run_sync(functools.partial(
             submit_report, ctx=ctx, actor=actor, draft=draft, idempotency_key=idempotency_key))
     plan = plan_submit(ctx=ctx, actor=actor, draft=draft, idempotency_key=idempotency_key)
-    if plan.year not in ctx.db.known_sequences:
+    if ctx.db.dialect == "postgresql" and plan.year not in ctx.db.known_sequences:
         await anyio.to_thread.run_sync(storing.ensure_reference_sequence, ctx, plan.year)
-    written = await storing.write_async(plan, driver)
-    if written is None:  # the key names a stored report (or a concurrent submit's)
-        written = await anyio.to_thread.run_sync(storing.write, plan)
-    return _answer(plan, written)
+    return _answer(plan, await storing.write_async(plan))
 
 
 def _answer(plan: SubmitPlan, written: storing.Written) -> Receipt:
