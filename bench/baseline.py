@@ -37,7 +37,8 @@ def references() -> Iterator[str]:
     """Unique references without a shared counter: a random prefix per client (or process),
     then a count."""
     prefix = secrets.token_hex(3)
-    return (f"R{prefix}-{n:09d}" for n in count())
+    # map and count are C code: next() is safe from several threads, as a generator's is not
+    return map(f"R{prefix}-{{:09d}}".format, count())
 
 
 def report_row(body: dict[str, Any], reference: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import argparse
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
@@ -75,22 +75,38 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def build(database_url: str) -> FastAPI:
+Write = Callable[[dict[str, Any], date | None], tuple[int, str]]
+
+
+def row_writer(database_url: str) -> tuple[Engine, Write]:
+    """The floor's one write, for any thread: `write(fields, occurred_on)` stores the report
+    row of a body's fields (bench.baseline.report_row) in one durable transaction and gives
+    its id and reference. Also the bare Bolt's that stores (bench.bare_bolt --store-url)."""
     engine = make_engine(database_url)
     reports = Table("reports", MetaData(), autoload_with=engine)
     statement = insert(reports).returning(reports.c.id)
     refs = references()  # a random prefix per process: unique across worker processes
     write_lock: AbstractContextManager[Any] = (
         threading.Lock() if engine.dialect.name == "sqlite" else nullcontext())
+
+    def write(fields: dict[str, Any], occurred_on: date | None) -> tuple[int, str]:
+        row = report_row(fields, next(refs))
+        row["occurred_on"] = occurred_on
+        with write_lock, engine.begin() as conn:
+            report_id = conn.execute(statement, row).scalar_one()
+        return report_id, str(row["reference"])
+
+    return engine, write
+
+
+def build(database_url: str) -> FastAPI:
+    engine, write = row_writer(database_url)
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
     @app.post("/api/v1/reports", status_code=201)
     def submit(body: ReportIn) -> dict[str, Any]:  # a plain def: FastAPI's thread pool
-        row = report_row(body.model_dump(mode="json"), next(refs))
-        row["occurred_on"] = body.occurred_on
-        with write_lock, engine.begin() as conn:
-            report_id = conn.execute(statement, row).scalar_one()
-        return {"id": report_id, "reference": row["reference"]}
+        report_id, reference = write(body.model_dump(mode="json"), body.occurred_on)
+        return {"id": report_id, "reference": reference}
 
     @app.get("/readyz")
     def readyz() -> dict[str, str]:

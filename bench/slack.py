@@ -4,7 +4,9 @@ Two request kinds, as Slack sends them: the `/meld` slash command (Meld acks, th
 modal with views.open) and the `meld_report` view submission (Meld stores the report, then
 acks with response_action=clear). The HTTP response *is* the ack: Slack shows the user an
 error when it takes more than 3 s. The baseline is Bolt's bare dispatch of the same bodies
-(bench/bare_bolt.py: listeners that only ack), on the same uvicorn/FastAPI adapter.
+(bench/bare_bolt.py: listeners that only ack), on the same uvicorn/FastAPI adapter; the
+second baseline is a bare Bolt that does what no door can leave out (/meld opens the blank
+form after its ack; meld_report stores the stack floor's row, durably, before its ack).
 
 The fake Slack Web API (tests/slack_fake.py) runs in its own process (bench/fake_slack.py).
 """
@@ -274,28 +276,28 @@ def _diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
             if v - before.get(k, 0)}
 
 
-def _bare_bolt(fake: FakeSlackProcess, secret: str, log_path: Path, *, open_modal: bool,
-               clients: int, seconds: float, max_ops: int,
-               ) -> tuple[Phase, Phase | None, dict[str, int]]:
-    """bench.bare_bolt's /meld (and, without the form, its meld_report) under the same load,
-    with the fake Web API calls it made."""
+def _bare_bolt(fake: FakeSlackProcess, secret: str, log_path: Path, *,
+               store_url: str | None, clients: int, seconds: float, max_ops: int,
+               ) -> tuple[Phase, Phase, dict[str, int]]:
+    """bench.bare_bolt's /meld and meld_report under the same load, with the fake Web API
+    calls it made. With `store_url`, the bare Bolt that does what every door must: /meld
+    opens Meld's blank form after the ack, meld_report stores the row before it."""
     load = {"clients": clients, "seconds": seconds, "max_ops": max_ops}
     port = free_port()
     calls_before = fake.counts()["calls"]
+    work = ["--open-modal", "--store-url", store_url] if store_url else []
     command = [sys.executable, "-m", "bench.bare_bolt", "--port", str(port), "--secret", secret,
-               "--api-url", fake.url, *(["--open-modal"] if open_modal else [])]
+               "--api-url", fake.url, *work]
     with running_process(command, env=dict(os.environ), base_url=f"http://127.0.0.1:{port}",
                          log_path=log_path) as bolt:
         commands = SlackLoad(bolt.base_url, secret, COMMAND, expect_clear=False)
         commands.probe()
         cmd = _measure(bolt.pid, commands, **load)
-        view = None
-        if not open_modal:
-            views = SlackLoad(bolt.base_url, secret, VIEW, expect_clear=False)
-            views.probe()
-            view = _measure(bolt.pid, views, **load)
-        if open_modal:  # the modals still being opened after the load
+        if store_url:  # the modals still being opened after the load
             _wait_views_open(fake, calls_before.get("views.open", 0), commands.accepted)
+        views = SlackLoad(bolt.base_url, secret, VIEW, expect_clear=False)
+        views.probe()
+        view = _measure(bolt.pid, views, **load)
     return cmd, view, _diff(fake.counts()["calls"], calls_before)
 
 
@@ -341,20 +343,22 @@ def bench_slack(backend: str, dbs: AbstractContextManager[list[BenchDatabase]], 
         meld_log_problems = log_problems(meld_log)
 
         say(f"{backend}: Slack: bare Bolt baseline")
-        bolt_cmd, bolt_view, bolt_calls = _bare_bolt(fake, secret, bolt_log, open_modal=False,
+        bolt_cmd, bolt_view, bolt_calls = _bare_bolt(fake, secret, bolt_log, store_url=None,
                                                      **load)
-        say(f"{backend}: Slack: bare Bolt that opens Meld's blank form after /meld")
-        modal_cmd, _, modal_calls = _bare_bolt(fake, secret, modal_log, open_modal=True, **load)
-    assert bolt_view is not None
+        say(f"{backend}: Slack: bare Bolt that opens Meld's blank form after /meld and "
+            f"stores a submitted form's row before its ack")
+        modal_cmd, store_view, modal_calls = _bare_bolt(fake, secret, modal_log,
+                                                        store_url=db.url, **load)
 
     return SlackResult(
         backend=backend,
         meld_command=meld_cmd.load, bolt_command=bolt_cmd.load, modal_command=modal_cmd.load,
-        meld_view=meld_view.load, bolt_view=bolt_view.load,
+        meld_view=meld_view.load, bolt_view=bolt_view.load, store_view=store_view.load,
         server_cpu_s={"meld_command": meld_cmd.server_cpu_s,
                       "bolt_command": bolt_cmd.server_cpu_s,
                       "meld_view": meld_view.server_cpu_s, "bolt_view": bolt_view.server_cpu_s,
                       "modal_command": modal_cmd.server_cpu_s,
+                      "store_view": store_view.server_cpu_s,
                       "meld_view_with_receipts": receipts_cpu_s},
         commands_acked=commands.accepted, views_opened=opened, views_open_drain_s=drain_s,
         views_cleared=views.accepted, views_sent=views.sent, stored=stored,
