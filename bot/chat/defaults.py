@@ -22,13 +22,12 @@ DEFAULTS_SECONDS = 1.0  # how long a new form waits for the last report's place 
 async def last_form_defaults(door: Any, identity: str,
                              log: logging.Logger) -> services.FormDefaults | None:
     """The place and parties of `identity`'s last report ("slack:U…", "teams:<aad>"),
-    through the door's thread helper (`door.call`); None when the database is down or
-    slow."""
+    read on the event loop where it can be (`services.form_defaults_async`); None when the
+    database is down or slow."""
     actor = Actor(identity=identity, role=Role.REPORTER)
     try:
         async with asyncio.timeout(DEFAULTS_SECONDS):
-            found: services.FormDefaults = await door.call(services.form_defaults,
-                                                           actor=actor)
+            found = await services.form_defaults_async(ctx=door.ctx, actor=actor)
     except DB_DOWN:
         log.warning("report form: defaults not read: database unavailable")
         return None

@@ -69,6 +69,7 @@ from intake.services.filing import (
     change_category_to,
     defaults_of,
     form_defaults,
+    form_defaults_async,
 )
 from intake.services.mail_intake import MailOutcome, take_mail
 from intake.services.measures import (
@@ -242,6 +243,7 @@ __all__ = [
     "first_delivery",
     "followed_report",
     "form_defaults",
+    "form_defaults_async",
     "get_analysis",
     "get_report",
     "last_group_activity",

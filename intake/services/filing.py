@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import anyio.to_thread
 from sqlalchemy import select
 
 from intake.domain.model import (
@@ -35,6 +36,7 @@ from intake.services.common import (
 from intake.services.context import Context
 from intake.services.views import Receipt
 from storage import models as m
+from storage.async_driver import for_this_loop
 
 
 def change_category_to(*, ctx: Context, actor: Actor, reference: str,
@@ -110,6 +112,21 @@ def form_defaults(*, ctx: Context, actor: Actor) -> FormDefaults:
     if row is None:
         return FormDefaults()
     return defaults_of(ctx, row.place_id, row.reporter_party, row.concerned_party)
+
+
+_LAST_REPORT = ("SELECT place_id, reporter_party, concerned_party FROM reports"
+                " WHERE reporter_id = %(reporter)s ORDER BY id DESC LIMIT 1")
+
+
+async def form_defaults_async(*, ctx: Context, actor: Actor) -> FormDefaults:
+    """`form_defaults` for a door on the event loop: on the loop's PostgreSQL driver
+    (`storage.async_driver`), else in a worker thread."""
+    driver = for_this_loop(ctx.db)
+    if driver is None:
+        return await anyio.to_thread.run_sync(lambda: form_defaults(ctx=ctx, actor=actor))
+    async with driver.connection() as run:
+        row = await run(_LAST_REPORT, {"reporter": actor.identity})
+    return FormDefaults() if row is None else defaults_of(ctx, *row)
 
 
 def defaults_of(ctx: Context, place: str | None, reporter_party: str | None,

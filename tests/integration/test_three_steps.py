@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from faker import Faker
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from intake import services
 from intake.domain.model import (
@@ -34,6 +34,7 @@ from intake.reporting.period_report import build_period_report
 from intake.services.suggesting import suggest_category
 from intake.settings import Settings
 from intake.texts_filing import category_line, offered_choice
+from storage import async_driver
 from storage import models as m
 
 REPORTER = Actor("slack:U0THREE1", Role.REPORTER)
@@ -277,6 +278,23 @@ def test_form_defaults_are_the_last_reports_place_and_parties(ctx: services.Cont
     # forged or retired values are dropped
     assert services.defaults_of(ctx, "mars", "boss", "gp") == services.FormDefaults(
         concerned_party="gp")
+
+    # a door on the event loop reads the same (PostgreSQL: on the loop's own connections)
+    actors = (REPORTER, OTHER, GROUP)
+    used: list[int] = []
+
+    async def on_the_loop() -> list[services.FormDefaults]:
+        driver = async_driver.open_for_loop(ctx.db)
+        if driver is not None:
+            event.listen(driver.engine.sync_engine, "checkout", lambda *_: used.append(1))
+        try:
+            return [await services.form_defaults_async(ctx=ctx, actor=a) for a in actors]
+        finally:
+            await async_driver.close_for_loop(ctx.db)
+
+    assert asyncio.run(on_the_loop()) == [services.form_defaults(ctx=ctx, actor=a)
+                                          for a in actors]
+    assert len(used) == (3 if ctx.db.dialect == "postgresql" else 0)
 
 
 # ---------------------------------------------------------------- the group's lists
