@@ -7,20 +7,25 @@ a statement's error as the threaded path does."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 import storage.db
 from intake import services
 from intake.domain.model import Actor, Conflict
 from intake.services.context import Context
+from storage import async_driver
 from storage.async_driver import AsyncDriver, close_for_loop, for_this_loop, open_for_loop
+from storage.db import open_database
 from tests.conftest import _truncate_all
 from tests.fakes import FakeClock
+from tests.faults.procs import free_port
 from tests.integration.helpers import draft
 from tests.integration.test_storing import (
     SLACK,
@@ -48,20 +53,17 @@ def _on_loop(ctx: Context, scenario: Any) -> Any:
     """Run `scenario(driver)` on a new event loop that has the database's AsyncDriver (as
     the app's lifespan opens it), closed after; also give the number of connections the
     driver's pool handed out."""
-    checkouts: list[int] = []
-
-    async def main() -> Any:
+    async def main() -> tuple[Any, int]:
         driver = open_for_loop(ctx.db)
         assert driver is not None and for_this_loop(ctx.db) is driver
-        event.listen(driver.engine.sync_engine, "checkout", lambda *_: checkouts.append(1))
         try:
             result = await scenario(driver)
         finally:
             await close_for_loop(ctx.db)
         assert for_this_loop(ctx.db) is None
-        return result
+        return result, driver.checkouts
 
-    return asyncio.run(main()), len(checkouts)
+    return asyncio.run(main())
 
 
 async def _submit(ctx: Context, actor: Actor = SLACK, key: str | None = None,
@@ -253,3 +255,57 @@ def test_a_statement_cancelled_midway_does_not_go_back_to_the_pool_busy(pg: Cont
                              "AND query = 'SELECT pg_sleep(30)'") == (0,)
 
     _on_loop(pg, scenario)
+
+
+def test_the_pool_keeps_its_size_and_callers_beyond_it_wait_their_turn(
+        pg: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(async_driver, "POOL_SIZE", 2)
+    monkeypatch.setattr(async_driver, "MAX_OVERFLOW", 1)
+
+    async def scenario(driver: AsyncDriver) -> None:
+        busy = 0
+        most = 0
+
+        async def one() -> int:
+            nonlocal busy, most
+            async with driver.connection() as run:
+                busy += 1
+                most = max(most, busy)
+                row = await run("SELECT pg_backend_pid() FROM pg_sleep(0.02)")
+                busy -= 1
+            assert row is not None
+            return int(row[0])
+
+        pids = await asyncio.gather(*(one() for _ in range(12)))
+        assert most == 3  # never more than the pool and its overflow at once
+        assert len(set(pids)) >= 3
+        assert len(driver._idle) == 2 and driver._count == 2  # the overflow one closed
+        monkeypatch.setattr(async_driver, "CHECKOUT_SECONDS", 0.2)
+        async with driver.connection(), driver.connection(), driver.connection():
+            with pytest.raises(PoolTimeout):  # the 503 of a full pool, in time
+                await _pid(driver)
+        assert await _pid(driver) in pids  # and the pool goes on
+
+    _on_loop(pg, scenario)
+
+
+def test_a_server_out_of_reach_fails_at_once(pg_database_url: str) -> None:
+    db = open_database(make_url(pg_database_url).set(port=free_port()).render_as_string(
+        hide_password=False))
+
+    async def scenario() -> float:
+        driver = AsyncDriver(db)
+        started = time.monotonic()
+        try:
+            with pytest.raises(OperationalError) as caught:
+                await _pid(driver)
+        finally:
+            await driver.close()
+        assert caught.value.connection_invalidated
+        assert driver._count == 0
+        return time.monotonic() - started
+
+    try:
+        assert asyncio.run(scenario()) < 5  # refused, not waited for
+    finally:
+        db.dispose()
