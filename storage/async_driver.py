@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -131,7 +130,7 @@ class AsyncDriver:
         self._count += 1
         try:
             return await psycopg.AsyncConnection.connect(
-                **{"connect_timeout": 5, **self._params}, autocommit=True)
+                **{"connect_timeout": _db.CONNECT_SECONDS, **self._params}, autocommit=True)
         except BaseException as exc:
             self._count -= 1
             self._wake()
@@ -188,29 +187,26 @@ class AsyncDriver:
                 turn.set_result(None)
 
 
-_OPEN: weakref.WeakKeyDictionary[Database, AsyncDriver] = weakref.WeakKeyDictionary()
-
-
 def open_for_loop(db: Database) -> AsyncDriver | None:
     """Give `db` an AsyncDriver on the running loop (PostgreSQL only; None for SQLite)."""
     if db.dialect != "postgresql":
         return None
-    if db in _OPEN:
+    if db.loop_driver is not None:
         raise RuntimeError("this database has an async driver already")
-    driver = _OPEN[db] = AsyncDriver(db)
+    driver = db.loop_driver = AsyncDriver(db)
     return driver
 
 
 async def close_for_loop(db: Database) -> None:
     """Close the driver `open_for_loop` gave `db` (on the same loop), if any."""
-    driver = _OPEN.pop(db, None)
+    driver, db.loop_driver = db.loop_driver, None
     if driver is not None:
         await driver.close()
 
 
 def for_this_loop(db: Database) -> AsyncDriver | None:
     """`db`'s AsyncDriver if it was opened on the loop running now, else None."""
-    driver = _OPEN.get(db)
+    driver: AsyncDriver | None = db.loop_driver
     if driver is None:
         return None
     try:

@@ -68,13 +68,15 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         echo=echo,
         pool_size=POOL_SIZE,
         max_overflow=MAX_OVERFLOW,
-        connect_args={"connect_timeout": 5} if parsed.get_backend_name() == "postgresql" else {},
+        connect_args=({"connect_timeout": CONNECT_SECONDS}
+                      if parsed.get_backend_name() == "postgresql" else {}),
     )
     _ping_when_idle(engine)
     return engine
 
 
 IDLE_PING_SECONDS = 1.0
+CONNECT_SECONDS = 5  # PostgreSQL: a server that does not answer is a 503 after this
 
 
 # When a connection last broke in use through Database.driver (monotonic seconds), per
@@ -116,6 +118,9 @@ class Database:
         # and gives multi-second tails under load). Other processes still meet busy_timeout.
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
         self.known_sequences: set[int] = set()  # PostgreSQL reference sequences seen to exist
+        # PostgreSQL: the event loop's own connections while a loop has them
+        # (storage.async_driver.open_for_loop / for_this_loop)
+        self.loop_driver: Any = None
         self.read = sessionmaker(engine, expire_on_commit=False)
         self.write = sessionmaker(
             engine.execution_options(sqlite_immediate=True), expire_on_commit=False
