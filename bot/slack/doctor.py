@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
+from bot.slack.notifier import SDK_LOG
 from intake.i18n import Translator
 from intake.ops.doctor import OK, PROBLEM, SKIPPED, Check, group_channel_elsewhere
 from intake.settings import Settings
@@ -26,7 +27,7 @@ def doctor_client(settings: Settings) -> WebClient:
     return WebClient(token=settings.slack_bot_token.get_secret_value(),
                      base_url=settings.slack_api_url,
                      timeout=settings.slack_timeout_seconds,  # type: ignore[arg-type]
-                     retry_handlers=[])
+                     retry_handlers=[], logger=SDK_LOG)
 
 
 def _call(call: Callable[[], SlackResponse]) -> tuple[dict[str, Any] | None, str | None,

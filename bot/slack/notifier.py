@@ -64,6 +64,13 @@ from intake.texts_filing import (
 )
 
 log = logging.getLogger("meld.slack.notifier")
+# The logger of every slack_sdk client Meld builds. slack_sdk formats each call and its
+# answer whole (a form with a reporter's text, a DM) for a debug message whenever its
+# logger's own level is unset: it tests `logger.level`, not the effective level. With a
+# level set here, no body is ever formatted (a sixth of a /meld's CPU) or logged, even at
+# MELD_LOG_LEVEL=DEBUG; slack_sdk's warnings still reach the log.
+SDK_LOG = logging.getLogger("meld.slack.sdk")
+SDK_LOG.setLevel(logging.INFO)
 
 ANSWER_ACTION_ID = "meld_answer"
 RATE_ACTION_PREFIX = "meld_rate_"  # + yes / partly / no: "Var svaret nyttig?"
@@ -322,7 +329,8 @@ def classify(err: SlackApiError) -> DeliveryError:
 def slack_client(token: str, *, base_url: str | None = None,
                  timeout: float = 10.0) -> AsyncWebClient:
     """An AsyncWebClient for the notifier: no retry handlers (the outbox retries)."""
-    kwargs: dict[str, Any] = {"token": token, "timeout": timeout, "retry_handlers": []}
+    kwargs: dict[str, Any] = {"token": token, "timeout": timeout, "retry_handlers": [],
+                              "logger": SDK_LOG}
     if base_url is not None:
         kwargs["base_url"] = base_url
     return AsyncWebClient(**kwargs)
