@@ -149,3 +149,26 @@ def test_the_cached_form_equals_a_freshly_built_one() -> None:
     again = views.new_report_modal(TR, TAX, today=date(2026, 3, 2))
     assert again == views.report_modal(TR, TAX, today=date(2026, 3, 2)).to_dict()
     assert "initial_value" not in str(again["blocks"][2]["element"])  # no leak between calls
+
+
+def test_prefilled_forms_share_nothing_they_change_with_the_blank_one() -> None:
+    """The forms share the cached blank form's unchanged blocks: the text, the link and
+    the remembered place and parties of one reporter never reach the next one's form."""
+    day = date(2026, 3, 2)
+    blank = views.report_modal(TR, TAX, today=day).to_dict()
+    remembered = services.FormDefaults(place="melhus", reporter_party="gp",
+                                       concerned_party="hospital")
+    prefilled = views.new_report_modal(TR, TAX, today=day, text="Epikrise mangler",
+                                       link="https://example.slack.com/archives/C1/p1",
+                                       defaults=remembered)
+    blocks = {b["block_id"]: b for b in prefilled["blocks"]}
+    assert blocks["description"]["element"]["initial_value"] == "Epikrise mangler"
+    assert blocks["place"]["element"]["initial_option"]["value"] == "melhus"
+    assert "hint" in blocks["place"]
+    assert blocks["reporter_party"]["element"]["initial_option"]["value"] == "gp"
+    assert blocks["concerned_party"]["element"]["initial_option"]["value"] == "hospital"
+    assert views.new_report_modal(TR, TAX, today=day) == blank
+    # what is the same as in the blank form is equal to it, block by block
+    changed = {"description", "place", "reporter_party", "concerned_party"}
+    assert [b for b in prefilled["blocks"] if b["block_id"] not in changed] == \
+        [b for b in blank["blocks"] if b["block_id"] not in changed]
