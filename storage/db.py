@@ -26,13 +26,15 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-# PostgreSQL connections kept open per process, and how many more a burst may open. A
-# connection beyond the kept ones is closed when it is given back, and the next burst opens
-# it again: a new server process each time (some milliseconds of the server's CPU). With
+# Connections kept open per process, and how many more a burst may open. A connection
+# beyond the kept ones is closed when it is given back, and the next burst opens it again.
+# PostgreSQL: a new server process each time (some milliseconds of the server's CPU). With
 # 10 kept, 20 concurrent submits opened and closed about ten connections all the time
 # (py-spy: 4 % of the samples in connecting); 20 keeps a load of 20 requests at a time
 # without any. The most per process stays 30, as before (mind max_connections, 100 by
-# default, across MELD_WORKERS and replicas).
+# default, across MELD_WORKERS and replicas). SQLite: opening the file and its pragmas
+# each time; with SQLAlchemy's 5 kept, 20 Slack users at a time made a /meld (one read of
+# the form's defaults) cost twice its CPU on PostgreSQL.
 POOL_SIZE = 20
 MAX_OVERFLOW = 10
 
@@ -42,12 +44,15 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
+        on_disk = bool(database) and database != ":memory:"
+        if on_disk:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": 10},
+            # in memory: SQLAlchemy's one connection per thread, which takes no overflow
+            **({"pool_size": POOL_SIZE, "max_overflow": MAX_OVERFLOW} if on_disk else {}),
         )
         event.listen(engine, "connect", _sqlite_pragmas)
 
