@@ -55,17 +55,29 @@ class Slack:
     app_token: str | None
 
     async def open_session(self) -> None:
-        """From here the listeners' calls (views.open after /meld, views.update, ...) share
-        one aiohttp session and its kept connections, instead of a session, a connection
-        and (to slack.com) a TLS handshake per call. Call it in the loop that serves Slack
-        (the app's lifespan); `close_session` when it stops."""
+        """From here the calls made on this loop share one aiohttp session and its kept
+        connections, instead of a session, a connection and (to slack.com) a TLS handshake
+        per call: the listeners' (views.open after /meld, views.update, ...) and the
+        notifiers' (a receipt's DM, the triage channel's card; `LoopSessionClient`, so the
+        notifiers still work from other loops). Call it in the loop that serves Slack (the
+        app's lifespan); `close_session` when it stops."""
         if self.app.client.session is None:
-            self.app.client.session = aiohttp.ClientSession()
+            # a connection idle this long is not used again: shorter than any web server's
+            # idle timeout (5 s is the shortest common one), so a DM, which is not sent
+            # twice at once (the outbox retries), seldom meets one that Slack has closed
+            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+                keepalive_timeout=KEEPALIVE_SECONDS))
+            self.app.client.session = session
+            self.client.session = session
 
     async def close_session(self) -> None:
         session, self.app.client.session = self.app.client.session, None
+        self.client.session = None
         if session is not None:
             await session.close()
+
+
+KEEPALIVE_SECONDS = 4.0
 
 
 # A kept connection that Slack closed while it sat idle fails the next call sent on it
@@ -88,9 +100,9 @@ def build_slack(settings: Settings, ctx: services.Context) -> Slack | None:
     """The Slack door, or None when no bot token is configured (Slack is off)."""
     if settings.slack_bot_token is None:
         return None
-    # the notifiers' client: slack_sdk opens an aiohttp session per call when given none, a
-    # client that works from any event loop (the outbox worker, tests); the listeners' gets
-    # the app's shared session while it runs (Slack.open_session)
+    # the notifiers' client: on the app's loop it shares the listeners' session while the
+    # app runs (Slack.open_session); on any other loop (a command draining the outbox,
+    # tests) slack_sdk opens a session per call
     token = settings.slack_bot_token.get_secret_value()
     client = slack_client(token, base_url=settings.slack_api_url,
                           timeout=settings.slack_timeout_seconds)

@@ -326,6 +326,38 @@ def classify(err: SlackApiError) -> DeliveryError:
     return DeliveryError(f"slack_{code}", permanent=code in PERMANENT_ERRORS)
 
 
+class LoopSessionClient(AsyncWebClient):
+    """An AsyncWebClient whose `session`, once given one on an event loop, is used on that
+    loop only: a call on any other loop (the outbox drained by a command, or by tests)
+    opens a session of its own for the call, as without one. An aiohttp session belongs to
+    the loop it was made on, so the running app can lend its kept connections to a client
+    that other loops use too (`bot.slack.app.Slack.open_session`)."""
+
+    _kept: aiohttp.ClientSession | None = None
+    _kept_loop: asyncio.AbstractEventLoop | None = None
+
+    @property  # type: ignore[override]
+    def session(self) -> aiohttp.ClientSession | None:
+        kept = self._kept
+        if kept is None or kept.closed:
+            return None
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:  # read outside any loop: what the client keeps
+            return kept
+        return kept if self._kept_loop in (None, running) else None
+
+    @session.setter
+    def session(self, value: aiohttp.ClientSession | None) -> None:
+        loop = None
+        if value is not None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # given outside a loop: used on any, as slack_sdk does
+                loop = None
+        self._kept, self._kept_loop = value, loop
+
+
 def slack_client(token: str, *, base_url: str | None = None,
                  timeout: float = 10.0) -> AsyncWebClient:
     """An AsyncWebClient for the notifier: no retry handlers (the outbox retries)."""
@@ -333,7 +365,7 @@ def slack_client(token: str, *, base_url: str | None = None,
                               "logger": SDK_LOG}
     if base_url is not None:
         kwargs["base_url"] = base_url
-    return AsyncWebClient(**kwargs)
+    return LoopSessionClient(**kwargs)
 
 
 class SlackNotifier:
