@@ -206,26 +206,19 @@ def report_modal(
 
 
 @lru_cache(maxsize=16)
-def _blank_report_modal(locale: str, timezone: str, taxonomy: Taxonomy,
-                        today: date) -> dict[str, Any]:
-    """The empty form: built and validated once per language, list and day. Shared by
-    every form `new_report_modal` gives, so never changed."""
-    view = report_modal(Translator(locale, timezone), taxonomy, today=today)
-    return view.to_dict()
+def _blank_report_modal(locale: str, tz: str, taxonomy: Taxonomy, today: date) -> dict[str, Any]:
+    """The empty form, built and validated once per language, list and day (never changed)."""
+    return report_modal(Translator(locale, tz), taxonomy, today=today).to_dict()
 
 
 def new_report_modal(tr: Translator, taxonomy: Taxonomy, *, today: date, text: str = "",
                      link: str | None = None,
                      defaults: services.FormDefaults | None = None) -> dict[str, Any]:
-    """The report form for /meld and the shortcuts, as a dict for views.open.
-
-    Building and validating the modal costs ~9 ms of CPU (13 kB of options); this is on
-    every /meld, so the blank form is cached and only the prefill is patched in: the text,
-    the link, and `defaults` (the place and parties of the reporter's last report) as the
-    selects' initial options, the place with a hint that it was remembered. The form
-    shares the blank one's unchanged blocks (copying them all cost a tenth of a /meld):
-    it is for sending, not for changing in place.
-    """
+    """The report form for /meld and the shortcuts, as a dict for views.open: the cached
+    blank form (building and validating it costs ~9 ms) with the prefill patched in, the
+    text, the link, and `defaults` (the place and parties of the last report) as initial
+    options, the place with a hint. It shares the blank's unchanged blocks (copying them
+    cost a tenth of a /meld): it is for sending, not for changing in place."""
     blank = _blank_report_modal(tr.locale, str(tr.tz), taxonomy, today)
     proposed = {"place": defaults.place, "reporter_party": defaults.reporter_party,
                 "concerned_party": defaults.concerned_party} if defaults else {}
