@@ -9,9 +9,9 @@ own (`triage.assess`), and a reporter's change never overwrites it.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
-import anyio.to_thread
 from sqlalchemy import select
 
 from intake.domain.model import (
@@ -120,10 +120,13 @@ _LAST_REPORT = ("SELECT place_id, reporter_party, concerned_party FROM reports"
 
 async def form_defaults_async(*, ctx: Context, actor: Actor) -> FormDefaults:
     """`form_defaults` for a door on the event loop: on the loop's PostgreSQL driver
-    (`storage.async_driver`), else in a worker thread."""
+    (`storage.async_driver`), else in a thread of the loop's default executor. Its few
+    threads (cores + 4) bound how many connections twenty users opening forms at once
+    hold, and keep: one thread and connection each (AnyIO's forty threads) took some
+    30 MB that stayed after the load."""
     driver = for_this_loop(ctx.db)
     if driver is None:
-        return await anyio.to_thread.run_sync(lambda: form_defaults(ctx=ctx, actor=actor))
+        return await asyncio.to_thread(form_defaults, ctx=ctx, actor=actor)
     async with driver.connection() as run:
         row = await run(_LAST_REPORT, {"reporter": actor.identity})
     return FormDefaults() if row is None else defaults_of(ctx, *row)

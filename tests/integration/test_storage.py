@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
+import storage.db
 from intake import services
 from intake.domain.model import Actor, Role
 from intake.services import storing
@@ -57,6 +58,8 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_url: str) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        # each kept connection's page cache is bounded (in KiB, hence negative)
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -storage.db.SQLITE_CACHE_KB
     with pytest.raises(DBAPIError), db.transaction() as session:
         session.execute(text(
             "INSERT INTO messages (report_id, direction, purpose, created_at) "
