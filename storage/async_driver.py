@@ -32,15 +32,16 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-from psycopg.pq import TransactionStatus
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from storage import db as _db
 from storage.db import _BROKEN_AT, Database
+
+if TYPE_CHECKING:  # imported by AsyncDriver: a process on SQLite never loads psycopg
+    import psycopg
 
 POOL_SIZE = 20  # kept: as many as the threads' pool (fewer made 20 clients churn them)
 MAX_OVERFLOW = 10  # opened in a burst, closed when given back
@@ -56,6 +57,11 @@ class AsyncDriver:
     def __init__(self, db: Database) -> None:
         if db.dialect != "postgresql":
             raise ValueError("the async driver is for PostgreSQL")
+        import psycopg  # some 10 MB resident, for PostgreSQL only
+        from psycopg.pq import TransactionStatus
+
+        self._error, self._async_connect = psycopg.Error, psycopg.AsyncConnection.connect
+        self._idle_status = TransactionStatus.IDLE
         self._db = db
         self._dialect = db.engine.dialect
         self.loop = asyncio.get_running_loop()
@@ -92,7 +98,7 @@ class AsyncDriver:
                 _BROKEN_AT[self._db.engine] = time.monotonic()
             # left mid-statement (the caller's task cancelled, say): not given back as is
             await self._checkin(conn, keep=not broken and not conn.closed
-                                and conn.info.transaction_status == TransactionStatus.IDLE)
+                                and conn.info.transaction_status == self._idle_status)
 
     async def _checkout(self) -> psycopg.AsyncConnection[Any]:
         try:
@@ -120,7 +126,7 @@ class AsyncDriver:
                 return conn
             try:
                 await conn.execute(PING)
-            except psycopg.Error:
+            except self._error:
                 await self._close(conn)
                 continue
             return conn
@@ -129,12 +135,12 @@ class AsyncDriver:
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         self._count += 1
         try:
-            return await psycopg.AsyncConnection.connect(
+            return await self._async_connect(
                 **{"connect_timeout": _db.CONNECT_SECONDS, **self._params}, autocommit=True)
         except BaseException as exc:
             self._count -= 1
             self._wake()
-            if isinstance(exc, psycopg.Error):
+            if isinstance(exc, self._error):
                 raise self._wrapped(exc, None, None, disconnect=True) from exc
             raise
 
@@ -167,7 +173,7 @@ class AsyncDriver:
         self._wake()
         try:
             await conn.close()
-        except psycopg.Error:
+        except self._error:
             pass  # gone already
 
     def _wrapped(self, exc: Exception, sql: str | None, params: Any, *,

@@ -1,8 +1,8 @@
 """The server process does not load what only an occasional request or a door that is off
 needs: fpdf2 (some 30 MB resident) and openpyxl are imported when a PDF or a spreadsheet
 is made, msal, PyJWT (with cryptography) and requests when someone signs in with Entra ID
-(or the Teams door or Graph mail is on), not when the app is built, so an idle `meld
-serve` stays small."""
+(or the Teams door or Graph mail is on), psycopg (some 10 MB) only on PostgreSQL, not
+when the app is built, so an idle `meld serve` stays small."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-LAZY = ("fpdf", "openpyxl", "msal", "jwt", "cryptography", "requests", "slack_bolt")
+LAZY = ("fpdf", "openpyxl", "msal", "jwt", "cryptography", "requests", "slack_bolt",
+        "psycopg")
 
 
 def _loaded_after(tmp_path: Path, statements: str) -> set[str]:
