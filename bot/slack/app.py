@@ -62,9 +62,6 @@ class Slack:
         notifiers still work from other loops). Call it in the loop that serves Slack (the
         app's lifespan); `close_session` when it stops."""
         if self.app.client.session is None:
-            # a connection idle this long is not used again: shorter than any web server's
-            # idle timeout (5 s is the shortest common one), so a DM, which is not sent
-            # twice at once (the outbox retries), seldom meets one that Slack has closed
             session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(
                 keepalive_timeout=KEEPALIVE_SECONDS))
             self.app.client.session = session
@@ -77,6 +74,9 @@ class Slack:
             await session.close()
 
 
+# A kept connection idle this long is not used again: shorter than any web server's idle
+# timeout (5 s is the shortest common one), so a DM, which is not sent again at once (the
+# outbox retries it later), seldom meets a connection that Slack has closed.
 KEEPALIVE_SECONDS = 4.0
 
 

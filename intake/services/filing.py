@@ -123,7 +123,7 @@ async def form_defaults_async(*, ctx: Context, actor: Actor) -> FormDefaults:
     (`storage.async_driver`), else in a thread of the loop's default executor. Its few
     threads (cores + 4) bound how many connections twenty users opening forms at once
     hold, and keep: one thread and connection each (AnyIO's forty threads) took some
-    30 MB that stayed after the load."""
+    18 MB that stayed after make bench's Slack load."""
     driver = for_this_loop(ctx.db)
     if driver is None:
         return await asyncio.to_thread(form_defaults, ctx=ctx, actor=actor)
