@@ -391,10 +391,6 @@ class SlackNotifier:
         # each reporter's DM channel id, as conversations.open answered it (most recent last):
         # the notices to one reporter need one conversations.open, not one each
         self._dm_channels: OrderedDict[str, str] = OrderedDict()
-        # slack_sdk logs request bodies (the message text) at DEBUG: keep it above that.
-        sdk_log = logging.getLogger("slack_sdk")
-        if sdk_log.getEffectiveLevel() < logging.INFO:
-            sdk_log.setLevel(logging.INFO)
 
     async def deliver(self, note: Notification) -> None:
         user = slack_user_id(note.recipient)

@@ -10,9 +10,11 @@ own (`triage.assess`), and a reporter's change never overwrites it.
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Dialect, bindparam, select
 
 from intake.domain.model import (
     UNCATEGORIZED,
@@ -119,8 +121,11 @@ def form_defaults(*, ctx: Context, actor: Actor) -> FormDefaults:
     return defaults_of(ctx, row.place_id, row.reporter_party, row.concerned_party)
 
 
-_LAST_REPORT = ("SELECT place_id, reporter_party, concerned_party FROM reports"
-                " WHERE reporter_id = %(reporter)s ORDER BY id DESC LIMIT 1")
+@functools.cache
+def _last_report_sql(dialect: Dialect) -> tuple[str, dict[str, Any]]:
+    """`_LAST_REPORT_OF` as the driver's own SQL and parameters (compiled once)."""
+    compiled = _LAST_REPORT_OF.compile(dialect=dialect)
+    return compiled.string, compiled.construct_params({"reporter": ""})
 
 
 async def form_defaults_async(*, ctx: Context, actor: Actor) -> FormDefaults:
@@ -132,8 +137,9 @@ async def form_defaults_async(*, ctx: Context, actor: Actor) -> FormDefaults:
     driver = for_this_loop(ctx.db)
     if driver is None:
         return await asyncio.to_thread(form_defaults, ctx=ctx, actor=actor)
+    sql, params = _last_report_sql(ctx.db.engine.dialect)
     async with driver.connection() as run:
-        row = await run(_LAST_REPORT, {"reporter": actor.identity})
+        row = await run(sql, {**params, "reporter": actor.identity})
     return FormDefaults() if row is None else defaults_of(ctx, *row)
 
 
